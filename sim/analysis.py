@@ -1,0 +1,84 @@
+"""Summaries of the patients table: per-arm means and paired differences with 95% intervals."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["SUMMARY_METRICS", "compare", "mean_interval", "summarise", "summary_metrics"]
+
+SUMMARY_METRICS = [
+    "disease_free_weeks",
+    "disease_free_fraction",
+    "complete_response",
+    "responded",
+    "dropout",
+    "relapses",
+    "adverse_events",
+    "discontinuations",
+    "courses",
+    "weeks_on_treatment",
+]
+
+
+def summary_metrics(patients: pd.DataFrame) -> list[str]:
+    """The metrics summarised for a patients table: the standard ones and each cumulative dose."""
+    return SUMMARY_METRICS + [c for c in patients.columns if c.startswith("dose_mg_")]
+
+
+def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student-t interval of independent values (the interval is NaN for fewer than two)."""
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    centre = float(values.mean()) if n else math.nan
+    if n < 2:
+        return centre, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / math.sqrt(n))
+    return centre, centre - half, centre + half
+
+
+def _units(patients: pd.DataFrame, metrics: list[str]) -> tuple[pd.DataFrame, str]:
+    """Values to take intervals over: replication means, or patients when there is one replication."""
+    numeric = patients[["replication", "arm", "patient", *metrics]].copy()
+    numeric[metrics] = numeric[metrics].astype(float)
+    if numeric["replication"].nunique() > 1:
+        return numeric.groupby(["arm", "replication"], sort=False)[metrics].mean().reset_index(), "replication"
+    return numeric, "patient"
+
+
+def summarise(patients: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataFrame:
+    """Per arm and metric: the mean and its 95% interval from the spread of replication means.
+
+    With a single replication the interval comes from the patients instead.
+    """
+    metrics = summary_metrics(patients) if metrics is None else metrics
+    units, _ = _units(patients, metrics)
+    rows = []
+    for arm, group in units.groupby("arm", sort=False):
+        for metric in metrics:
+            mean, low, high = mean_interval(group[metric].to_numpy())
+            rows.append({"arm": arm, "metric": metric, "mean": mean, "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows, columns=["arm", "metric", "mean", "ci_low", "ci_high"])
+
+
+def compare(patients: pd.DataFrame, reference_arm: str, metrics: list[str] | None = None) -> pd.DataFrame:
+    """Each arm minus the reference arm, paired by replication (or by patient with one replication).
+
+    Arms share their random numbers, so the pairing removes the variation that both arms see.
+    """
+    metrics = summary_metrics(patients) if metrics is None else metrics
+    units, key = _units(patients, metrics)
+    reference = units[units["arm"] == reference_arm].set_index(key)[metrics]
+    rows = []
+    for arm, group in units.groupby("arm", sort=False):
+        if arm == reference_arm:
+            continue
+        other = group.set_index(key)[metrics]
+        paired = other.join(reference, lsuffix="", rsuffix="_ref", how="inner")
+        for metric in metrics:
+            difference, low, high = mean_interval((paired[metric] - paired[f"{metric}_ref"]).to_numpy())
+            rows.append({"arm": arm, "metric": metric, "difference": difference, "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows, columns=["arm", "metric", "difference", "ci_low", "ci_high"])

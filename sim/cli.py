@@ -1,0 +1,173 @@
+"""The command line: a thin shell over load_scenario and run_scenario."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+__all__ = ["main"]
+
+EXAMPLES = """\
+examples:
+  python run.py scenarios/low_dose.yaml
+  python run.py scenarios/low_dose.yaml --replications 10 --patients 200 --seed 7
+  python run.py scenarios/low_dose.yaml --set therapies.lenalidomide_5.relapse.after_stop.probability=0.6
+  python run.py scenarios/low_dose.yaml --out results/my_run --workers 2 --no-plots
+  python run.py check scenarios/low_dose.yaml      validate a scenario without running it
+  python run.py schema > scenario.schema.json      the scenario format as JSON Schema
+
+exit status: 0 done, 2 bad input (one 'error: FILE: PATH: message' line per problem), 130 interrupted.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad options in the project's one-line form, with exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="run.py",
+        description="Simulate the arms of a CLE treatment-strategy scenario and write a results folder "
+                    "(scenario.yaml, patients.csv, events.csv, summary.csv, comparison.csv, report.md, "
+                    "figures/, run.json).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("scenario", metavar="SCENARIO.yaml", help="the scenario file")
+    parser.add_argument("--replications", type=int, metavar="N",
+                        help="replications (independent virtual cohorts) instead of the file's, e.g. 10")
+    parser.add_argument("--patients", type=int, metavar="N",
+                        help="patients per arm and replication instead of cohort.size, e.g. 200")
+    parser.add_argument("--seed", type=int, metavar="N", help="root seed instead of the file's, e.g. 7")
+    parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", dest="overrides",
+                        help="replace any value by its dotted path, validated like the file; repeatable, "
+                             "e.g. --set therapies.thalidomide_100.response.probability=0.85")
+    parser.add_argument("--out", metavar="DIR",
+                        help="write exactly here (must not exist or be empty) instead of "
+                             "results/<name>/<run id>/")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="local processes for replications (default: all cores); results do not "
+                             "depend on it")
+    parser.add_argument("--no-plots", action="store_true", help="skip the figures")
+    parser.add_argument("--no-events", action="store_true",
+                        help="do not log events (events.csv keeps its header); patients.csv is complete")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    return parser
+
+
+def _check_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="run.py check", description="Validate a scenario without running it.")
+    parser.add_argument("scenario", metavar="SCENARIO.yaml")
+    parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", dest="overrides")
+    return parser
+
+
+def _load(path: str, overrides: list[str], extra: list[tuple[str, Any]] = ()):  # type: ignore[no-untyped-def]
+    from sim.scenario import ScenarioError, load_scenario, parse_set_option
+
+    problems: list[str] = []
+    parsed: list[tuple[str, Any]] = list(extra)
+    for text in overrides:
+        try:
+            parsed.append(parse_set_option(text))
+        except ScenarioError as err:
+            problems.extend(f"error: {path}: {p}" for p in err.problems)
+    if problems:
+        raise ScenarioError(problems)
+    return load_scenario(path, parsed)
+
+
+def _report_problems(err: Exception) -> int:
+    for line in getattr(err, "problems", [str(err)]):
+        print(line, file=sys.stderr)
+    return 2
+
+
+def _cmd_check(argv: list[str]) -> int:
+    from sim.scenario import ScenarioError
+
+    args = _check_parser().parse_args(argv)
+    try:
+        scenario = _load(args.scenario, args.overrides)
+    except ScenarioError as err:
+        return _report_problems(err)
+    total = scenario.replications * scenario.cohort.size * len(scenario.arms)
+    print(f"{args.scenario}: ok: {len(scenario.arms)} arms, {len(scenario.therapies)} therapies, "
+          f"{total} patient trajectories")
+    return 0
+
+
+def _cmd_schema(argv: list[str]) -> int:
+    from sim.scenario import scenario_json_schema
+
+    _Parser(prog="run.py schema", description="Print the scenario format as JSON Schema.").parse_args(argv)
+    print(json.dumps(scenario_json_schema(), indent=2))
+    return 0
+
+
+def _cmd_run(argv: list[str]) -> int:
+    from sim.experiment import default_workers, is_terminal
+    from sim.results import OutputError
+    from sim.scenario import ScenarioError
+
+    args = _run_parser().parse_args(argv)
+    extra: list[tuple[str, Any]] = []
+    problems = []
+    for option, path, value in (("--replications", "replications", args.replications),
+                                ("--patients", "cohort.size", args.patients),
+                                ("--seed", "seed", args.seed)):
+        if value is not None:
+            extra.append((path, value))
+    if args.workers is not None and args.workers < 1:
+        problems.append(f"error: {args.scenario}: --workers: must be at least 1, got {args.workers}")
+    if problems:
+        return _report_problems(ScenarioError(problems))
+    try:
+        scenario = _load(args.scenario, args.overrides, extra)
+    except ScenarioError as err:
+        return _report_problems(err)
+
+    from sim.report import arm_table
+    from sim.runner import run_scenario
+
+    workers = args.workers or default_workers()
+    try:
+        outcome = run_scenario(scenario, out=args.out, workers=workers, log_events=not args.no_events,
+                               plots=not args.no_plots, progress=not args.quiet and is_terminal(),
+                               argv=["run.py", *argv])
+    except OutputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
+    if not args.quiet:
+        import pandas as pd
+
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(arm_table(outcome.summary).to_string())
+        print(f"\nresults: {outcome.path}")
+    return 0
+
+
+COMMANDS = {"check": _cmd_check, "schema": _cmd_schema}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS:
+        return COMMANDS[argv[0]](argv[1:])
+    if not argv:
+        _run_parser().print_help()
+        return 2
+    return _cmd_run(argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,501 @@
+"""The clinical model: one SimPy process per patient, simulated in small batches.
+
+``simulate(scenario, arm, replication, start, stop)`` is a pure function of its arguments. Each
+patient's process keeps a small table of pending events (response, remission, relapse, adverse
+events, end of maintenance or taper, failure at assessment) and waits for the earliest; ties are
+broken by a fixed priority so that fixed-duration pathways are exact and reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from sim.distributions import ppf_truncated
+from sim.rng import Streams
+from sim.scenario import Scenario, Therapy, resolve_therapy
+
+__all__ = ["BlockResult", "EVENT_COLUMNS", "patient_columns", "simulate"]
+
+ACTIVE, RESPONSE, REMISSION = "active", "response", "remission"
+FULL, TAPER, OFF = "full", "taper", "off"
+
+# Pending-event keys: (priority, index). On equal times the smaller key happens first: an adverse
+# event while still on drug, then relapse (so a relapse due exactly at a taper's end happens during
+# the taper), failure at assessment, response, remission, end of maintenance, end of taper.
+_AE = 1
+_RELAPSE = (2, 0)
+_FAILURE = (3, 0)
+_RESPONSE = (4, 0)
+_REMISSION = (5, 0)
+_MAINTENANCE_END = (6, 0)
+_TAPER_END = (7, 0)
+
+EVENT_COLUMNS = ["replication", "arm", "patient", "week", "event", "therapy", "detail"]
+
+_BASE_COLUMNS = [
+    "responded",
+    "time_to_response_weeks",
+    "complete_response",
+    "time_to_complete_response_weeks",
+    "disease_free_weeks",
+    "disease_free_fraction",
+    "relapses",
+    "first_relapse_week",
+    "relapse_after_remission_week",
+    "dropout",
+    "dropout_reason",
+    "dropout_week",
+    "adverse_events",
+    "discontinuations",
+    "courses",
+    "weeks_on_treatment",
+    "observed_weeks",
+    "final_state",
+]
+
+
+FLOAT_COLUMNS = {
+    "time_to_response_weeks",
+    "time_to_complete_response_weeks",
+    "disease_free_weeks",
+    "disease_free_fraction",
+    "first_relapse_week",
+    "relapse_after_remission_week",
+    "dropout_week",
+    "weeks_on_treatment",
+    "observed_weeks",
+}
+"""Columns of weeks or fractions: missing ("did not happen") is NaN, written empty."""
+
+
+def patient_columns(scenario: Scenario) -> list[str]:
+    """Columns of ``patients.csv`` for a scenario, in order."""
+    keys = ["replication", "arm", "patient"]
+    if scenario.cohort.subgroups is not None:
+        keys.append("subgroup")
+    return keys + _BASE_COLUMNS + [f"dose_mg_{drug}" for drug in scenario.drugs_with_dose]
+
+
+@dataclass
+class BlockResult:
+    """Patients and events of one block of patients in one arm and replication."""
+
+    patients: dict[str, list[Any]]
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+class _Draws:
+    """Per-block draws as Python lists indexed by patient, derived lazily by purpose."""
+
+    def __init__(self, streams: Streams):
+        self._streams = streams
+        self._lists: dict[Any, list[float]] = {}
+
+    def u(self, purpose: str) -> list[float]:
+        values = self._lists.get(purpose)
+        if values is None:
+            values = self._streams.uniforms(purpose).tolist()
+            self._lists[purpose] = values
+        return values
+
+    def times(self, purpose: str, spec: Any, upper: float | None = None) -> list[float]:
+        key = (purpose, id(spec), upper)
+        values = self._lists.get(key)
+        if values is None:
+            values = ppf_truncated(spec, self._streams.uniforms(purpose), upper).tolist()
+            self._lists[key] = values
+        return values
+
+    def exponential(self, purpose: str, mean_weeks: float) -> list[float]:
+        key = (purpose, "exp", mean_weeks)
+        values = self._lists.get(key)
+        if values is None:
+            u = self._streams.uniforms(purpose)
+            values = (-mean_weeks * np.log1p(-u)).tolist()
+            self._lists[key] = values
+        return values
+
+
+class _Pathway:
+    """One patient's course through the lines of an arm."""
+
+    def __init__(self, j: int, patient: int, lines: list[tuple[str, Therapy]], end_week: float,
+                 follow_up: float, draws: _Draws, log: list[tuple[Any, ...]] | None):
+        self.j = j
+        self.patient = patient
+        self.lines = lines
+        self.end_week = end_week
+        self.follow_up = follow_up
+        self.draws = draws
+        self.log = log
+
+        self.now = 0.0
+        self.disease = ACTIVE
+        self.level = OFF
+        self.pending: dict[tuple[int, int], float] = {}
+        self.line = -1
+        self.name = ""
+        self.therapy: Therapy | None = None
+        self.course = 0  # ordinal of the current course over the whole pathway (names the streams)
+        self.courses_of: dict[str, int] = {}
+        self.will_complete = False
+        self.discontinued: set[str] = set()
+
+        self.first_response: float | None = None
+        self.first_remission: float | None = None
+        self.first_relapse: float | None = None
+        self.relapse_after_remission: float | None = None
+        self.disease_free = 0.0
+        self.on_treatment = 0.0
+        self.dose_mg: dict[str, float] = {}
+        self.relapses = 0
+        self.adverse_events = 0
+        self.discontinuations = 0
+        self.courses = 0
+        self.dropout_reason: str | None = None
+        self.dropout_week: float | None = None
+
+    # --- bookkeeping -------------------------------------------------------------------------
+
+    def _event(self, event: str, detail: str = "") -> None:
+        if self.log is not None:
+            self.log.append((self.patient, self.now, event, self.name, detail))
+
+    def _advance(self, t: float) -> None:
+        dt = t - self.now
+        if dt > 0:
+            if self.disease == REMISSION:
+                self.disease_free += dt
+            if self.level != OFF:
+                self.on_treatment += dt
+                therapy = self.therapy
+                assert therapy is not None
+                if therapy.dose_mg_per_day is not None:
+                    mg_per_day = therapy.dose_mg_per_day
+                    if self.level == TAPER:
+                        assert therapy.taper is not None
+                        mg_per_day = therapy.taper.dose_mg_per_day
+                    drug = therapy.drug
+                    self.dose_mg[drug] = self.dose_mg.get(drug, 0.0) + mg_per_day * 7.0 * dt
+        self.now = t
+
+    def _stream(self, what: str) -> str:
+        return f"c{self.course}.{what}"
+
+    # --- the process -------------------------------------------------------------------------
+
+    def run(self, env: simpy.Environment) -> Iterator[simpy.Event]:
+        self._next_line()
+        while True:
+            if self.pending:
+                key, t = min(self.pending.items(), key=_by_time_then_priority)
+            else:
+                key, t = None, math.inf
+            if t >= self.end_week:
+                if self.end_week > self.now:
+                    yield env.timeout(self.end_week - self.now)
+                self._advance(self.end_week)
+                self._finish()
+                return
+            if t > self.now:
+                yield env.timeout(t - self.now)
+            self._advance(t)
+            del self.pending[key]
+            self._handle(key)
+
+    def _handle(self, key: tuple[int, int]) -> None:
+        if key[0] == _AE:
+            self._adverse_event(key[1])
+        elif key == _RELAPSE:
+            self._relapse()
+        elif key == _FAILURE:
+            self._event("assessment_failure")
+            self._next_line()
+        elif key == _RESPONSE:
+            self._response()
+        elif key == _REMISSION:
+            self._remission()
+        elif key == _MAINTENANCE_END:
+            assert self.therapy is not None
+            if self.therapy.after_maintenance == "taper":
+                self._start_taper()
+            else:
+                self._stop_drug("end_of_maintenance")
+        elif key == _TAPER_END:
+            self._stop_drug("end_of_taper")
+
+    # --- rules -------------------------------------------------------------------------------
+
+    def _start_course(self, name: str, therapy: Therapy) -> None:
+        self.course += 1
+        number = self.courses_of.get(name, 0) + 1
+        self.courses_of[name] = number
+        self.courses += 1
+        self.name = name
+        self.therapy = therapy
+        self.level = FULL
+        self.pending.clear()
+        self._event("course_start", f"line {self.line + 1}, course {number}")
+
+        j, draws, now = self.j, self.draws, self.now
+        response = therapy.response
+        p_response = response.probability if number == 1 else response.retreatment
+        if draws.u(self._stream("response"))[j] < p_response:
+            delay = draws.times(self._stream("time_to_response"), response.time_to_response,
+                                response.assessment_week)[j]
+            self.pending[_RESPONSE] = now + delay
+        elif response.assessment_week is not None:
+            self.pending[_FAILURE] = now + response.assessment_week
+        self.will_complete = draws.u(self._stream("complete"))[j] < response.complete_probability
+        for index, (ae_name, ae) in enumerate(therapy.adverse_events.items()):
+            if draws.u(self._stream(f"ae.{ae_name}.occurs"))[j] < ae.occurrence_probability:
+                onset = draws.times(self._stream(f"ae.{ae_name}.onset"), ae.onset_distribution)[j]
+                self.pending[(_AE, index)] = now + onset
+
+    def _next_line(self) -> None:
+        """Leave the current line (if any) and start the next usable one, or go off drug."""
+        if self.level != OFF:
+            self.level = OFF
+            self._event("drug_stop", "switch")
+        self.pending.clear()
+        self.line += 1
+        while self.line < len(self.lines) and self.lines[self.line][1].drug in self.discontinued:
+            # A drug stopped for an adverse event is never restarted, in any later line either.
+            self.line += 1
+        if self.line < len(self.lines):
+            self._start_course(*self.lines[self.line])
+        else:
+            self.name = ""
+            self.therapy = None
+            self._event("no_line_left")
+
+    def _response(self) -> None:
+        assert self.therapy is not None
+        self.disease = RESPONSE
+        if self.first_response is None:
+            self.first_response = self.now
+        self._event("response")
+        rate = self.therapy.relapse.on_treatment_per_year
+        if rate > 0:
+            delay = self.draws.exponential(self._stream("relapse.on_treatment"), 52.0 / rate)[self.j]
+            self.pending[_RELAPSE] = self.now + delay
+        if self.will_complete:
+            delay = self.draws.times(self._stream("time_to_complete"),
+                                     self.therapy.response.time_to_complete)[self.j]
+            self.pending[_REMISSION] = self.now + delay
+        else:
+            self._schedule_maintenance_end()
+
+    def _remission(self) -> None:
+        self.disease = REMISSION
+        if self.first_remission is None:
+            self.first_remission = self.now
+        self._event("remission")
+        self._schedule_maintenance_end()
+
+    def _schedule_maintenance_end(self) -> None:
+        assert self.therapy is not None
+        if self.therapy.after_maintenance != "continue":
+            self.pending[_MAINTENANCE_END] = self.now + self.therapy.maintenance_weeks
+
+    def _start_taper(self) -> None:
+        therapy = self.therapy
+        assert therapy is not None and therapy.taper is not None
+        self.level = TAPER
+        self._event("taper_start")
+        self.pending.pop(_RELAPSE, None)  # a change of dose voids the full-dose relapse draw
+        rule = therapy.relapse.after_taper
+        if rule is not None and self.draws.u(self._stream("relapse.after_taper"))[self.j] < rule.probability:
+            delay = self.draws.times(self._stream("relapse.after_taper.time"), rule.time)[self.j]
+            self.pending[_RELAPSE] = self.now + delay
+        self.pending[_TAPER_END] = self.now + therapy.taper.weeks
+
+    def _stop_drug(self, reason: str) -> None:
+        therapy = self.therapy
+        assert therapy is not None
+        self.level = OFF
+        self._event("drug_stop", reason)
+        self.pending.clear()
+        rule = therapy.relapse.after_stop
+        if self.disease != ACTIVE and rule is not None:
+            if self.draws.u(self._stream("relapse.after_stop"))[self.j] < rule.probability:
+                delay = self.draws.times(self._stream("relapse.after_stop.time"), rule.time)[self.j]
+                self.pending[_RELAPSE] = self.now + delay
+
+    def _relapse(self) -> None:
+        therapy = self.therapy
+        assert therapy is not None
+        level = self.level
+        self.relapses += 1
+        if self.first_relapse is None:
+            self.first_relapse = self.now
+        if self.first_remission is not None and self.relapse_after_remission is None:
+            self.relapse_after_remission = self.now
+        self.disease = ACTIVE
+        self._event("relapse", level)
+        if level == FULL:
+            self._next_line()  # relapse on full dose is a treatment failure
+            return
+        retreat = (
+            therapy.on_relapse == "retreat"
+            and therapy.drug not in self.discontinued
+            and self.courses_of[self.name] < therapy.max_courses
+        )
+        if retreat:
+            self.level = OFF
+            self._start_course(self.name, therapy)
+        else:
+            self._next_line()
+
+    def _adverse_event(self, index: int) -> None:
+        therapy = self.therapy
+        assert therapy is not None
+        ae_name, ae = list(therapy.adverse_events.items())[index]
+        self.adverse_events += 1
+        self._event("adverse_event", ae_name)
+        if self.draws.u(self._stream(f"ae.{ae_name}.discontinue"))[self.j] >= ae.discontinue_probability:
+            return
+        self.discontinuations += 1
+        self.discontinued.add(therapy.drug)
+        self._event("discontinuation", ae_name)
+        if self.dropout_reason is None:
+            self.dropout_reason = ae_name
+            self.dropout_week = self.now
+        if self.disease == ACTIVE:
+            self._next_line()
+        else:
+            # A responder stays off drug under the after-stop rule (this also cancels a pending
+            # remission) and moves to the next line at relapse.
+            self._stop_drug("discontinued")
+
+    def _finish(self) -> None:
+        if self.end_week < self.follow_up:
+            self._event("lost_to_follow_up")
+            if self.dropout_reason is None:
+                self.dropout_reason = "lost_to_follow_up"
+                self.dropout_week = self.end_week
+        else:
+            self._event("end_of_follow_up")
+
+
+def _by_time_then_priority(item: tuple[tuple[int, int], float]) -> tuple[float, tuple[int, int]]:
+    return item[1], item[0]
+
+
+def _patient_of(event: tuple[Any, ...]) -> int:
+    return event[0]
+
+
+def _arm_lines(scenario: Scenario, arm: str) -> dict[str | None, list[tuple[str, Therapy]]]:
+    """The arm's lines for each subgroup (key None when the cohort has no subgroups)."""
+    names = scenario.arms[arm]
+    groups = scenario.cohort.subgroups
+    if groups is None:
+        return {None: [(n, scenario.therapies[n]) for n in names]}
+    lines: dict[str | None, list[tuple[str, Therapy]]] = {}
+    for group, spec in groups.items():
+        lines[group] = [
+            (n, resolve_therapy(scenario.therapies[n], spec.overrides[n]) if n in spec.overrides
+             else scenario.therapies[n])
+            for n in names
+        ]
+    return lines
+
+
+def assign_subgroups(scenario: Scenario, streams: Streams) -> list[str | None]:
+    """Each patient's subgroup, from its own stream: the same in every arm."""
+    groups = scenario.cohort.subgroups
+    n = streams.stop - streams.start
+    if groups is None:
+        return [None] * n
+    names = list(groups)
+    edges = np.cumsum([groups[g].share for g in names])
+    edges[-1] = np.inf  # shares sum to 1 up to rounding: the last group takes the remainder
+    index = np.searchsorted(edges, streams.uniforms("subgroup"), side="right")
+    return [names[i] for i in index]
+
+
+def simulate(scenario: Scenario, arm: str, replication: int, start: int = 0, stop: int | None = None,
+             batch_size: int = 64, log_events: bool = True) -> BlockResult:
+    """Simulate patients ``start`` to ``stop - 1`` of one arm in one replication.
+
+    Parameters
+    ----------
+    scenario:
+        A validated scenario.
+    arm:
+        The arm's name.
+    replication:
+        The replication number; with the scenario's seed it names every random stream.
+    start, stop:
+        The block of patients (default: the whole cohort). Results do not depend on the block.
+    batch_size:
+        Patients per SimPy environment; small batches keep the event heap short.
+    log_events:
+        Whether to keep the event log.
+    """
+    stop = scenario.cohort.size if stop is None else stop
+    streams = Streams(scenario.seed, replication, start, stop)
+    draws = _Draws(streams)
+    lines_by_group = _arm_lines(scenario, arm)
+    subgroups = assign_subgroups(scenario, streams)
+    follow_up = scenario.follow_up_weeks
+    ltfu_rate = scenario.cohort.loss_to_follow_up_per_year
+    if ltfu_rate > 0:
+        end_weeks = np.minimum(follow_up, -(52.0 / ltfu_rate) * np.log1p(-streams.uniforms("loss_to_follow_up")))
+        ends = end_weeks.tolist()
+    else:
+        ends = [follow_up] * (stop - start)
+
+    log: list[tuple[Any, ...]] | None = [] if log_events else None
+    pathways: list[_Pathway] = []
+    for batch_start in range(start, stop, batch_size):
+        env = simpy.Environment()
+        for patient in range(batch_start, min(batch_start + batch_size, stop)):
+            j = patient - start
+            pathway = _Pathway(j, patient, lines_by_group[subgroups[j]], ends[j], follow_up, draws, log)
+            pathways.append(pathway)
+            env.process(pathway.run(env))
+        env.run()
+
+    columns = patient_columns(scenario)
+    table: dict[str, list[Any]] = {c: [] for c in columns}
+    for j, p in enumerate(pathways):
+        row = {
+            "replication": replication,
+            "arm": arm,
+            "patient": p.patient,
+            "responded": p.first_response is not None,
+            "time_to_response_weeks": p.first_response,
+            "complete_response": p.first_remission is not None,
+            "time_to_complete_response_weeks": p.first_remission,
+            "disease_free_weeks": p.disease_free,
+            "disease_free_fraction": p.disease_free / p.end_week if p.end_week > 0 else math.nan,
+            "relapses": p.relapses,
+            "first_relapse_week": p.first_relapse,
+            "relapse_after_remission_week": p.relapse_after_remission,
+            "dropout": p.dropout_reason is not None,
+            "dropout_reason": p.dropout_reason,
+            "dropout_week": p.dropout_week,
+            "adverse_events": p.adverse_events,
+            "discontinuations": p.discontinuations,
+            "courses": p.courses,
+            "weeks_on_treatment": p.on_treatment,
+            "observed_weeks": p.end_week,
+            "final_state": p.disease,
+        }
+        if scenario.cohort.subgroups is not None:
+            row["subgroup"] = subgroups[j]
+        for drug in scenario.drugs_with_dose:
+            row[f"dose_mg_{drug}"] = p.dose_mg.get(drug, 0.0)
+        for c in columns:
+            table[c].append(row[c])
+    # SimPy interleaves the patients of a batch; the log reads patient by patient, in time order.
+    events = [(replication, arm, *e) for e in sorted(log, key=_patient_of)] if log is not None else []
+    return BlockResult(table, events)

@@ -1,0 +1,151 @@
+"""Results folders: created under a temporary name and renamed only when complete."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from sim.scenario import Scenario
+
+__all__ = [
+    "FLOAT_FORMAT",
+    "OutputError",
+    "new_run_dir",
+    "provenance",
+    "scenario_yaml",
+    "to_csv_text",
+    "write_json",
+]
+
+FLOAT_FORMAT = "%.6f"
+"""Every float in a CSV file: weeks to a fraction of a minute, identical on every platform."""
+
+
+class OutputError(Exception):
+    """A results folder that cannot be created (exists and is not empty, or not writable)."""
+
+
+def _run_id(seed: int) -> str:
+    return f"{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-seed{seed}"
+
+
+@contextmanager
+def new_run_dir(scenario: Scenario, out: str | Path | None = None,
+                results_root: str | Path = "results") -> Iterator[tuple[Path, Path]]:
+    """Yield ``(work, final)``: write into ``work``; it becomes ``final`` only if the block succeeds.
+
+    ``final`` is ``out`` when given (it must not exist, or be an empty folder), else a new folder
+    ``results_root/<scenario name>/<run id>``. Nothing is left under either name on failure.
+    """
+    if out is not None:
+        final = Path(out)
+        if final.exists() and (not final.is_dir() or any(final.iterdir())):
+            raise OutputError(f"{final}: exists and is not an empty folder; results are never overwritten")
+    else:
+        parent = Path(results_root) / scenario.name
+        base = _run_id(scenario.seed)
+        final = parent / base
+        suffix = 2
+        while final.exists():
+            final = parent / f"{base}-{suffix}"
+            suffix += 1
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"{final.parent}: cannot create ({err.strerror})") from None
+    work = final.parent / f".{final.name}.partial-{os.getpid()}"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir()
+    try:
+        yield work, final
+        if final.exists():
+            final.rmdir()  # only ever an empty --out folder: checked above
+        work.rename(final)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def to_csv_text(frame: pd.DataFrame, header: bool = True) -> str:
+    """CSV text with booleans as true/false, missing values empty and fixed float formatting."""
+    out = frame.copy()
+    for column in out.columns:
+        series = out[column]
+        if series.dtype == bool:
+            out[column] = series.map({True: "true", False: "false"})
+        elif series.dtype == object:
+            values = series.dropna()
+            if len(values) and values.map(lambda v: isinstance(v, bool)).all():
+                out[column] = series.map({True: "true", False: "false"})
+    return out.to_csv(index=False, header=header, float_format=FLOAT_FORMAT, lineterminator="\n")
+
+
+def scenario_yaml(scenario: Scenario) -> str:
+    """The fully resolved scenario, defaults filled in, as YAML."""
+    return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write indented JSON with a final newline."""
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _git_commit() -> str | None:
+    here = Path(__file__).resolve().parent.parent
+    try:
+        done = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def provenance(scenario: Scenario, argv: list[str], wall_seconds: float, patients_simulated: int,
+               workers: int) -> dict[str, Any]:
+    """What ``run.json`` records: enough to reproduce the run and to know what produced it."""
+    text = scenario_yaml(scenario)
+    return {
+        "scenario": scenario.name,
+        "scenario_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "seed": scenario.seed,
+        "replications": scenario.replications,
+        "patients_per_arm": scenario.cohort.size,
+        "arms": scenario.arm_names,
+        "patients_simulated": patients_simulated,
+        "command_line": argv,
+        "workers": workers,
+        "wall_seconds": round(wall_seconds, 3),
+        "finished_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "versions": {
+            "python": platform.python_version(),
+            "cle-sim": _version("cle-sim"),
+            "simpy": _version("simpy"),
+            "numpy": _version("numpy"),
+            "pandas": _version("pandas"),
+            "scipy": _version("scipy"),
+            "pydantic": _version("pydantic"),
+        },
+        "git_commit": _git_commit(),
+        "platform": platform.platform(),
+    }
