@@ -118,9 +118,8 @@ def _cmd_run(argv: list[str]) -> int:
     args = _run_parser().parse_args(argv)
     extra: list[tuple[str, Any]] = []
     problems = []
-    for option, path, value in (("--replications", "replications", args.replications),
-                                ("--patients", "cohort.size", args.patients),
-                                ("--seed", "seed", args.seed)):
+    for path, value in (("replications", args.replications), ("cohort.size", args.patients),
+                        ("seed", args.seed)):
         if value is not None:
             extra.append((path, value))
     if args.workers is not None and args.workers < 1:

@@ -76,7 +76,7 @@ def run_units(scenario: Scenario, units: list[Unit], workers: int = 1, log_event
     with ProcessPoolExecutor(max_workers=min(workers, len(units)), initializer=_init_worker,
                              initargs=(scenario, log_events)) as pool:
         try:
-            for unit, result in zip(units, pool.map(_run_in_worker, units)):
+            for unit, result in zip(units, pool.map(_run_in_worker, units), strict=True):
                 if on_done is not None:
                     on_done(unit)
                 yield result

@@ -109,7 +109,8 @@ def render_report(run_dir: Path) -> str:
         "## Provenance",
         "",
         f"- Seed {run['seed']}; scenario SHA-256 `{run['scenario_sha256'][:16]}`; "
-        f"{run['patients_simulated']} patient trajectories in {run['wall_seconds']:.1f} s on {run['workers']} worker(s).",
+        f"{run['patients_simulated']} patient trajectories in {run['wall_seconds']:.1f} s "
+        f"on {run['workers']} worker(s).",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in run["versions"].items() if v) + ".",
         f"- Git commit: {run['git_commit'] or 'unknown'}.",
         f"- Command: `{' '.join(run['command_line'])}`",

@@ -424,7 +424,8 @@ def _describe(err: ValidationError, model: type[BaseModel]) -> list[tuple[str, s
             message = "missing required key"
         elif kind == "union_tag_invalid":
             tag = e.get("ctx", {}).get("tag", "?")
-            message = f"unknown distribution '{tag}'{_key_hint(str(tag), list(TIME_DISTRIBUTIONS))}; one of {', '.join(TIME_DISTRIBUTIONS)}"
+            hint = _key_hint(str(tag), list(TIME_DISTRIBUTIONS))
+            message = f"unknown distribution '{tag}'{hint}; one of {', '.join(TIME_DISTRIBUTIONS)}"
         elif kind == "union_tag_not_found":
             message = "a distribution needs a 'distribution' key (or give a bare number of weeks)"
         elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
