@@ -8,6 +8,7 @@ broken by a fixed priority so that fixed-duration pathways are exact and reprodu
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import simpy
 
 from sim.distributions import ppf_truncated
 from sim.rng import Streams
-from sim.scenario import Scenario, Therapy, resolve_therapy
+from sim.scenario import Scenario, Therapy, mean_weeks, resolve_therapy
 
 __all__ = ["BlockResult", "EVENT_COLUMNS", "patient_columns", "simulate"]
 
@@ -93,6 +94,8 @@ class BlockResult:
 class _Draws:
     """Per-block draws as Python lists indexed by patient, derived lazily by purpose."""
 
+    __slots__ = ("_streams", "_lists")
+
     def __init__(self, streams: Streams):
         self._streams = streams
         self._lists: dict[Any, list[float]] = {}
@@ -105,6 +108,7 @@ class _Draws:
         return values
 
     def times(self, purpose: str, spec: Any, upper: float | None = None) -> list[float]:
+        # Keyed by the spec object: plans hold their specs for the block's lifetime.
         key = (purpose, id(spec), upper)
         values = self._lists.get(key)
         if values is None:
@@ -122,11 +126,97 @@ class _Draws:
         return values
 
 
+class _Names:
+    """Stream names of one course ordinal: every draw of that course has its own purpose."""
+
+    __slots__ = ("prefix", "response", "time_to_response", "complete", "time_to_complete", "on_treatment",
+                 "after_taper", "after_taper_time", "after_stop", "after_stop_time", "_ae")
+
+    def __init__(self, course: int):
+        prefix = f"c{course}."
+        self.prefix = prefix
+        self.response = prefix + "response"
+        self.time_to_response = prefix + "time_to_response"
+        self.complete = prefix + "complete"
+        self.time_to_complete = prefix + "time_to_complete"
+        self.on_treatment = prefix + "relapse.on_treatment"
+        self.after_taper = prefix + "relapse.after_taper"
+        self.after_taper_time = prefix + "relapse.after_taper.time"
+        self.after_stop = prefix + "relapse.after_stop"
+        self.after_stop_time = prefix + "relapse.after_stop.time"
+        self._ae: dict[str, tuple[str, str, str]] = {}
+
+    def ae(self, name: str) -> tuple[str, str, str]:
+        """Purposes of an adverse event: (occurs, onset, discontinue)."""
+        names = self._ae.get(name)
+        if names is None:
+            base = f"{self.prefix}ae.{name}."
+            names = (base + "occurs", base + "onset", base + "discontinue")
+            self._ae[name] = names
+        return names
+
+
+_NAMES: dict[int, _Names] = {}
+
+
+def _names(course: int) -> _Names:
+    names = _NAMES.get(course)
+    if names is None:
+        names = _NAMES[course] = _Names(course)
+    return names
+
+
+_CONTINUE, _STOP, _TAPER = 0, 1, 2
+
+
+class _Plan:
+    """A therapy compiled for the hot loop: plain attributes, specs held for the draw cache."""
+
+    __slots__ = ("name", "drug", "full_mg_per_week", "taper_mg_per_week", "p_response", "p_retreat",
+                 "p_complete", "time_to_response", "assessment_week", "time_to_complete", "maintenance_weeks",
+                 "after_maintenance", "taper_weeks", "on_treatment_mean", "after_taper", "after_stop",
+                 "retreat", "max_courses", "adverse_events")
+
+    def __init__(self, name: str, therapy: Therapy):
+        response = therapy.response
+        self.name = name
+        self.drug = therapy.drug
+        dose = therapy.dose_mg_per_day
+        self.full_mg_per_week = None if dose is None else dose * 7.0
+        taper = therapy.taper
+        self.taper_mg_per_week = None if dose is None or taper is None else taper.dose_mg_per_day * 7.0
+        self.p_response = response.probability
+        self.p_retreat = response.retreatment
+        self.p_complete = response.complete_probability
+        self.time_to_response = response.time_to_response
+        self.assessment_week = response.assessment_week
+        self.time_to_complete = response.time_to_complete
+        self.maintenance_weeks = therapy.maintenance_weeks
+        self.after_maintenance = {"continue": _CONTINUE, "stop": _STOP, "taper": _TAPER}[therapy.after_maintenance]
+        self.taper_weeks = taper.weeks if taper is not None else 0.0
+        self.on_treatment_mean = mean_weeks(therapy.relapse.on_treatment_per_year)
+        rules = therapy.relapse
+        self.after_taper = (rules.after_taper.probability, rules.after_taper.time) if rules.after_taper else None
+        self.after_stop = (rules.after_stop.probability, rules.after_stop.time) if rules.after_stop else None
+        self.retreat = therapy.on_relapse == "retreat"
+        self.max_courses = therapy.max_courses
+        self.adverse_events = tuple(
+            (index, ae_name, ae.occurrence_probability, ae.onset_distribution, ae.discontinue_probability)
+            for index, (ae_name, ae) in enumerate(therapy.adverse_events.items())
+        )
+
+
 class _Pathway:
     """One patient's course through the lines of an arm."""
 
-    def __init__(self, j: int, patient: int, lines: list[tuple[str, Therapy]], end_week: float,
-                 follow_up: float, draws: _Draws, log: list[tuple[Any, ...]] | None):
+    __slots__ = ("j", "patient", "lines", "end_week", "follow_up", "draws", "log", "now", "disease", "level",
+                 "pending", "line", "plan", "course", "names", "courses_of", "will_complete", "discontinued",
+                 "first_response", "first_remission", "first_relapse", "relapse_after_remission",
+                 "disease_free", "on_treatment", "dose_mg", "relapses", "adverse_events", "discontinuations",
+                 "courses", "dropout_reason", "dropout_week")
+
+    def __init__(self, j: int, patient: int, lines: list[_Plan], end_week: float, follow_up: float,
+                 draws: _Draws, log: list[tuple[Any, ...]] | None):
         self.j = j
         self.patient = patient
         self.lines = lines
@@ -140,9 +230,9 @@ class _Pathway:
         self.level = OFF
         self.pending: dict[tuple[int, int], float] = {}
         self.line = -1
-        self.name = ""
-        self.therapy: Therapy | None = None
+        self.plan: _Plan | None = None
         self.course = 0  # ordinal of the current course over the whole pathway (names the streams)
+        self.names = _names(0)
         self.courses_of: dict[str, int] = {}
         self.will_complete = False
         self.discontinued: set[str] = set()
@@ -164,49 +254,48 @@ class _Pathway:
     # --- bookkeeping -------------------------------------------------------------------------
 
     def _event(self, event: str, detail: str = "") -> None:
-        if self.log is not None:
-            self.log.append((self.patient, self.now, event, self.name, detail))
+        log = self.log
+        if log is not None:
+            plan = self.plan
+            log.append((self.patient, self.now, event, plan.name if plan is not None else "", detail))
 
     def _advance(self, t: float) -> None:
         dt = t - self.now
         if dt > 0:
-            if self.disease == REMISSION:
+            if self.disease is REMISSION:
                 self.disease_free += dt
-            if self.level != OFF:
+            level = self.level
+            if level is not OFF:
                 self.on_treatment += dt
-                therapy = self.therapy
-                assert therapy is not None
-                if therapy.dose_mg_per_day is not None:
-                    mg_per_day = therapy.dose_mg_per_day
-                    if self.level == TAPER:
-                        assert therapy.taper is not None
-                        mg_per_day = therapy.taper.dose_mg_per_day
-                    drug = therapy.drug
-                    self.dose_mg[drug] = self.dose_mg.get(drug, 0.0) + mg_per_day * 7.0 * dt
+                plan = self.plan
+                mg_per_week = plan.full_mg_per_week if level is FULL else plan.taper_mg_per_week
+                if mg_per_week is not None:
+                    dose_mg = self.dose_mg
+                    dose_mg[plan.drug] = dose_mg.get(plan.drug, 0.0) + mg_per_week * dt
         self.now = t
-
-    def _stream(self, what: str) -> str:
-        return f"c{self.course}.{what}"
 
     # --- the process -------------------------------------------------------------------------
 
     def run(self, env: simpy.Environment) -> Iterator[simpy.Event]:
         self._next_line()
+        pending = self.pending
+        end_week = self.end_week
+        timeout = env.timeout
         while True:
-            if self.pending:
-                key, t = min(self.pending.items(), key=_by_time_then_priority)
+            if pending:
+                key, t = min(pending.items(), key=_by_time_then_priority)
             else:
                 key, t = None, math.inf
-            if t >= self.end_week:
-                if self.end_week > self.now:
-                    yield env.timeout(self.end_week - self.now)
-                self._advance(self.end_week)
+            if t >= end_week:
+                if end_week > self.now:
+                    yield timeout(end_week - self.now)
+                self._advance(end_week)
                 self._finish()
                 return
             if t > self.now:
-                yield env.timeout(t - self.now)
-            self._advance(t)
-            del self.pending[key]
+                yield timeout(t - self.now)
+                self._advance(t)
+            del pending[key]
             self._handle(key)
 
     def _handle(self, key: tuple[int, int]) -> None:
@@ -214,123 +303,112 @@ class _Pathway:
             self._adverse_event(key[1])
         elif key == _RELAPSE:
             self._relapse()
-        elif key == _FAILURE:
-            self._event("assessment_failure")
-            self._next_line()
         elif key == _RESPONSE:
             self._response()
         elif key == _REMISSION:
             self._remission()
         elif key == _MAINTENANCE_END:
-            assert self.therapy is not None
-            if self.therapy.after_maintenance == "taper":
+            if self.plan.after_maintenance == _TAPER:
                 self._start_taper()
             else:
                 self._stop_drug("end_of_maintenance")
         elif key == _TAPER_END:
             self._stop_drug("end_of_taper")
+        elif key == _FAILURE:
+            self._event("assessment_failure")
+            self._next_line()
 
     # --- rules -------------------------------------------------------------------------------
 
-    def _start_course(self, name: str, therapy: Therapy) -> None:
+    def _start_course(self, plan: _Plan) -> None:
         self.course += 1
-        number = self.courses_of.get(name, 0) + 1
-        self.courses_of[name] = number
+        names = self.names = _names(self.course)
+        number = self.courses_of.get(plan.name, 0) + 1
+        self.courses_of[plan.name] = number
         self.courses += 1
-        self.name = name
-        self.therapy = therapy
+        self.plan = plan
         self.level = FULL
-        self.pending.clear()
-        self._event("course_start", f"line {self.line + 1}, course {number}")
+        pending = self.pending
+        pending.clear()
+        if self.log is not None:
+            self._event("course_start", f"line {self.line + 1}, course {number}")
 
         j, draws, now = self.j, self.draws, self.now
-        response = therapy.response
-        p_response = response.probability if number == 1 else response.retreatment
-        if draws.u(self._stream("response"))[j] < p_response:
-            delay = draws.times(self._stream("time_to_response"), response.time_to_response,
-                                response.assessment_week)[j]
-            self.pending[_RESPONSE] = now + delay
-        elif response.assessment_week is not None:
-            self.pending[_FAILURE] = now + response.assessment_week
-        self.will_complete = draws.u(self._stream("complete"))[j] < response.complete_probability
-        for index, (ae_name, ae) in enumerate(therapy.adverse_events.items()):
-            if draws.u(self._stream(f"ae.{ae_name}.occurs"))[j] < ae.occurrence_probability:
-                onset = draws.times(self._stream(f"ae.{ae_name}.onset"), ae.onset_distribution)[j]
-                self.pending[(_AE, index)] = now + onset
+        p_response = plan.p_response if number == 1 else plan.p_retreat
+        if draws.u(names.response)[j] < p_response:
+            delay = draws.times(names.time_to_response, plan.time_to_response, plan.assessment_week)[j]
+            pending[_RESPONSE] = now + delay
+        elif plan.assessment_week is not None:
+            pending[_FAILURE] = now + plan.assessment_week
+        self.will_complete = draws.u(names.complete)[j] < plan.p_complete
+        for index, ae_name, p_occurs, onset, _ in plan.adverse_events:
+            occurs, onset_name, _ = names.ae(ae_name)
+            if draws.u(occurs)[j] < p_occurs:
+                pending[(_AE, index)] = now + draws.times(onset_name, onset)[j]
 
     def _next_line(self) -> None:
         """Leave the current line (if any) and start the next usable one, or go off drug."""
-        if self.level != OFF:
+        if self.level is not OFF:
             self.level = OFF
             self._event("drug_stop", "switch")
         self.pending.clear()
         self.line += 1
-        while self.line < len(self.lines) and self.lines[self.line][1].drug in self.discontinued:
+        lines = self.lines
+        while self.line < len(lines) and lines[self.line].drug in self.discontinued:
             # A drug stopped for an adverse event is never restarted, in any later line either.
             self.line += 1
-        if self.line < len(self.lines):
-            self._start_course(*self.lines[self.line])
+        if self.line < len(lines):
+            self._start_course(lines[self.line])
         else:
-            self.name = ""
-            self.therapy = None
+            self.plan = None
             self._event("no_line_left")
 
     def _response(self) -> None:
-        assert self.therapy is not None
+        plan = self.plan
         self.disease = RESPONSE
         if self.first_response is None:
             self.first_response = self.now
         self._event("response")
-        rate = self.therapy.relapse.on_treatment_per_year
-        if rate > 0:
-            delay = self.draws.exponential(self._stream("relapse.on_treatment"), 52.0 / rate)[self.j]
+        if plan.on_treatment_mean != math.inf:
+            delay = self.draws.exponential(self.names.on_treatment, plan.on_treatment_mean)[self.j]
             self.pending[_RELAPSE] = self.now + delay
         if self.will_complete:
-            delay = self.draws.times(self._stream("time_to_complete"),
-                                     self.therapy.response.time_to_complete)[self.j]
+            delay = self.draws.times(self.names.time_to_complete, plan.time_to_complete)[self.j]
             self.pending[_REMISSION] = self.now + delay
-        else:
-            self._schedule_maintenance_end()
+        elif plan.after_maintenance != _CONTINUE:
+            self.pending[_MAINTENANCE_END] = self.now + plan.maintenance_weeks
 
     def _remission(self) -> None:
         self.disease = REMISSION
         if self.first_remission is None:
             self.first_remission = self.now
         self._event("remission")
-        self._schedule_maintenance_end()
-
-    def _schedule_maintenance_end(self) -> None:
-        assert self.therapy is not None
-        if self.therapy.after_maintenance != "continue":
-            self.pending[_MAINTENANCE_END] = self.now + self.therapy.maintenance_weeks
+        plan = self.plan
+        if plan.after_maintenance != _CONTINUE:
+            self.pending[_MAINTENANCE_END] = self.now + plan.maintenance_weeks
 
     def _start_taper(self) -> None:
-        therapy = self.therapy
-        assert therapy is not None and therapy.taper is not None
+        plan = self.plan
+        pending = self.pending
         self.level = TAPER
         self._event("taper_start")
-        self.pending.pop(_RELAPSE, None)  # a change of dose voids the full-dose relapse draw
-        rule = therapy.relapse.after_taper
-        if rule is not None and self.draws.u(self._stream("relapse.after_taper"))[self.j] < rule.probability:
-            delay = self.draws.times(self._stream("relapse.after_taper.time"), rule.time)[self.j]
-            self.pending[_RELAPSE] = self.now + delay
-        self.pending[_TAPER_END] = self.now + therapy.taper.weeks
+        pending.pop(_RELAPSE, None)  # a change of dose voids the full-dose relapse draw
+        rule = plan.after_taper
+        if rule is not None and self.draws.u(self.names.after_taper)[self.j] < rule[0]:
+            pending[_RELAPSE] = self.now + self.draws.times(self.names.after_taper_time, rule[1])[self.j]
+        pending[_TAPER_END] = self.now + plan.taper_weeks
 
     def _stop_drug(self, reason: str) -> None:
-        therapy = self.therapy
-        assert therapy is not None
         self.level = OFF
         self._event("drug_stop", reason)
         self.pending.clear()
-        rule = therapy.relapse.after_stop
-        if self.disease != ACTIVE and rule is not None:
-            if self.draws.u(self._stream("relapse.after_stop"))[self.j] < rule.probability:
-                delay = self.draws.times(self._stream("relapse.after_stop.time"), rule.time)[self.j]
-                self.pending[_RELAPSE] = self.now + delay
+        rule = self.plan.after_stop
+        if self.disease is not ACTIVE and rule is not None:
+            if self.draws.u(self.names.after_stop)[self.j] < rule[0]:
+                self.pending[_RELAPSE] = self.now + self.draws.times(self.names.after_stop_time, rule[1])[self.j]
 
     def _relapse(self) -> None:
-        therapy = self.therapy
-        assert therapy is not None
+        plan = self.plan
         level = self.level
         self.relapses += 1
         if self.first_relapse is None:
@@ -339,35 +417,29 @@ class _Pathway:
             self.relapse_after_remission = self.now
         self.disease = ACTIVE
         self._event("relapse", level)
-        if level == FULL:
+        if level is FULL:
             self._next_line()  # relapse on full dose is a treatment failure
-            return
-        retreat = (
-            therapy.on_relapse == "retreat"
-            and therapy.drug not in self.discontinued
-            and self.courses_of[self.name] < therapy.max_courses
-        )
-        if retreat:
+        elif (plan.retreat and plan.drug not in self.discontinued
+              and self.courses_of[plan.name] < plan.max_courses):
             self.level = OFF
-            self._start_course(self.name, therapy)
+            self._start_course(plan)
         else:
             self._next_line()
 
     def _adverse_event(self, index: int) -> None:
-        therapy = self.therapy
-        assert therapy is not None
-        ae_name, ae = list(therapy.adverse_events.items())[index]
+        plan = self.plan
+        _, ae_name, _, _, p_discontinue = plan.adverse_events[index]
         self.adverse_events += 1
         self._event("adverse_event", ae_name)
-        if self.draws.u(self._stream(f"ae.{ae_name}.discontinue"))[self.j] >= ae.discontinue_probability:
+        if self.draws.u(self.names.ae(ae_name)[2])[self.j] >= p_discontinue:
             return
         self.discontinuations += 1
-        self.discontinued.add(therapy.drug)
+        self.discontinued.add(plan.drug)
         self._event("discontinuation", ae_name)
         if self.dropout_reason is None:
             self.dropout_reason = ae_name
             self.dropout_week = self.now
-        if self.disease == ACTIVE:
+        if self.disease is ACTIVE:
             self._next_line()
         else:
             # A responder stays off drug under the after-stop rule (this also cancels a pending
@@ -392,17 +464,17 @@ def _patient_of(event: tuple[Any, ...]) -> int:
     return event[0]
 
 
-def _arm_lines(scenario: Scenario, arm: str) -> dict[str | None, list[tuple[str, Therapy]]]:
-    """The arm's lines for each subgroup (key None when the cohort has no subgroups)."""
+def _arm_lines(scenario: Scenario, arm: str) -> dict[str | None, list[_Plan]]:
+    """The arm's compiled lines for each subgroup (key None when the cohort has no subgroups)."""
     names = scenario.arms[arm]
     groups = scenario.cohort.subgroups
+    plans = {n: _Plan(n, scenario.therapies[n]) for n in names}
     if groups is None:
-        return {None: [(n, scenario.therapies[n]) for n in names]}
-    lines: dict[str | None, list[tuple[str, Therapy]]] = {}
+        return {None: [plans[n] for n in names]}
+    lines: dict[str | None, list[_Plan]] = {}
     for group, spec in groups.items():
         lines[group] = [
-            (n, resolve_therapy(scenario.therapies[n], spec.overrides[n]) if n in spec.overrides
-             else scenario.therapies[n])
+            _Plan(n, resolve_therapy(scenario.therapies[n], spec.overrides[n])) if n in spec.overrides else plans[n]
             for n in names
         ]
     return lines
@@ -422,7 +494,7 @@ def assign_subgroups(scenario: Scenario, streams: Streams) -> list[str | None]:
 
 
 def simulate(scenario: Scenario, arm: str, replication: int, start: int = 0, stop: int | None = None,
-             batch_size: int = 64, log_events: bool = True) -> BlockResult:
+             batch_size: int = 64, log_events: bool = True, event_sample: int | None = None) -> BlockResult:
     """Simulate patients ``start`` to ``stop - 1`` of one arm in one replication.
 
     Parameters
@@ -439,6 +511,9 @@ def simulate(scenario: Scenario, arm: str, replication: int, start: int = 0, sto
         Patients per SimPy environment; small batches keep the event heap short.
     log_events:
         Whether to keep the event log.
+    event_sample:
+        Log events only for patients numbered below this (the same patients in every arm and
+        replication); None logs every patient. Patient records are always complete.
     """
     stop = scenario.cohort.size if stop is None else stop
     streams = Streams(scenario.seed, replication, start, stop)
@@ -454,15 +529,23 @@ def simulate(scenario: Scenario, arm: str, replication: int, start: int = 0, sto
         ends = [follow_up] * (stop - start)
 
     log: list[tuple[Any, ...]] | None = [] if log_events else None
+    logged_below = stop if event_sample is None else event_sample
     pathways: list[_Pathway] = []
-    for batch_start in range(start, stop, batch_size):
-        env = simpy.Environment()
-        for patient in range(batch_start, min(batch_start + batch_size, stop)):
-            j = patient - start
-            pathway = _Pathway(j, patient, lines_by_group[subgroups[j]], ends[j], follow_up, draws, log)
-            pathways.append(pathway)
-            env.process(pathway.run(env))
-        env.run()
+    collecting = gc.isenabled()
+    gc.disable()  # the pathways form no reference cycles worth collecting mid-block
+    try:
+        for batch_start in range(start, stop, batch_size):
+            env = simpy.Environment()
+            for patient in range(batch_start, min(batch_start + batch_size, stop)):
+                j = patient - start
+                pathway = _Pathway(j, patient, lines_by_group[subgroups[j]], ends[j], follow_up, draws,
+                                   log if patient < logged_below else None)
+                pathways.append(pathway)
+                env.process(pathway.run(env))
+            env.run()
+    finally:
+        if collecting:
+            gc.enable()
 
     columns = patient_columns(scenario)
     table: dict[str, list[Any]] = {c: [] for c in columns}

@@ -1,0 +1,80 @@
+"""Shared builders: small in-memory scenarios with fixed or simple distributions."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from sim.model import simulate
+from sim.scenario import Scenario, validate_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def therapy(**changes: Any) -> dict[str, Any]:
+    """A therapy that always responds at week 2 and is in remission at week 6, then continues."""
+    base: dict[str, Any] = {
+        "drug": "drug_a",
+        "dose_mg_per_day": 10,
+        "response": {
+            "probability": 1.0,
+            "complete_probability": 1.0,
+            "time_to_response": 2,
+            "time_to_complete": 4,
+        },
+        "after_maintenance": "continue",
+    }
+    return _merge(base, changes)
+
+
+def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def scenario(therapies: dict[str, dict[str, Any]], arms: dict[str, list[str]] | None = None,
+             **changes: Any) -> Scenario:
+    """A validated scenario of the given therapies (one arm per therapy unless ``arms`` is given)."""
+    data: dict[str, Any] = {
+        "name": "test",
+        "seed": 12345,
+        "replications": 1,
+        "follow_up_weeks": 100,
+        "cohort": {"size": 1},
+        "arms": arms if arms is not None else {name: [name] for name in therapies},
+        "therapies": therapies,
+    }
+    data["reference_arm"] = next(iter(data["arms"]))
+    data = _merge(data, changes)
+    return validate_scenario(Path("<test>"), data)
+
+
+def run(s: Scenario, arm: str | None = None, replication: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Patients and events of one arm as DataFrames."""
+    arm = arm if arm is not None else s.reference_arm
+    result = simulate(s, arm, replication)
+    events = pd.DataFrame(result.events, columns=["replication", "arm", "patient", "week", "event",
+                                                  "therapy", "detail"])
+    return pd.DataFrame(result.patients), events
+
+
+def timeline(events: pd.DataFrame, patient: int = 0) -> list[tuple[float, str, str, str]]:
+    """One patient's events as (week, event, therapy, detail)."""
+    rows = events[events["patient"] == patient]
+    return [(r.week, r.event, r.therapy, r.detail) for r in rows.itertuples()]
+
+
+@pytest.fixture
+def low_dose() -> Scenario:
+    from sim.scenario import load_scenario
+
+    return load_scenario(ROOT / "scenarios" / "low_dose.yaml")

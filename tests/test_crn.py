@@ -1,0 +1,122 @@
+"""Common random numbers: minimally different worlds, blocks, batches and workers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandas.testing as pdt
+
+from sim.model import simulate
+from sim.rng import Streams, purpose_key
+from sim.model import patient_columns
+from sim.runner import patients_frame, run_scenario
+from sim.scenario import Scenario
+
+from conftest import run
+
+
+def _with(s: Scenario, path: str, value: object) -> Scenario:
+    from pathlib import Path
+
+    from sim.scenario import apply_overrides, validate_scenario
+
+    data = apply_overrides(Path("<test>"), s.model_dump(mode="json", exclude_none=True), [(path, value)])
+    return validate_scenario(Path("<test>"), data)
+
+
+def _small(s: Scenario, size: int = 300, replications: int = 1) -> Scenario:
+    return _with(_with(s, "cohort.size", size), "replications", replications)
+
+
+def test_changing_one_adverse_event_probability_changes_no_response_time(low_dose):
+    """Raising a non-stopping AE's probability moves no patient's response or remission time."""
+    base = _small(_with(low_dose, "therapies.lenalidomide_5.adverse_events.minor_toxicity.discontinue_probability", 0.0))
+    other = _with(base, "therapies.lenalidomide_5.adverse_events.gastrointestinal.discontinue_probability", 0.0)
+    more = _with(other, "therapies.lenalidomide_5.adverse_events.gastrointestinal.probability", 0.6)
+    a, _ = run(other, "lenalidomide")
+    b, _ = run(more, "lenalidomide")
+    assert (b["adverse_events"] >= a["adverse_events"]).all() and (b["adverse_events"] > a["adverse_events"]).any()
+    for column in ("time_to_response_weeks", "time_to_complete_response_weeks", "disease_free_weeks", "relapses"):
+        pdt.assert_series_equal(a[column], b[column])
+
+
+def test_stopping_adverse_event_leaves_first_response_draws_of_others_unchanged(low_dose):
+    """A stopping AE can only remove responses in a one-line arm: whoever responds in both responds at once."""
+    base = _small(low_dose)
+    more = _with(base, "therapies.lenalidomide_5.adverse_events.gastrointestinal.probability", 0.5)
+    a, _ = run(base, "lenalidomide")
+    b, _ = run(more, "lenalidomide")
+    both = a["responded"] & b["responded"]
+    assert both.sum() > 100
+    first_course = (a["courses"] == 1) & (b["courses"] == 1)
+    same = both & first_course
+    pdt.assert_series_equal(a.loc[same, "time_to_response_weeks"], b.loc[same, "time_to_response_weeks"])
+
+
+def test_adding_patients_leaves_earlier_patients_unchanged(low_dose):
+    s = _small(low_dose, 120)
+    bigger = _small(low_dose, 333)
+    for arm in s.arms:
+        columns = patient_columns(s)
+        a = patients_frame(simulate(s, arm, 2).patients, columns)
+        b = patients_frame(simulate(bigger, arm, 2).patients, columns).iloc[:120]
+        pdt.assert_frame_equal(a, b)
+
+
+def test_arms_share_patient_level_draws(low_dose):
+    """Loss to follow-up is a patient's own draw: the same observed time in every arm."""
+    s = _small(low_dose)
+    observed = [pd.DataFrame(simulate(s, arm, 0).patients)["observed_weeks"] for arm in s.arms]
+    for other in observed[1:]:
+        pdt.assert_series_equal(observed[0], other)
+
+
+def test_first_course_response_draws_shared_across_arms(low_dose):
+    """Same response probability and time law in two arms: identical response times (paired arms)."""
+    s = _small(_with(low_dose, "therapies.thalidomide_100.response",
+                     low_dose.therapies["lenalidomide_5"].response.model_dump(mode="json", exclude_none=True)))
+    s = _with(_with(s, "therapies.thalidomide_100.adverse_events", {}), "therapies.lenalidomide_5.adverse_events", {})
+    a = pd.DataFrame(simulate(s, "thalidomide", 0).patients)
+    b = pd.DataFrame(simulate(s, "lenalidomide", 0).patients)
+    pdt.assert_series_equal(a["time_to_response_weeks"], b["time_to_response_weeks"])
+
+
+def test_blocks_and_batches_do_not_change_results(low_dose):
+    s = _small(low_dose, 250)
+    whole = simulate(s, "thalidomide", 1)
+    parts = [simulate(s, "thalidomide", 1, 0, 97, batch_size=7), simulate(s, "thalidomide", 1, 97, 250,
+                                                                          batch_size=1000)]
+    joined = {k: parts[0].patients[k] + parts[1].patients[k] for k in whole.patients}
+    pdt.assert_frame_equal(pd.DataFrame(whole.patients), pd.DataFrame(joined))
+    assert whole.events == parts[0].events + parts[1].events
+
+
+def test_streams_jump_ahead_matches_one_long_draw():
+    whole = Streams(7, 3, 0, 500).uniforms("c1.response")
+    part = Streams(7, 3, 123, 456).uniforms("c1.response")
+    assert (whole[123:456] == part).all()
+    assert purpose_key("c1.response") == purpose_key("c1.response")
+    assert purpose_key("c1.response") != purpose_key("c2.response")
+
+
+def test_replications_differ(low_dose):
+    s = _small(low_dose, 50)
+    a = pd.DataFrame(simulate(s, "standard", 0).patients)["observed_weeks"]
+    b = pd.DataFrame(simulate(s, "standard", 1).patients)["observed_weeks"]
+    assert not a.equals(b)
+
+
+def test_workers_one_and_two_write_identical_files(low_dose, tmp_path):
+    from sim import experiment
+
+    s = _small(low_dose, 260, 3)
+    old = experiment.BLOCK_PATIENTS
+    try:
+        experiment.BLOCK_PATIENTS = 100  # several blocks per arm, so the pool really interleaves
+        one = run_scenario(s, out=tmp_path / "one", workers=1, plots=False).path
+        two = run_scenario(s, out=tmp_path / "two", workers=2, plots=False).path
+    finally:
+        experiment.BLOCK_PATIENTS = old
+    for name in ("scenario.yaml", "patients.csv", "events.csv", "summary.csv", "comparison.csv", "report.md"):
+        if name == "report.md":
+            continue  # it quotes the wall time and worker count
+        assert (one / name).read_bytes() == (two / name).read_bytes(), name
