@@ -77,9 +77,13 @@ def _load(path: str, overrides: list[str], extra: list[tuple[str, Any]] = ()):  
             parsed.append(parse_set_option(text))
         except ScenarioError as err:
             problems.extend(f"error: {path}: {p}" for p in err.problems)
+    try:  # the scenario is checked with the readable overrides, so that every problem is reported at once
+        scenario = load_scenario(path, parsed)
+    except ScenarioError as err:
+        raise ScenarioError(problems + err.problems) from None
     if problems:
         raise ScenarioError(problems)
-    return load_scenario(path, parsed)
+    return scenario
 
 
 def _report_problems(err: Exception) -> int:
@@ -110,6 +114,19 @@ def _cmd_schema(argv: list[str]) -> int:
     return 0
 
 
+def _out_problems(out: str) -> list[str]:
+    """Why ``--out`` cannot be used (it must not exist, or be an empty folder), checked before running."""
+    from pathlib import Path
+
+    folder = Path(out)
+    try:
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            return [f"{folder} exists and is not an empty folder; results are never overwritten"]
+    except OSError as err:
+        return [f"{folder} cannot be read ({err.strerror})"]
+    return []
+
+
 def _cmd_run(argv: list[str]) -> int:
     from sim.experiment import default_workers, is_terminal
     from sim.results import OutputError
@@ -118,18 +135,23 @@ def _cmd_run(argv: list[str]) -> int:
     args = _run_parser().parse_args(argv)
     extra: list[tuple[str, Any]] = []
     problems = []
-    for path, value in (("replications", args.replications), ("cohort.size", args.patients),
-                        ("seed", args.seed)):
-        if value is not None:
+    for option, path, value, least in (("--replications", "replications", args.replications, 1),
+                                       ("--patients", "cohort.size", args.patients, 1),
+                                       ("--seed", "seed", args.seed, 0)):
+        if value is not None and value < least:
+            problems.append(f"error: {args.scenario}: {option}: must be at least {least}, got {value}")
+        elif value is not None:
             extra.append((path, value))
     if args.workers is not None and args.workers < 1:
         problems.append(f"error: {args.scenario}: --workers: must be at least 1, got {args.workers}")
-    if problems:
-        return _report_problems(ScenarioError(problems))
+    if args.out is not None:
+        problems.extend(f"error: {args.scenario}: --out: {p}" for p in _out_problems(args.out))
     try:
         scenario = _load(args.scenario, args.overrides, extra)
     except ScenarioError as err:
-        return _report_problems(err)
+        problems.extend(err.problems)
+    if problems:  # every problem at once: the command line's and the scenario's
+        return _report_problems(ScenarioError(problems))
 
     from sim.report import arm_table
     from sim.runner import run_scenario
@@ -140,7 +162,7 @@ def _cmd_run(argv: list[str]) -> int:
                                plots=not args.no_plots, progress=not args.quiet and is_terminal(),
                                argv=["run.py", *argv])
     except OutputError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {args.scenario}: {'--out' if args.out is not None else 'results'}: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
@@ -154,7 +176,19 @@ def _cmd_run(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"check": _cmd_check, "schema": _cmd_schema}
+def _cmd_verify(argv: list[str]) -> int:
+    from sim.verify import main as verify
+
+    return verify(argv)
+
+
+def _cmd_validate(argv: list[str]) -> int:
+    from sim.validate import main as validate
+
+    return validate(argv)
+
+
+COMMANDS = {"check": _cmd_check, "schema": _cmd_schema, "verify": _cmd_verify, "validate": _cmd_validate}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,16 +26,16 @@ __all__ = ["BlockResult", "EVENT_COLUMNS", "patient_columns", "simulate"]
 ACTIVE, RESPONSE, REMISSION = "active", "response", "remission"
 FULL, TAPER, OFF = "full", "taper", "off"
 
-# Pending-event keys: (priority, index). On equal times the smaller key happens first: an adverse
-# event while still on drug, then relapse (so a relapse due exactly at a taper's end happens during
-# the taper), failure at assessment, response, remission, end of maintenance, end of taper.
-_AE = 1
-_RELAPSE = (2, 0)
-_FAILURE = (3, 0)
-_RESPONSE = (4, 0)
-_REMISSION = (5, 0)
-_MAINTENANCE_END = (6, 0)
-_TAPER_END = (7, 0)
+# Pending events are stored as key -> (week, key), so that the earliest is min() of the values and,
+# on equal weeks, the smaller key happens first: adverse events (key = their index, in file order)
+# while still on drug, then relapse (so a relapse due exactly at a taper's end happens during the
+# taper), failure at assessment, response, remission, end of maintenance, end of taper.
+_RELAPSE = 1_000_000
+_FAILURE = _RELAPSE + 1
+_RESPONSE = _RELAPSE + 2
+_REMISSION = _RELAPSE + 3
+_MAINTENANCE_END = _RELAPSE + 4
+_TAPER_END = _RELAPSE + 5
 
 EVENT_COLUMNS = ["replication", "arm", "patient", "week", "event", "therapy", "detail"]
 
@@ -94,11 +94,12 @@ class BlockResult:
 class _Draws:
     """Per-block draws as Python lists indexed by patient, derived lazily by purpose."""
 
-    __slots__ = ("_streams", "_lists")
+    __slots__ = ("_streams", "_lists", "_starts")
 
     def __init__(self, streams: Streams):
         self._streams = streams
         self._lists: dict[Any, list[float]] = {}
+        self._starts: dict[Any, _CourseStart] = {}
 
     def u(self, purpose: str) -> list[float]:
         values = self._lists.get(purpose)
@@ -116,6 +117,27 @@ class _Draws:
             self._lists[key] = values
         return values
 
+    def course_start(self, plan: _Plan, names: _Names, first: bool) -> _CourseStart:
+        """Response, remission and adverse-event draws of a course of ``plan``, for the whole block."""
+        key = (id(plan), names.prefix, first)
+        start = self._starts.get(key)
+        if start is None:
+            uniforms = self._streams.uniforms
+            p_response = plan.p_response if first else plan.p_retreat
+            adverse_events = tuple(
+                (index, (uniforms(names.ae(name)[0]) < p_occurs).tolist(), self.times(names.ae(name)[1], onset))
+                for index, name, p_occurs, onset, _ in plan.adverse_events
+                if p_occurs > 0
+            )
+            start = _CourseStart(
+                (uniforms(names.response) < p_response).tolist(),
+                self.times(names.time_to_response, plan.time_to_response, plan.assessment_week),
+                (uniforms(names.complete) < plan.p_complete).tolist(),
+                adverse_events,
+            )
+            self._starts[key] = start
+        return start
+
     def exponential(self, purpose: str, mean_weeks: float) -> list[float]:
         key = (purpose, "exp", mean_weeks)
         values = self._lists.get(key)
@@ -124,6 +146,19 @@ class _Draws:
             values = (-mean_weeks * np.log1p(-u)).tolist()
             self._lists[key] = values
         return values
+
+
+class _CourseStart:
+    """What a course's start decides for every patient of a block, as lists indexed by patient."""
+
+    __slots__ = ("responds", "time_to_response", "completes", "adverse_events")
+
+    def __init__(self, responds: list[bool], time_to_response: list[float], completes: list[bool],
+                 adverse_events: tuple[tuple[int, list[bool], list[float]], ...]):
+        self.responds = responds
+        self.time_to_response = time_to_response
+        self.completes = completes
+        self.adverse_events = adverse_events
 
 
 class _Names:
@@ -209,26 +244,29 @@ class _Plan:
 class _Pathway:
     """One patient's course through the lines of an arm."""
 
-    __slots__ = ("j", "patient", "lines", "end_week", "follow_up", "draws", "log", "now", "disease", "level",
-                 "pending", "line", "plan", "course", "names", "courses_of", "will_complete", "discontinued",
+    __slots__ = ("replication", "arm", "j", "patient", "lines", "end_week", "follow_up", "draws", "log", "now",
+                 "disease", "level", "pending", "line", "plan", "course", "names", "courses_of", "will_complete",
+                 "discontinued",
                  "first_response", "first_remission", "first_relapse", "relapse_after_remission",
                  "disease_free", "on_treatment", "dose_mg", "relapses", "adverse_events", "discontinuations",
                  "courses", "dropout_reason", "dropout_week")
 
-    def __init__(self, j: int, patient: int, lines: list[_Plan], end_week: float, follow_up: float,
-                 draws: _Draws, log: list[tuple[Any, ...]] | None):
+    def __init__(self, replication: int, arm: str, j: int, patient: int, lines: list[_Plan], end_week: float,
+                 follow_up: float, draws: _Draws, log: bool):
+        self.replication = replication
+        self.arm = arm
         self.j = j
         self.patient = patient
         self.lines = lines
         self.end_week = end_week
         self.follow_up = follow_up
         self.draws = draws
-        self.log = log
+        self.log: list[tuple[Any, ...]] | None = [] if log else None
 
         self.now = 0.0
         self.disease = ACTIVE
         self.level = OFF
-        self.pending: dict[tuple[int, int], float] = {}
+        self.pending: dict[int, tuple[float, int]] = {}
         self.line = -1
         self.plan: _Plan | None = None
         self.course = 0  # ordinal of the current course over the whole pathway (names the streams)
@@ -257,7 +295,8 @@ class _Pathway:
         log = self.log
         if log is not None:
             plan = self.plan
-            log.append((self.patient, self.now, event, plan.name if plan is not None else "", detail))
+            log.append((self.replication, self.arm, self.patient, self.now, event,
+                        plan.name if plan is not None else "", detail))
 
     def _advance(self, t: float) -> None:
         dt = t - self.now
@@ -283,9 +322,9 @@ class _Pathway:
         timeout = env.timeout
         while True:
             if pending:
-                key, t = min(pending.items(), key=_by_time_then_priority)
+                t, key = min(pending.values())
             else:
-                key, t = None, math.inf
+                t, key = math.inf, -1
             if t >= end_week:
                 if end_week > self.now:
                     yield timeout(end_week - self.now)
@@ -298,9 +337,9 @@ class _Pathway:
             del pending[key]
             self._handle(key)
 
-    def _handle(self, key: tuple[int, int]) -> None:
-        if key[0] == _AE:
-            self._adverse_event(key[1])
+    def _handle(self, key: int) -> None:
+        if key < _RELAPSE:
+            self._adverse_event(key)
         elif key == _RELAPSE:
             self._relapse()
         elif key == _RESPONSE:
@@ -333,18 +372,16 @@ class _Pathway:
         if self.log is not None:
             self._event("course_start", f"line {self.line + 1}, course {number}")
 
-        j, draws, now = self.j, self.draws, self.now
-        p_response = plan.p_response if number == 1 else plan.p_retreat
-        if draws.u(names.response)[j] < p_response:
-            delay = draws.times(names.time_to_response, plan.time_to_response, plan.assessment_week)[j]
-            pending[_RESPONSE] = now + delay
+        j, now = self.j, self.now
+        start = self.draws.course_start(plan, names, number == 1)
+        if start.responds[j]:
+            pending[_RESPONSE] = (now + start.time_to_response[j], _RESPONSE)
         elif plan.assessment_week is not None:
-            pending[_FAILURE] = now + plan.assessment_week
-        self.will_complete = draws.u(names.complete)[j] < plan.p_complete
-        for index, ae_name, p_occurs, onset, _ in plan.adverse_events:
-            occurs, onset_name, _ = names.ae(ae_name)
-            if draws.u(occurs)[j] < p_occurs:
-                pending[(_AE, index)] = now + draws.times(onset_name, onset)[j]
+            pending[_FAILURE] = (now + plan.assessment_week, _FAILURE)
+        self.will_complete = start.completes[j]
+        for index, occurs, onset in start.adverse_events:
+            if occurs[j]:
+                pending[index] = (now + onset[j], index)
 
     def _next_line(self) -> None:
         """Leave the current line (if any) and start the next usable one, or go off drug."""
@@ -371,12 +408,12 @@ class _Pathway:
         self._event("response")
         if plan.on_treatment_mean != math.inf:
             delay = self.draws.exponential(self.names.on_treatment, plan.on_treatment_mean)[self.j]
-            self.pending[_RELAPSE] = self.now + delay
+            self.pending[_RELAPSE] = (self.now + delay, _RELAPSE)
         if self.will_complete:
             delay = self.draws.times(self.names.time_to_complete, plan.time_to_complete)[self.j]
-            self.pending[_REMISSION] = self.now + delay
+            self.pending[_REMISSION] = (self.now + delay, _REMISSION)
         elif plan.after_maintenance != _CONTINUE:
-            self.pending[_MAINTENANCE_END] = self.now + plan.maintenance_weeks
+            self.pending[_MAINTENANCE_END] = (self.now + plan.maintenance_weeks, _MAINTENANCE_END)
 
     def _remission(self) -> None:
         self.disease = REMISSION
@@ -385,7 +422,7 @@ class _Pathway:
         self._event("remission")
         plan = self.plan
         if plan.after_maintenance != _CONTINUE:
-            self.pending[_MAINTENANCE_END] = self.now + plan.maintenance_weeks
+            self.pending[_MAINTENANCE_END] = (self.now + plan.maintenance_weeks, _MAINTENANCE_END)
 
     def _start_taper(self) -> None:
         plan = self.plan
@@ -395,8 +432,9 @@ class _Pathway:
         pending.pop(_RELAPSE, None)  # a change of dose voids the full-dose relapse draw
         rule = plan.after_taper
         if rule is not None and self.draws.u(self.names.after_taper)[self.j] < rule[0]:
-            pending[_RELAPSE] = self.now + self.draws.times(self.names.after_taper_time, rule[1])[self.j]
-        pending[_TAPER_END] = self.now + plan.taper_weeks
+            delay = self.draws.times(self.names.after_taper_time, rule[1])[self.j]
+            pending[_RELAPSE] = (self.now + delay, _RELAPSE)
+        pending[_TAPER_END] = (self.now + plan.taper_weeks, _TAPER_END)
 
     def _stop_drug(self, reason: str) -> None:
         self.level = OFF
@@ -405,7 +443,8 @@ class _Pathway:
         rule = self.plan.after_stop
         if self.disease is not ACTIVE and rule is not None:
             if self.draws.u(self.names.after_stop)[self.j] < rule[0]:
-                self.pending[_RELAPSE] = self.now + self.draws.times(self.names.after_stop_time, rule[1])[self.j]
+                delay = self.draws.times(self.names.after_stop_time, rule[1])[self.j]
+                self.pending[_RELAPSE] = (self.now + delay, _RELAPSE)
 
     def _relapse(self) -> None:
         plan = self.plan
@@ -454,14 +493,6 @@ class _Pathway:
                 self.dropout_week = self.end_week
         else:
             self._event("end_of_follow_up")
-
-
-def _by_time_then_priority(item: tuple[tuple[int, int], float]) -> tuple[float, tuple[int, int]]:
-    return item[1], item[0]
-
-
-def _patient_of(event: tuple[Any, ...]) -> int:
-    return event[0]
 
 
 def _arm_lines(scenario: Scenario, arm: str) -> dict[str | None, list[_Plan]]:
@@ -528,8 +559,7 @@ def simulate(scenario: Scenario, arm: str, replication: int, start: int = 0, sto
     else:
         ends = [follow_up] * (stop - start)
 
-    log: list[tuple[Any, ...]] | None = [] if log_events else None
-    logged_below = stop if event_sample is None else event_sample
+    logged_below = (stop if event_sample is None else event_sample) if log_events else 0
     pathways: list[_Pathway] = []
     collecting = gc.isenabled()
     gc.disable()  # the pathways form no reference cycles worth collecting mid-block
@@ -538,8 +568,8 @@ def simulate(scenario: Scenario, arm: str, replication: int, start: int = 0, sto
             env = simpy.Environment()
             for patient in range(batch_start, min(batch_start + batch_size, stop)):
                 j = patient - start
-                pathway = _Pathway(j, patient, lines_by_group[subgroups[j]], ends[j], follow_up, draws,
-                                   log if patient < logged_below else None)
+                pathway = _Pathway(replication, arm, j, patient, lines_by_group[subgroups[j]], ends[j], follow_up,
+                                   draws, patient < logged_below)
                 pathways.append(pathway)
                 env.process(pathway.run(env))
             env.run()
@@ -547,38 +577,36 @@ def simulate(scenario: Scenario, arm: str, replication: int, start: int = 0, sto
         if collecting:
             gc.enable()
 
-    columns = patient_columns(scenario)
-    table: dict[str, list[Any]] = {c: [] for c in columns}
-    for j, p in enumerate(pathways):
-        row = {
-            "replication": replication,
-            "arm": arm,
-            "patient": p.patient,
-            "responded": p.first_response is not None,
-            "time_to_response_weeks": p.first_response,
-            "complete_response": p.first_remission is not None,
-            "time_to_complete_response_weeks": p.first_remission,
-            "disease_free_weeks": p.disease_free,
-            "disease_free_fraction": p.disease_free / p.end_week if p.end_week > 0 else math.nan,
-            "relapses": p.relapses,
-            "first_relapse_week": p.first_relapse,
-            "relapse_after_remission_week": p.relapse_after_remission,
-            "dropout": p.dropout_reason is not None,
-            "dropout_reason": p.dropout_reason,
-            "dropout_week": p.dropout_week,
-            "adverse_events": p.adverse_events,
-            "discontinuations": p.discontinuations,
-            "courses": p.courses,
-            "weeks_on_treatment": p.on_treatment,
-            "observed_weeks": p.end_week,
-            "final_state": p.disease,
-        }
-        if scenario.cohort.subgroups is not None:
-            row["subgroup"] = subgroups[j]
-        for drug in scenario.drugs_with_dose:
-            row[f"dose_mg_{drug}"] = p.dose_mg.get(drug, 0.0)
-        for c in columns:
-            table[c].append(row[c])
-    # SimPy interleaves the patients of a batch; the log reads patient by patient, in time order.
-    events = [(replication, arm, *e) for e in sorted(log, key=_patient_of)] if log is not None else []
-    return BlockResult(table, events)
+    ps = pathways
+    table: dict[str, list[Any]] = {
+        "replication": [replication] * len(ps),
+        "arm": [arm] * len(ps),
+        "patient": [p.patient for p in ps],
+    }
+    if scenario.cohort.subgroups is not None:
+        table["subgroup"] = subgroups
+    table.update({
+        "responded": [p.first_response is not None for p in ps],
+        "time_to_response_weeks": [p.first_response for p in ps],
+        "complete_response": [p.first_remission is not None for p in ps],
+        "time_to_complete_response_weeks": [p.first_remission for p in ps],
+        "disease_free_weeks": [p.disease_free for p in ps],
+        "disease_free_fraction": [p.disease_free / p.end_week if p.end_week > 0 else math.nan for p in ps],
+        "relapses": [p.relapses for p in ps],
+        "first_relapse_week": [p.first_relapse for p in ps],
+        "relapse_after_remission_week": [p.relapse_after_remission for p in ps],
+        "dropout": [p.dropout_reason is not None for p in ps],
+        "dropout_reason": [p.dropout_reason for p in ps],
+        "dropout_week": [p.dropout_week for p in ps],
+        "adverse_events": [p.adverse_events for p in ps],
+        "discontinuations": [p.discontinuations for p in ps],
+        "courses": [p.courses for p in ps],
+        "weeks_on_treatment": [p.on_treatment for p in ps],
+        "observed_weeks": [p.end_week for p in ps],
+        "final_state": [p.disease for p in ps],
+    })
+    for drug in scenario.drugs_with_dose:
+        table[f"dose_mg_{drug}"] = [p.dose_mg.get(drug, 0.0) for p in ps]
+    # Pathways are in patient order and each log is in time order: no sort needed.
+    events = [event for p in ps if p.log for event in p.log]
+    return BlockResult({c: table[c] for c in patient_columns(scenario)}, events)

@@ -6,8 +6,9 @@ import copy
 import difflib
 import math
 import re
+import types
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -38,14 +39,32 @@ class ScenarioError(Exception):
         self.problems = problems
 
 
+class _KeyProblem(ValueError):
+    """A model-level problem that belongs to one key of the model, for a precise dotted path."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-Weeks = Annotated[float, Field(ge=0.0)]
-PositiveFloat = Annotated[float, Field(gt=0.0)]
-RatePerYear = Annotated[float, Field(ge=0.0)]
+def _not_bool(value: Any) -> Any:
+    # YAML reads yes/no/true/false as booleans, which pydantic would quietly take as 1 and 0
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, got {value!r}")
+    return value
+
+
+NotBool = BeforeValidator(_not_bool)
+Probability = Annotated[float, Field(ge=0.0, le=1.0), NotBool]
+Weeks = Annotated[float, Field(ge=0.0), NotBool]
+PositiveFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False), NotBool]
+RatePerYear = Annotated[float, Field(ge=0.0, allow_inf_nan=False), NotBool]
+Dose = Annotated[float, Field(ge=0.0, allow_inf_nan=False), NotBool]
+Count = Annotated[int, Field(ge=1), NotBool]
 
 
 # --- time distributions --------------------------------------------------------------------------
@@ -155,10 +174,17 @@ class Response(_Strict):
         return self.retreatment_probability
 
 
+def mean_weeks(rate_per_year: float) -> float:
+    """Mean weeks to an event of constant hazard ``rate_per_year`` (infinite at rate 0 or underflow)."""
+    if rate_per_year <= 0:
+        return math.inf
+    return 52.0 / rate_per_year
+
+
 class Taper(_Strict):
     """A reduced dose held for a number of weeks before the drug stops."""
 
-    dose_mg_per_day: Annotated[float, Field(ge=0.0)]
+    dose_mg_per_day: Dose
     weeks: Weeks
 
 
@@ -196,9 +222,9 @@ class AdverseEvent(_Strict):
 
     @property
     def occurrence_probability(self) -> float:
-        """Chance that the event occurs in a course (1 under the hazard shorthand)."""
+        """Chance that the event occurs in a course (1 under the hazard shorthand, 0 at rate 0)."""
         if self.rate_per_year is not None:
-            return 1.0 if self.rate_per_year > 0 else 0.0
+            return 1.0 if math.isfinite(mean_weeks(self.rate_per_year)) else 0.0
         assert self.probability is not None
         return self.probability
 
@@ -206,9 +232,8 @@ class AdverseEvent(_Strict):
     def onset_distribution(self) -> Fixed | Exponential | Uniform | Triangular | Lognormal | Gamma | Weibull:
         """Weeks from course start to onset (exponential of mean 52/r under the shorthand)."""
         if self.rate_per_year is not None:
-            if self.rate_per_year == 0:
-                return Fixed(distribution="fixed", value=math.inf)
-            return Exponential(distribution="exponential", mean=52.0 / self.rate_per_year)
+            # Built without validation: the mean is infinite (never) at rate 0.
+            return Exponential.model_construct(distribution="exponential", mean=mean_weeks(self.rate_per_year))
         assert self.onset is not None
         return self.onset
 
@@ -217,24 +242,22 @@ class Therapy(_Strict):
     """One therapy: a drug at a dose, with its response, relapse and adverse-event rules."""
 
     drug: str = Field(min_length=1)
-    dose_mg_per_day: Annotated[float, Field(ge=0.0)] | None = None
+    dose_mg_per_day: Dose | None = None
     response: Response
     maintenance_weeks: Weeks = 0.0
     after_maintenance: Literal["continue", "stop", "taper"] = "continue"
     taper: Taper | None = None
     relapse: Relapse = Relapse()
     on_relapse: Literal["retreat", "next_line"] = "next_line"
-    max_courses: int = 1
+    max_courses: Count = 1
     adverse_events: dict[str, AdverseEvent] = {}
 
     @model_validator(mode="after")
     def _consistent(self) -> Therapy:
         if self.after_maintenance == "taper" and self.taper is None:
-            raise ValueError("after_maintenance is 'taper' but no taper is given")
-        if self.max_courses < 1:
-            raise ValueError(f"max_courses must be at least 1, got {self.max_courses}")
+            raise _KeyProblem("taper", "missing, but after_maintenance is 'taper'")
         if self.taper is not None and self.taper.dose_mg_per_day and self.dose_mg_per_day is None:
-            raise ValueError("taper.dose_mg_per_day is given but the therapy has no dose_mg_per_day")
+            raise _KeyProblem("dose_mg_per_day", "missing, but taper.dose_mg_per_day is given")
         return self
 
 
@@ -251,7 +274,7 @@ class Subgroup(_Strict):
 class Cohort(_Strict):
     """Who is simulated: the number of patients per arm and replication, and their mix."""
 
-    size: Annotated[int, Field(ge=1)]
+    size: Count
     loss_to_follow_up_per_year: RatePerYear = 0.0
     subgroups: dict[str, Subgroup] | None = None
 
@@ -264,8 +287,8 @@ class Scenario(_Strict):
 
     name: ScenarioName
     description: str = ""
-    seed: Annotated[int, Field(ge=0)]
-    replications: Annotated[int, Field(ge=1)] = 1
+    seed: Annotated[int, Field(ge=0), NotBool]
+    replications: Count = 1
     follow_up_weeks: PositiveFloat
     cohort: Cohort
     reference_arm: str
@@ -414,11 +437,16 @@ def _describe(err: ValidationError, model: type[BaseModel]) -> list[tuple[str, s
     out: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
     for e in err.errors(include_url=False):
-        loc = [str(p) for p in e["loc"] if str(p) not in TIME_DISTRIBUTIONS and not str(p).startswith("function-")]
+        raw_loc = [str(p) for p in e["loc"] if not str(p).startswith("function-")]
+        loc, _ = _walk(model, raw_loc)
         kind = e["type"]
-        if kind == "extra_forbidden":
-            parent, key = loc[:-1], loc[-1]
-            choices = _allowed_keys(model, parent)
+        if loc and loc[-1] == "[key]":  # a mapping key that is not a string, e.g. a number
+            loc = loc[:-1]
+            message = f"names must be text, got {e['input']!r}"
+        elif kind == "extra_forbidden":
+            key = loc[-1]
+            _, parent = _walk(model, raw_loc[:-1])
+            choices = list(parent.model_fields) if isinstance(parent, type) and issubclass(parent, BaseModel) else []
             message = f"unknown key '{key}'{_key_hint(key, choices)}"
         elif kind == "missing":
             message = "missing required key"
@@ -441,7 +469,10 @@ def _describe(err: ValidationError, model: type[BaseModel]) -> list[tuple[str, s
                 bounds = "between 0 and 1"
             message = f"must be {bounds}, got {e['input']!r}"
         elif kind == "value_error":
-            message = str(e.get("ctx", {}).get("error", e["msg"]))
+            error = e.get("ctx", {}).get("error", e["msg"])
+            if isinstance(error, _KeyProblem):
+                loc.extend(error.key.split("."))
+            message = str(error)
         else:
             message = f"{e['msg'][0].lower()}{e['msg'][1:]}, got {e['input']!r}"
         item = (".".join(loc) or "(top level)", message)
@@ -451,31 +482,67 @@ def _describe(err: ValidationError, model: type[BaseModel]) -> list[tuple[str, s
     return out
 
 
-def _allowed_keys(model: type[BaseModel], loc: list[str]) -> list[str]:
-    """The keys a mapping at ``loc`` accepts, for a 'did you mean' hint."""
-    from typing import get_args, get_origin
+def _unwrap(tp: Any) -> Any:
+    """Strip Annotated and Optional; a union of several types comes back as a tuple of them."""
+    while True:
+        if get_origin(tp) is Annotated:
+            tp = get_args(tp)[0]
+        elif get_origin(tp) in (Union, types.UnionType):
+            args = tuple(a for a in get_args(tp) if a is not type(None))
+            if len(args) != 1:
+                return args
+            tp = args[0]
+        else:
+            return tp
 
+
+def _walk(model: type[BaseModel], raw_loc: list[str]) -> tuple[list[str], Any]:
+    """Follow a pydantic error location through the schema.
+
+    Returns the dotted YAML path (without the distribution tags pydantic adds inside a
+    discriminated union) and the type found there (a model, or None when unknown).
+    """
+    path: list[str] = []
     current: Any = model
-    for part in loc:
+    for part in raw_loc:
+        current = _unwrap(current)
+        if isinstance(current, tuple):  # a tagged union: a tag picks its member and is no YAML key
+            tagged = [m for m in current if isinstance(m, type) and issubclass(m, BaseModel)
+                      and "distribution" in m.model_fields
+                      and get_args(m.model_fields["distribution"].annotation) == (part,)]
+            if tagged:
+                current = tagged[0]
+                continue
+            current = None
+        path.append(part)
         if isinstance(current, type) and issubclass(current, BaseModel):
             field = current.model_fields.get(part)
-            if field is None:
-                return []
-            current = field.annotation
+            current = field.annotation if field is not None else None
         elif get_origin(current) is dict:
             current = get_args(current)[1]
         elif get_origin(current) is list:
             current = get_args(current)[0]
         else:
-            return []
-        # unwrap Optional / Annotated
-        while get_origin(current) in (Union, Annotated) or type(current).__name__ == "UnionType":
-            args = [a for a in get_args(current) if a is not type(None)]
-            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
-            current = models[0] if models else args[0]
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
+            current = None
+    return path, _unwrap(current)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key given twice in one mapping (plain YAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark, f"duplicate key '{key}'", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -487,7 +554,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as err:
         raise ScenarioError([f"error: {path}: cannot be read ({err.__class__.__name__})"]) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -498,12 +565,34 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _check_named_entries(data: dict[str, Any], keys: list[str]) -> None:
+    """Refuse a path that goes through a therapy, arm, adverse event ... that does not exist.
+
+    ``--set`` may add a leaf, or a sub-mapping of a fixed schema (``taper.weeks``), but a misspelt
+    name in a mapping of free names (``therapies.lenalidomid_5.max_courses``) would otherwise
+    create a new, half-empty entry and be reported as a list of missing keys.
+    """
+    node: Any = data
+    for depth, key in enumerate(keys[:-1]):
+        if not isinstance(node, dict):
+            return
+        if key not in node:
+            _, kind = _walk(Scenario, keys[:depth])
+            if get_origin(kind) is dict:
+                where = ".".join(keys[:depth])
+                hint = _key_hint(key, [str(k) for k in node])
+                raise _PathError(f"{where} has no '{key}'{hint}")
+            return
+        node = node[key]
+
+
 def apply_overrides(path: Path, raw: dict[str, Any], overrides: list[tuple[str, Any]]) -> dict[str, Any]:
     """Apply ``--set`` overrides to a raw scenario mapping, returning a new mapping."""
     data = copy.deepcopy(raw)
     problems: list[str] = []
     for dotted, value in overrides:
         try:
+            _check_named_entries(data, dotted.split("."))
             _assign(data, dotted.split("."), value)
         except _PathError as err:
             problems.append(f"error: {path}: --set {dotted}: {err}")

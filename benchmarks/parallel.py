@@ -1,0 +1,57 @@
+"""Parallel efficiency: the same units on 1 and 2 local processes and on a local Dask cluster of 2 workers.
+
+Simulation only (the units of scenarios/low_dose.yaml, results consumed in order as the runner does),
+so the figures show what parallelism buys the engine. Each result set is checked identical.
+
+    python benchmarks/parallel.py [--trajectories 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from _measure import ROOT, machine, print_table
+
+sys.path.insert(0, str(ROOT))
+
+from sim.experiment import plan_units, run_units  # noqa: E402
+from sim.scenario import load_scenario  # noqa: E402
+
+
+def _timed(scenario, units, **where) -> tuple[float, list]:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    results = [r.patients["disease_free_weeks"] for r in run_units(scenario, units, log_events=False, **where)]
+    return time.perf_counter() - started, results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trajectories", type=int, default=100_000, help="total (three arms x 20 replications)")
+    args = parser.parse_args()
+    patients = max(1, round(args.trajectories / 60))
+    scenario = load_scenario(ROOT / "scenarios" / "low_dose.yaml", [("replications", 20), ("cohort.size", patients)])
+    units = plan_units(scenario)
+    one, reference = _timed(scenario, units, workers=1)
+    two, results_two = _timed(scenario, units, workers=2)
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        _timed(scenario, units[:4], scheduler=cluster.scheduler_address)  # warm the workers' imports
+        dask, results_dask = _timed(scenario, units, scheduler=cluster.scheduler_address)
+    assert results_two == reference and results_dask == reference, "results differ between runners"
+    n = patients * 60
+    rows = [
+        ["1 local process", f"{one:.1f}", f"{n / one:,.0f}", "1.00"],
+        ["2 local processes", f"{two:.1f}", f"{n / two:,.0f}", f"{one / two:.2f}"],
+        ["Dask, 2 workers", f"{dask:.1f}", f"{n / dask:,.0f}", f"{one / dask:.2f}"],
+    ]
+    print_table(f"parallel efficiency, {n:,} trajectories in {len(units)} units, on {machine()}",
+                ["runner", "wall s", "trajectories/s", "speedup"], rows)
+    print(f"Dask / local pool wall time: {dask / two:.2f}; results identical: yes")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
