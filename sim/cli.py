@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 __all__ = ["main"]
@@ -53,6 +54,14 @@ def _run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, metavar="N",
                         help="local processes for replications (default: all cores); results do not "
                              "depend on it")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run on an existing Dask distributed cluster instead of local processes, "
+                             "e.g. tcp://127.0.0.1:8786; results do not depend on it")
+    parser.add_argument("--event-sample", type=int, metavar="N",
+                        help="log events only for the first N patients of each arm and replication "
+                             "(the same patients in every arm); patients.csv is always complete")
+    parser.add_argument("--resume", metavar="RUN_DIR",
+                        help="sweeps: finish an interrupted sweep in RUN_DIR, recomputing nothing finished")
     parser.add_argument("--no-plots", action="store_true", help="skip the figures")
     parser.add_argument("--no-events", action="store_true",
                         help="do not log events (events.csv keeps its header); patients.csv is complete")
@@ -127,12 +136,31 @@ def _out_problems(out: str) -> list[str]:
     return []
 
 
+def _study_kind(path: str) -> str | None:
+    """'sweep' or 'trial' when the file is a sweep or trial-planning file, else None."""
+    from sim.scenario import ScenarioError, read_yaml
+
+    try:
+        data = read_yaml(Path(path))
+    except ScenarioError:
+        return None  # the scenario path reports it
+    for kind in ("sweep", "trial"):
+        if kind in data:
+            return kind
+    return None
+
+
 def _cmd_run(argv: list[str]) -> int:
     from sim.experiment import default_workers, is_terminal
     from sim.results import OutputError
     from sim.scenario import ScenarioError
 
     args = _run_parser().parse_args(argv)
+    kind = _study_kind(args.scenario)
+    if kind is not None:  # a sweep or trial-planning file: it names a base scenario and varies it
+        import importlib
+
+        return int(importlib.import_module(f"sim.{kind}").run_command(args, ["run.py", *argv]))
     extra: list[tuple[str, Any]] = []
     problems = []
     for option, path, value, least in (("--replications", "replications", args.replications, 1),
