@@ -24,6 +24,10 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "Therapy",
+    "apply_overrides",
+    "describe_errors",
+    "read_yaml",
+    "validate_scenario",
     "load_scenario",
     "parse_set_option",
     "resolve_therapy",
@@ -381,7 +385,7 @@ def resolve_therapy(therapy: Therapy, overrides: dict[str, Any]) -> Therapy:
     try:
         return Therapy.model_validate(raw)
     except ValidationError as err:
-        raise ScenarioError([f"{path}: {message}" for path, message in _describe(err, Therapy)]) from None
+        raise ScenarioError([f"{path}: {message}" for path, message in describe_errors(err, Therapy)]) from None
 
 
 # --- loading -------------------------------------------------------------------------------------
@@ -432,7 +436,7 @@ def parse_set_option(text: str) -> tuple[str, Any]:
     return path, parsed
 
 
-def _describe(err: ValidationError, model: type[BaseModel]) -> list[tuple[str, str]]:
+def describe_errors(err: ValidationError, model: type[BaseModel]) -> list[tuple[str, str]]:
     """Turn pydantic errors into (dotted YAML path, message) pairs."""
     out: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
@@ -612,7 +616,7 @@ def validate_scenario(path: Path, data: dict[str, Any], set_paths: list[str] = (
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError([line(p, m) for p, m in [*_describe(err, Scenario), *names]]) from None
+        raise ScenarioError([line(p, m) for p, m in [*describe_errors(err, Scenario), *names]]) from None
     problems = names + _cross_check(scenario)
     if problems:
         raise ScenarioError([line(p, m) for p, m in problems])
