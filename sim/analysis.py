@@ -49,36 +49,60 @@ def _units(patients: pd.DataFrame, metrics: list[str]) -> tuple[pd.DataFrame, st
     return numeric, "patient"
 
 
+def _cohorts(patients: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
+    """The whole cohort, then each subgroup (sorted), when the table has a subgroup column."""
+    if "subgroup" not in patients.columns:
+        return [(None, patients)]
+    groups = sorted(patients["subgroup"].dropna().unique())
+    return [("all", patients)] + [(g, patients[patients["subgroup"] == g]) for g in groups]
+
+
+def _with_subgroup(rows: list[dict[str, object]], columns: list[str], subgroups: bool) -> pd.DataFrame:
+    if subgroups:
+        columns = [columns[0], "subgroup", *columns[1:]]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def summarise(patients: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataFrame:
     """Per arm and metric: the mean and its 95% interval from the spread of replication means.
 
-    With a single replication the interval comes from the patients instead.
+    With a single replication the interval comes from the patients instead. With subgroups, rows
+    for the whole cohort (subgroup ``all``) are followed by rows for each subgroup.
     """
     metrics = summary_metrics(patients) if metrics is None else metrics
-    units, _ = _units(patients, metrics)
     rows = []
-    for arm, group in units.groupby("arm", sort=False):
-        for metric in metrics:
-            mean, low, high = mean_interval(group[metric].to_numpy())
-            rows.append({"arm": arm, "metric": metric, "mean": mean, "ci_low": low, "ci_high": high})
-    return pd.DataFrame(rows, columns=["arm", "metric", "mean", "ci_low", "ci_high"])
+    for label, cohort in _cohorts(patients):
+        units, _ = _units(cohort, metrics)
+        for arm, group in units.groupby("arm", sort=False):
+            for metric in metrics:
+                mean, low, high = mean_interval(group[metric].to_numpy())
+                row = {"arm": arm, "metric": metric, "mean": mean, "ci_low": low, "ci_high": high}
+                if label is not None:
+                    row["subgroup"] = label
+                rows.append(row)
+    return _with_subgroup(rows, ["arm", "metric", "mean", "ci_low", "ci_high"], "subgroup" in patients.columns)
 
 
 def compare(patients: pd.DataFrame, reference_arm: str, metrics: list[str] | None = None) -> pd.DataFrame:
     """Each arm minus the reference arm, paired by replication (or by patient with one replication).
 
-    Arms share their random numbers, so the pairing removes the variation that both arms see.
+    Arms share their random numbers, so the pairing removes the variation that both arms see. With
+    subgroups, rows for the whole cohort (``all``) are followed by rows for each subgroup.
     """
     metrics = summary_metrics(patients) if metrics is None else metrics
-    units, key = _units(patients, metrics)
-    reference = units[units["arm"] == reference_arm].set_index(key)[metrics]
     rows = []
-    for arm, group in units.groupby("arm", sort=False):
-        if arm == reference_arm:
-            continue
-        other = group.set_index(key)[metrics]
-        paired = other.join(reference, lsuffix="", rsuffix="_ref", how="inner")
-        for metric in metrics:
-            difference, low, high = mean_interval((paired[metric] - paired[f"{metric}_ref"]).to_numpy())
-            rows.append({"arm": arm, "metric": metric, "difference": difference, "ci_low": low, "ci_high": high})
-    return pd.DataFrame(rows, columns=["arm", "metric", "difference", "ci_low", "ci_high"])
+    for label, cohort in _cohorts(patients):
+        units, key = _units(cohort, metrics)
+        reference = units[units["arm"] == reference_arm].set_index(key)[metrics]
+        for arm, group in units.groupby("arm", sort=False):
+            if arm == reference_arm:
+                continue
+            other = group.set_index(key)[metrics]
+            paired = other.join(reference, lsuffix="", rsuffix="_ref", how="inner")
+            for metric in metrics:
+                difference, low, high = mean_interval((paired[metric] - paired[f"{metric}_ref"]).to_numpy())
+                row = {"arm": arm, "metric": metric, "difference": difference, "ci_low": low, "ci_high": high}
+                if label is not None:
+                    row["subgroup"] = label
+                rows.append(row)
+    return _with_subgroup(rows, ["arm", "metric", "difference", "ci_low", "ci_high"], "subgroup" in patients.columns)

@@ -298,21 +298,6 @@ class _Pathway:
             log.append((self.replication, self.arm, self.patient, self.now, event,
                         plan.name if plan is not None else "", detail))
 
-    def _advance(self, t: float) -> None:
-        dt = t - self.now
-        if dt > 0:
-            if self.disease is REMISSION:
-                self.disease_free += dt
-            level = self.level
-            if level is not OFF:
-                self.on_treatment += dt
-                plan = self.plan
-                mg_per_week = plan.full_mg_per_week if level is FULL else plan.taper_mg_per_week
-                if mg_per_week is not None:
-                    dose_mg = self.dose_mg
-                    dose_mg[plan.drug] = dose_mg.get(plan.drug, 0.0) + mg_per_week * dt
-        self.now = t
-
     # --- the process -------------------------------------------------------------------------
 
     def run(self, env: simpy.Environment) -> Iterator[simpy.Event]:
@@ -321,21 +306,36 @@ class _Pathway:
         end_week = self.end_week
         timeout = env.timeout
         while True:
-            if pending:
-                t, key = min(pending.values())
-            else:
-                t, key = math.inf, -1
-            if t >= end_week:
-                if end_week > self.now:
-                    yield timeout(end_week - self.now)
-                self._advance(end_week)
+            t, key = min(pending.values()) if pending else (math.inf, -1)
+            ending = t >= end_week
+            if ending:
+                t = end_week
+            now = self.now
+            if t > now:
+                yield timeout(t - now)
+                # Accumulate time in the current state up to t (inline: this runs once per event).
+                dt = t - now
+                if self.disease is REMISSION:
+                    self.disease_free += dt
+                level = self.level
+                if level is not OFF:
+                    self.on_treatment += dt
+                    plan = self.plan
+                    mg_per_week = plan.full_mg_per_week if level is FULL else plan.taper_mg_per_week
+                    if mg_per_week is not None:
+                        dose_mg = self.dose_mg
+                        dose_mg[plan.drug] = dose_mg.get(plan.drug, 0.0) + mg_per_week * dt
+                self.now = t
+            if ending:
                 self._finish()
                 return
-            if t > self.now:
-                yield timeout(t - self.now)
-                self._advance(t)
             del pending[key]
-            self._handle(key)
+            if key == _RELAPSE:
+                self._relapse()
+            elif key == _RESPONSE:
+                self._response()
+            else:
+                self._handle(key)
 
     def _handle(self, key: int) -> None:
         if key < _RELAPSE:

@@ -602,7 +602,31 @@ def apply_overrides(path: Path, raw: dict[str, Any], overrides: list[tuple[str, 
             problems.append(f"error: {path}: --set {dotted}: {err}")
     if problems:
         raise ScenarioError(problems)
+    _rescale_shares(data, [dotted for dotted, _ in overrides])
     return data
+
+
+def _rescale_shares(data: dict[str, Any], set_paths: list[str]) -> None:
+    """After ``--set cohort.subgroups.G.share=v``, scale the other subgroups' shares to fill 1 - v.
+
+    The shares not set keep their proportions to each other, so a sweep can vary one subgroup's
+    share and the case mix stays a mixture. Values that are not numbers are left to validation.
+    """
+    groups = data.get("cohort", {}).get("subgroups") if isinstance(data.get("cohort"), dict) else None
+    if not isinstance(groups, dict):
+        return
+    fixed = {m.group(1) for p in set_paths if (m := re.fullmatch(r"cohort\.subgroups\.([^.]+)\.share", p))}
+    if not fixed:
+        return
+    shares = {g: (spec or {}).get("share") if isinstance(spec, dict) else None for g, spec in groups.items()}
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in shares.values()):
+        return
+    others = [g for g in groups if g not in fixed]
+    rest = sum(shares[g] for g in others)
+    room = 1.0 - sum(shares[g] for g in fixed if g in shares)
+    if rest > 0 and room >= 0:
+        for g in others:
+            groups[g]["share"] = shares[g] * room / rest
 
 
 def validate_scenario(path: Path, data: dict[str, Any], set_paths: list[str] = ()) -> Scenario:
