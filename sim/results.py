@@ -25,6 +25,7 @@ __all__ = [
     "OutputError",
     "new_run_dir",
     "provenance",
+    "scenario_sha256",
     "scenario_yaml",
     "to_csv_text",
     "write_json",
@@ -111,29 +112,51 @@ def _version(package: str) -> str | None:
         return None
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
+    """Output of a read-only git command in the project's checkout, or None outside one."""
     here = Path(__file__).resolve().parent.parent
     try:
-        done = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+        # --no-optional-locks: never refresh (write) the index of the checkout being recorded.
+        done = subprocess.run(["git", "--no-optional-locks", "-C", str(here), *args], capture_output=True,
                               text=True, timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def _git_commit() -> str | None:
+    return _git("rev-parse", "HEAD") or None
+
+
+def _git_dirty() -> bool | None:
+    """Whether tracked files differ from the commit (None when not in a git checkout)."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status)
+
+
+def scenario_sha256(scenario: Scenario) -> str:
+    """SHA-256 of the resolved scenario exactly as written to ``scenario.yaml``."""
+    return hashlib.sha256(scenario_yaml(scenario).encode("utf-8")).hexdigest()
+
+
 def provenance(scenario: Scenario, argv: list[str], wall_seconds: float, patients_simulated: int,
                workers: int) -> dict[str, Any]:
-    """What ``run.json`` records: enough to reproduce the run and to know what produced it."""
-    text = scenario_yaml(scenario)
+    """What ``run.json`` records: enough to reproduce the run and to know what produced it.
+
+    ``scenario_sha256`` hashes ``scenario.yaml`` (the resolved scenario, seed included), so a
+    re-run with ``command_line`` from ``working_directory`` can be checked against it.
+    """
+    commit = _git_commit()
     return {
         "scenario": scenario.name,
-        "scenario_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "scenario_sha256": scenario_sha256(scenario),
         "seed": scenario.seed,
         "replications": scenario.replications,
         "patients_per_arm": scenario.cohort.size,
         "arms": scenario.arm_names,
         "patients_simulated": patients_simulated,
         "command_line": argv,
+        "working_directory": os.getcwd(),
         "workers": workers,
         "wall_seconds": round(wall_seconds, 3),
         "finished_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -146,6 +169,7 @@ def provenance(scenario: Scenario, argv: list[str], wall_seconds: float, patient
             "scipy": _version("scipy"),
             "pydantic": _version("pydantic"),
         },
-        "git_commit": _git_commit(),
+        "git_commit": commit,
+        "git_dirty": _git_dirty() if commit is not None else None,
         "platform": platform.platform(),
     }
