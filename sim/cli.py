@@ -16,7 +16,9 @@ examples:
   python run.py scenarios/low_dose.yaml --replications 10 --patients 200 --seed 7
   python run.py scenarios/low_dose.yaml --set therapies.lenalidomide_5.relapse.after_stop.probability=0.6
   python run.py scenarios/low_dose.yaml --out results/my_run --workers 2 --no-plots
+  python run.py scenarios/low_dose.yaml --precision 2     replications until every CI is < 2 weeks wide
   python run.py check scenarios/low_dose.yaml      validate a scenario without running it
+  python run.py plot results/low_dose/RUN_ID       redraw figures, survival.csv and report.md
   python run.py schema > scenario.schema.json      the scenario format as JSON Schema
 
 exit status: 0 done, 2 bad input (one 'error: FILE: PATH: message' line per problem), 130 interrupted.
@@ -34,8 +36,8 @@ def _run_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="run.py",
         description="Simulate the arms of a CLE treatment-strategy scenario and write a results folder "
-                    "(scenario.yaml, patients.csv, events.csv, summary.csv, comparison.csv, report.md, "
-                    "figures/, run.json).",
+                    "(scenario.yaml, patients.csv, events.csv, summary.csv, comparison.csv, survival.csv, "
+                    "survival_curves.csv, state_occupancy.csv, report.md, figures/, run.json).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -65,7 +67,24 @@ def _run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-plots", action="store_true", help="skip the figures")
     parser.add_argument("--no-events", action="store_true",
                         help="do not log events (events.csv keeps its header); patients.csv is complete")
-    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--precision", type=float, metavar="WEEKS",
+                        help="instead of a fixed number of replications, add replications (at least "
+                             "5) until the 95%% interval of every arm's mean disease-free weeks is narrower "
+                             "than WEEKS (full width), e.g. 2; run.json and report.md say how many were needed")
+    parser.add_argument("--max-replications", type=int, metavar="N",
+                        help="with --precision: stop after N replications even if the precision is not "
+                             "reached, with a warning (default 200)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print nothing but errors and warnings; no progress bar (there is none either "
+                             "when standard error is not a terminal)")
+    return parser
+
+
+def _plot_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="run.py plot",
+                     description="Redraw the figures, survival.csv, survival_curves.csv, state_occupancy.csv "
+                                 "and report.md of a results folder from its saved tables, without simulating.")
+    parser.add_argument("results_dir", metavar="RESULTS_DIR", help="a folder written by run.py")
     return parser
 
 
@@ -174,6 +193,7 @@ def _cmd_run(argv: list[str]) -> int:
         problems.append(f"error: {args.scenario}: --workers: must be at least 1, got {args.workers}")
     if args.out is not None:
         problems.extend(f"error: {args.scenario}: --out: {p}" for p in _out_problems(args.out))
+    problems.extend(_precision_problems(args))
     try:
         scenario = _load(args.scenario, args.overrides, extra)
     except ScenarioError as err:
@@ -188,20 +208,71 @@ def _cmd_run(argv: list[str]) -> int:
     try:
         outcome = run_scenario(scenario, out=args.out, workers=workers, log_events=not args.no_events,
                                plots=not args.no_plots, progress=not args.quiet and is_terminal(),
-                               argv=["run.py", *argv])
+                               argv=["run.py", *argv], precision_weeks=args.precision,
+                               max_replications=args.max_replications or DEFAULT_MAX_REPLICATIONS,
+                               scheduler=args.scheduler, event_sample=args.event_sample)
     except OutputError as err:
         print(f"error: {args.scenario}: {'--out' if args.out is not None else 'results'}: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
         return 130
+    precision = outcome.precision
+    if precision is not None and not precision["reached"]:
+        widest = precision["widest_arm"]
+        print(f"warning: precision not reached: stopped at --max-replications {precision['replications']}; the 95% "
+              f"interval of {widest}'s mean disease-free weeks is {precision['ci_width_weeks'][widest]:.3g} weeks "
+              f"wide (target < {args.precision:g}); results written to {outcome.path}", file=sys.stderr)
     if not args.quiet:
         import pandas as pd
 
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(arm_table(outcome.summary).to_string())
+        if precision is not None and precision["reached"]:
+            print(f"\nprecision reached after {outcome.replications} replications (every arm's 95% interval "
+                  f"of mean disease-free weeks is narrower than {args.precision:g} weeks)")
         print(f"\nresults: {outcome.path}")
     return 0
+
+
+def _cmd_plot(argv: list[str]) -> int:
+    from sim.runner import FolderError, redraw
+
+    args = _plot_parser().parse_args(argv)
+    try:
+        path = redraw(args.results_dir)
+    except FolderError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"error: {args.results_dir}: cannot write ({err.strerror})", file=sys.stderr)
+        return 2
+    print(f"redrawn: {path}")
+    return 0
+
+
+DEFAULT_MAX_REPLICATIONS = 200
+
+
+def _precision_problems(args: argparse.Namespace) -> list[str]:
+    """What is wrong with --precision and --max-replications."""
+    from sim.runner import MIN_PRECISION_REPLICATIONS
+
+    where = f"error: {args.scenario}"
+    problems = []
+    if args.precision is None:
+        if args.max_replications is not None:
+            problems.append(f"{where}: --max-replications: only with --precision")
+        return problems
+    if not 0 < args.precision < float("inf"):
+        problems.append(f"{where}: --precision: must be a positive number of weeks, got {args.precision:g}")
+    if args.replications is not None:
+        problems.append(f"{where}: --replications: not with --precision, which chooses the number of "
+                        f"replications (--max-replications caps it)")
+    if args.max_replications is not None and args.max_replications < MIN_PRECISION_REPLICATIONS:
+        problems.append(f"{where}: --max-replications: must be at least {MIN_PRECISION_REPLICATIONS}, "
+                        f"got {args.max_replications}")
+    return problems
 
 
 def _cmd_verify(argv: list[str]) -> int:
@@ -216,7 +287,8 @@ def _cmd_validate(argv: list[str]) -> int:
     return validate(argv)
 
 
-COMMANDS = {"check": _cmd_check, "schema": _cmd_schema, "verify": _cmd_verify, "validate": _cmd_validate}
+COMMANDS = {"check": _cmd_check, "schema": _cmd_schema, "verify": _cmd_verify, "validate": _cmd_validate,
+            "plot": _cmd_plot}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,228 @@
+"""Figures, re-plotting, the precision rule and progress: on small real results folders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+import sim.runner as runner
+from sim.analysis import mean_interval
+from sim.cli import main
+from sim.plots import (
+    FIGURES,
+    disease_free_distribution,
+    forest,
+    kaplan_meier_curve,
+    state_occupancy_areas,
+    swimmer,
+)
+from sim.runner import MIN_PRECISION_REPLICATIONS, run_scenario
+from sim.scenario import load_scenario
+from sim.survival import distribution, read_events, read_patients, swimmer_sample
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = ROOT / "scenarios" / "low_dose.yaml"
+TABLES = ["summary.csv", "comparison.csv", "survival.csv", "survival_curves.csv", "state_occupancy.csv",
+          "report.md"]
+
+
+def small(patients: int = 40, replications: int = 3, **changes: object):  # type: ignore[no-untyped-def]
+    return load_scenario(SCENARIO, [("cohort.size", patients), ("replications", replications), *changes.items()])
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small run with figures: 3 replications x 40 patients x 3 arms."""
+    return run_scenario(small(), out=tmp_path_factory.mktemp("run") / "out", workers=1, plots=True).path
+
+
+def test_every_figure_is_written_and_is_a_png(folder: Path):
+    for name in FIGURES:
+        data = (folder / "figures" / name).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 10_000, name
+    report = (folder / "report.md").read_text(encoding="utf-8")
+    for name in FIGURES:
+        assert f"(figures/{name})" in report
+    for heading in ("## Cohort and run", "## Main findings", "## Outcomes by arm", "## Differences from standard",
+                    "## Time to event", "## Figures", "## Provenance"):
+        assert heading in report
+    assert "Seed 20121207" in report and "lifelines" in report and "Command: `" in report
+
+
+def test_survival_table_is_tidy(folder: Path):
+    survival = pd.read_csv(folder / "survival.csv")
+    assert survival.columns.tolist() == ["arm", "endpoint", "statistic", "week", "value", "ci_low", "ci_high"]
+    rmst = survival[survival["statistic"] == "rmst_weeks"]
+    assert len(rmst) == 9 and (rmst["week"] == 130).all()
+    assert ((rmst["ci_low"] <= rmst["value"]) & (rmst["value"] <= rmst["ci_high"])).all()
+    assert set(survival.loc[survival["statistic"] == "rmst_difference_weeks", "arm"]) == {"thalidomide",
+                                                                                          "lenalidomide"}
+    # Mean disease-free weeks: the same numbers as summary.csv (up to its six decimals).
+    summary = pd.read_csv(folder / "summary.csv").set_index(["arm", "metric"])
+    means = survival[survival["statistic"] == "mean_weeks"].set_index("arm")
+    for arm, row in means.iterrows():
+        assert row["value"] == pytest.approx(summary.loc[(arm, "disease_free_weeks"), "mean"], abs=1e-5)
+
+
+def test_replot_reproduces_the_tables_exactly(folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    before = {name: digest(copy / name) for name in TABLES}
+    shutil.rmtree(copy / "figures")
+    for name in ("survival.csv", "survival_curves.csv", "state_occupancy.csv", "report.md"):
+        (copy / name).unlink()
+    assert main(["plot", str(copy)]) == 0
+    assert {name: digest(copy / name) for name in TABLES} == before
+    assert all((copy / "figures" / name).stat().st_size > 10_000 for name in FIGURES)
+    assert "redrawn" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("make", ["missing", "not_results"])
+def test_replot_of_a_bad_folder_is_one_error_line(make: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    target = tmp_path / "nothing"
+    if make == "not_results":
+        target.mkdir()
+        (target / "patients.csv").write_text("x\n", encoding="utf-8")
+    assert main(["plot", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_event_figures_use_the_logged_patients_and_skip_without_events(folder: Path, tmp_path: Path):
+    sampled = tmp_path / "sampled"
+    shutil.copytree(folder, sampled)
+    events = read_events(sampled / "events.csv")
+    events[events["patient"] < 5].to_csv(sampled / "events.csv", index=False)
+    runner.finish_folder(sampled, plots=False)  # the tables and report; drawing is tested elsewhere
+    occupancy = pd.read_csv(sampled / "state_occupancy.csv")
+    assert (occupancy[occupancy["week"] == 0].groupby("arm")["patients"].sum() == 5 * 3).all()
+    assert "(15 of 120 patients per arm were logged)" in (sampled / "report.md").read_text(encoding="utf-8")
+
+    empty = tmp_path / "empty"
+    shutil.copytree(folder, empty)
+    (empty / "events.csv").write_text("replication,arm,patient,week,event,therapy,detail\n", encoding="utf-8")
+    runner.redraw(empty)
+    assert not (empty / "figures" / "state_occupancy.png").exists()
+    assert not (empty / "figures" / "swimmer.png").exists()
+    assert (empty / "figures" / "kaplan_meier.png").exists()
+    report = (empty / "report.md").read_text(encoding="utf-8")
+    assert "logged no events" in report and "figures/swimmer.png" not in report
+    assert digest(empty / "survival.csv") == digest(folder / "survival.csv")  # from patients.csv only
+
+
+def test_plot_functions_draw_on_a_given_axes_and_return_it(folder: Path):
+    patients = read_patients(folder / "patients.csv")
+    events = read_events(folder / "events.csv")
+    curves = pd.read_csv(folder / "survival_curves.csv")
+    survival = pd.read_csv(folder / "survival.csv")
+    occupancy = pd.read_csv(folder / "state_occupancy.csv")
+    comparison = pd.read_csv(folder / "comparison.csv")
+    fig, axes = plt.subplots(1, 5)
+    try:
+        assert disease_free_distribution(patients, distribution(patients, "disease_free_weeks", 2.5),
+                                         ax=axes[0]) is axes[0]
+        assert kaplan_meier_curve(curves, survival, "time_to_dropout", ax=axes[1]) is axes[1]
+        assert state_occupancy_areas(occupancy, "standard", ax=axes[2]) is axes[2]
+        assert swimmer(swimmer_sample(events, patients), "standard", ax=axes[3]) is axes[3]
+        assert forest(comparison, {"dropout": "Dropout"}, 100, ax=axes[4]) is axes[4]
+        assert all(ax.get_title() or ax.get_xlabel() for ax in axes)
+    finally:
+        plt.close(fig)
+
+
+# --- precision --------------------------------------------------------------------------------
+
+def _widths(patients: pd.DataFrame, replications: int) -> dict[str, float]:
+    kept = patients[patients["replication"] < replications]
+    means = kept.groupby(["arm", "replication"])["disease_free_weeks"].mean()
+    out = {}
+    for arm, values in means.groupby(level="arm"):
+        _, low, high = mean_interval(values.to_numpy())
+        out[arm] = high - low
+    return out
+
+
+def test_precision_stops_at_the_first_precise_replication_and_equals_a_plain_run(tmp_path: Path):
+    target = 25.0
+    outcome = run_scenario(small(patients=30), out=tmp_path / "precise", plots=False, precision_weeks=target,
+                           max_replications=40)
+    needed = outcome.replications
+    run = json.loads((outcome.path / "run.json").read_text(encoding="utf-8"))
+    assert run["replications"] == needed and run["precision"]["replications"] == needed
+    assert run["precision"]["reached"] is True
+    patients = read_patients(outcome.path / "patients.csv")
+    assert patients["replication"].max() == needed - 1
+    assert max(_widths(patients, needed).values()) < target
+    if needed > MIN_PRECISION_REPLICATIONS:
+        assert max(_widths(patients, needed - 1).values()) >= target
+    summary = pd.read_csv(outcome.path / "summary.csv")
+    widths = (summary["ci_high"] - summary["ci_low"])[summary["metric"] == "disease_free_weeks"]
+    assert (widths < target).all()
+    assert f"{needed} replications were needed" in (outcome.path / "report.md").read_text(encoding="utf-8")
+
+    plain = run_scenario(small(patients=30, replications=needed), out=tmp_path / "plain", plots=False)
+    for name in ("patients.csv", "events.csv", "summary.csv", "comparison.csv", "survival.csv", "scenario.yaml"):
+        assert digest(plain.path / name) == digest(outcome.path / name), name
+
+
+def test_precision_cap_stops_with_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    out = tmp_path / "capped"
+    code = main([str(SCENARIO), "--patients", "10", "--precision", "0.01", "--max-replications", "6",
+                 "--workers", "1", "--no-plots", "--quiet", "--out", str(out)])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert err.startswith("warning: precision not reached: stopped at --max-replications 6") and err.count("\n") == 1
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert run["precision"]["reached"] is False and run["replications"] == 6
+    assert "Precision not reached" in (out / "report.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--precision", "0"], "--precision: must be a positive number of weeks"),
+    (["--precision", "2", "--replications", "3"], "--replications: not with --precision"),
+    (["--precision", "2", "--max-replications", "2"], "--max-replications: must be at least 5"),
+    (["--max-replications", "10"], "--max-replications: only with --precision"),
+])
+def test_precision_options_are_checked(options: list[str], message: str, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]):
+    assert main([str(SCENARIO), *options, "--out", str(tmp_path / "x")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+# --- progress ---------------------------------------------------------------------------------
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    assert main([str(SCENARIO), "--patients", "20", "--replications", "2", "--workers", "1", "--no-plots",
+                 "--out", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "results:" in captured.out
+
+
+def test_progress_bar_shows_blocks_and_time_left(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(runner, "PROGRESS_DELAY_SECONDS", 0.0)
+    run_scenario(small(patients=10, replications=2), out=tmp_path / "out", plots=False, progress=True)
+    err = capsys.readouterr().err
+    assert "low_dose: 2 replications" in err and "/6 [" in err and "block/s" in err
+    assert "00:00<" in err  # tqdm's "elapsed<remaining"
+
+
+def test_precision_progress_counts_replications(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(runner, "PROGRESS_DELAY_SECONDS", 0.0)
+    run_scenario(small(patients=10), out=tmp_path / "out", plots=False, progress=True, precision_weeks=1e-3,
+                 max_replications=5)
+    err = capsys.readouterr().err
+    assert "/5 [" in err and "replication/s" in err

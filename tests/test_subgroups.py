@@ -1,0 +1,134 @@
+"""Heterogeneous cohorts: subgroups with shares and dotted-path overrides."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pandas.testing as pdt
+import pytest
+
+from sim.analysis import compare, summarise
+from sim.cli import main
+from sim.model import patient_columns, simulate
+from sim.runner import patients_frame
+from sim.scenario import ScenarioError, load_scenario
+
+from conftest import ROOT, run, scenario, therapy, timeline
+
+
+def two_groups(share_fast: float = 0.5, size: int = 200, **changes):
+    """Subgroup 'slow' reaches remission 10 weeks after response instead of 4."""
+    return scenario(
+        {"a": therapy()},
+        cohort={"size": size, "subgroups": {
+            "fast": {"share": share_fast},
+            "slow": {"share": 1 - share_fast, "overrides": {"a": {"response.time_to_complete": 10}}},
+        }},
+        **changes,
+    )
+
+
+def test_two_subgroups_follow_their_own_fixed_pathways():
+    p, ev = run(two_groups())
+    fast = p[p["subgroup"] == "fast"]
+    slow = p[p["subgroup"] == "slow"]
+    assert len(fast) > 0 and len(slow) > 0
+    assert (fast["time_to_complete_response_weeks"] == 6).all()
+    assert (slow["time_to_complete_response_weeks"] == 12).all()
+    assert (fast["disease_free_weeks"] == 94).all() and (slow["disease_free_weeks"] == 88).all()
+    patient = int(slow.iloc[0]["patient"])
+    assert [(w, e) for w, e, _, _ in timeline(ev, patient) if e == "remission"] == [(12.0, "remission")]
+
+
+def test_subgroup_frequencies_match_shares():
+    """Each patient is 'fast' with probability 0.3: the count is Binomial(n, 0.3); 4 SE tolerance."""
+    n, share = 4000, 0.3
+    p, _ = run(two_groups(share, size=n))
+    observed = (p["subgroup"] == "fast").mean()
+    assert abs(observed - share) < 4 * math.sqrt(share * (1 - share) / n)
+
+
+def test_subgroups_are_the_same_in_every_arm_and_unmoved_by_overrides():
+    s = scenario({"a": therapy(), "b": therapy(drug="drug_b")}, cohort={"size": 300, "subgroups": {
+        "x": {"share": 0.4}, "y": {"share": 0.6, "overrides": {"b": {"response.probability": 0.2}}}}})
+    a = pd.DataFrame(simulate(s, "a", 0).patients)["subgroup"]
+    b = pd.DataFrame(simulate(s, "b", 0).patients)["subgroup"]
+    pdt.assert_series_equal(a, b)
+    plain = scenario({"a": therapy(), "b": therapy(drug="drug_b")}, cohort={"size": 300, "subgroups": {
+        "x": {"share": 0.4}, "y": {"share": 0.6}}})
+    pdt.assert_series_equal(a, pd.DataFrame(simulate(plain, "a", 0).patients)["subgroup"])
+
+
+def test_single_subgroup_with_override_reproduces_whole_cohort_run():
+    s_whole = scenario({"a": therapy(response={"time_to_complete": {"distribution": "exponential", "mean": 5}})},
+                       cohort={"size": 300, "loss_to_follow_up_per_year": 0.3})
+    s_group = scenario({"a": therapy()}, cohort={"size": 300, "loss_to_follow_up_per_year": 0.3, "subgroups": {
+        "only": {"share": 1.0, "overrides": {"a": {"response.time_to_complete": {
+            "distribution": "exponential", "mean": 5}}}}}})
+    whole = patients_frame(simulate(s_whole, "a", 0).patients, patient_columns(s_whole))
+    grouped = patients_frame(simulate(s_group, "a", 0).patients, patient_columns(s_group))
+    assert (grouped.pop("subgroup") == "only").all()
+    pdt.assert_frame_equal(whole, grouped)
+    assert simulate(s_whole, "a", 0).events == simulate(s_group, "a", 0).events
+
+
+def test_summary_and_comparison_have_subgroup_rows():
+    s = scenario({"a": therapy(), "b": therapy(drug="drug_b", response={"probability": 0.5})},
+                 cohort={"size": 400, "subgroups": {"x": {"share": 0.5}, "y": {"share": 0.5}}}, replications=3)
+    frames = [patients_frame(simulate(s, arm, r).patients, patient_columns(s)) for r in range(3) for arm in s.arms]
+    patients = pd.concat(frames, ignore_index=True)
+    summary = summarise(patients)
+    assert list(summary.columns) == ["arm", "subgroup", "metric", "mean", "ci_low", "ci_high"]
+    assert set(summary["subgroup"]) == {"all", "x", "y"}
+    whole = summary[(summary["subgroup"] == "all") & (summary["metric"] == "responded")].set_index("arm")["mean"]
+    assert whole["a"] == 1.0 and 0.3 < whole["b"] < 0.7
+    comparison = compare(patients, "a")
+    assert list(comparison.columns) == ["arm", "subgroup", "metric", "difference", "ci_low", "ci_high"]
+    assert set(comparison["subgroup"]) == {"all", "x", "y"}
+
+
+def test_scenario_without_subgroups_has_no_subgroup_column():
+    p, _ = run(scenario({"a": therapy()}, cohort={"size": 10}))
+    assert "subgroup" not in p.columns
+    summary = summarise(p)
+    assert "subgroup" not in summary.columns
+
+
+def test_set_share_rescales_the_other_subgroups():
+    path = ROOT / "scenarios" / "case_mix.yaml"
+    base = load_scenario(path)
+    changed = load_scenario(path, [("cohort.subgroups.profundus.share", 0.3)])
+    shares = {g: v.share for g, v in changed.cohort.subgroups.items()}
+    assert shares["profundus"] == 0.3
+    assert math.isclose(sum(shares.values()), 1.0)
+    before = base.cohort.subgroups
+    assert math.isclose(shares["DLE"] / shares["SCLE"], before["DLE"].share / before["SCLE"].share)
+
+
+@pytest.mark.parametrize("overrides, path", [
+    ([("cohort.subgroups.profundus.share", 1.4)], "cohort.subgroups.profundus.share"),
+    ([("cohort.subgroups.SCLE.overrides.thalidomide_100", {"relapse.after_stop.probabilty": 0.1})],
+     "cohort.subgroups.SCLE.overrides.thalidomide_100.relapse.after_stop.probabilty"),
+    ([("cohort.subgroups.SCLE.overrides.thalidomide_100", {"relapse.after_stop.probability": 2})],
+     "cohort.subgroups.SCLE.overrides.thalidomide_100.relapse.after_stop.probability"),
+    ([("cohort.subgroups.SCLE.overrides.thalidomid_100", {"maintenance_weeks": 2})],
+     "cohort.subgroups.SCLE.overrides.thalidomid_100"),
+    ([("cohort.subgroups.DLE.share", 0.5), ("cohort.subgroups.SCLE.share", 0.1),
+      ("cohort.subgroups.profundus.share", 0.1)], "cohort.subgroups"),
+])
+def test_bad_subgroups_are_errors_naming_the_path(overrides, path):
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(ROOT / "scenarios" / "case_mix.yaml", overrides)
+    assert any(f": {path}" in line for line in err.value.problems), err.value.problems
+
+
+def test_case_mix_scenario_runs_and_writes_subgroup_rows(tmp_path: Path, capsys):
+    out = tmp_path / "run"
+    assert main(["scenarios/case_mix.yaml", "--replications", "2", "--patients", "60", "--no-plots", "--quiet",
+                 "--out", str(out), "--workers", "1"]) == 0
+    patients = pd.read_csv(out / "patients.csv")
+    assert set(patients["subgroup"]) <= {"DLE", "SCLE", "profundus"}
+    summary = pd.read_csv(out / "summary.csv")
+    assert "all" in set(summary["subgroup"]) and "DLE" in set(summary["subgroup"])
