@@ -92,7 +92,8 @@ def _new_axes(ax: plt.Axes | None, size: tuple[float, float]) -> plt.Axes:
 
 
 def disease_free_distribution(patients: pd.DataFrame, stats: pd.DataFrame, ax: plt.Axes | None = None,
-                              colours: dict[str, str] | None = None) -> plt.Axes:
+                              colours: dict[str, str] | None = None, title: str | None = None,
+                              legend: bool = True) -> plt.Axes:
     """Violin, box and every patient (jittered points) of disease-free weeks per arm.
 
     ``stats``: ``sim.survival.distribution`` of ``disease_free_weeks``. The violin is the histogram
@@ -132,10 +133,12 @@ def disease_free_distribution(patients: pd.DataFrame, stats: pd.DataFrame, ax: p
            boxprops={"facecolor": "white", "alpha": 0.9}, medianprops={"color": "black", "linewidth": 1.5},
            meanprops={"marker": "D", "markerfacecolor": "white", "markeredgecolor": "black"})
     ax.set_xticks(positions, arms)
-    ax.set_title("Disease-free time per patient, by arm")
+    ax.set_title(title or "Disease-free time per patient, by arm")
     ax.set_xlabel("arm")
     ax.set_ylabel("disease-free time (weeks in complete remission)")
     ax.set_ylim(bottom=-0.09 * ax.get_ylim()[1])
+    if not legend:
+        return ax
     handles = [Line2D([], [], marker="o", linestyle="", color="grey", label="patients (jittered)"),
                Patch(facecolor="grey", alpha=0.3, label="distribution of those\nwith any (histogram)"),
                Patch(facecolor="white", edgecolor="black", label="quartiles; whiskers 1.5 IQR"),
@@ -337,10 +340,26 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 
 def _figure_disease_free(tables: RunTables, colours: dict[str, str]) -> plt.Figure:
-    stats = distribution(tables.patients, "disease_free_weeks", float(tables.scenario["follow_up_weeks"]) / 52)
-    ax = disease_free_distribution(tables.patients, stats, colours=colours)
-    ax.figure.tight_layout()
-    return ax.figure
+    bin_width = float(tables.scenario["follow_up_weeks"]) / 52
+    patients = tables.patients
+    if "subgroup" not in patients.columns:
+        stats = distribution(patients, "disease_free_weeks", bin_width)
+        ax = disease_free_distribution(patients, stats, colours=colours)
+        ax.figure.tight_layout()
+        return ax.figure
+    # With subgroups: the whole cohort and each subgroup side by side, on one scale.
+    groups = [g for g in (tables.scenario["cohort"].get("subgroups") or {}) if (patients["subgroup"] == g).any()]
+    panels = [("whole cohort", patients)] + [(g, patients[patients["subgroup"] == g]) for g in groups]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 2.2, 5.2), sharey=True, squeeze=False)
+    for index, (ax, (label, cohort)) in enumerate(zip(axes[0], panels, strict=True)):
+        share = "" if index == 0 else f" ({100 * len(cohort) / len(patients):.0f}% of patients)"
+        disease_free_distribution(cohort, distribution(cohort, "disease_free_weeks", bin_width), ax=ax,
+                                  colours=colours, title=f"{label}{share}", legend=index == len(panels) - 1)
+        if index:
+            ax.set_ylabel("")
+    fig.suptitle("Disease-free time per patient, by arm and subgroup")
+    fig.tight_layout()
+    return fig
 
 
 def _figure_kaplan_meier(tables: RunTables, colours: dict[str, str]) -> plt.Figure:

@@ -132,3 +132,15 @@ def test_case_mix_scenario_runs_and_writes_subgroup_rows(tmp_path: Path, capsys)
     assert set(patients["subgroup"]) <= {"DLE", "SCLE", "profundus"}
     summary = pd.read_csv(out / "summary.csv")
     assert "all" in set(summary["subgroup"]) and "DLE" in set(summary["subgroup"])
+
+
+def test_case_mix_report_and_figure_show_subgroups(tmp_path: Path):
+    out = tmp_path / "run"
+    assert main(["scenarios/case_mix.yaml", "--replications", "2", "--patients", "80", "--quiet",
+                 "--out", str(out), "--workers", "1"]) == 0
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "## By subgroup" in report
+    for group in ("DLE", "SCLE", "profundus"):
+        assert group in report
+    figure = out / "figures" / "disease_free_weeks.png"
+    assert figure.stat().st_size > 10_000
