@@ -1,0 +1,235 @@
+"""Figures of a sweep folder: tornado, one-way curves, heat map, sensitivity bars and PSA plots.
+
+Each function takes its table, draws on ``ax`` (a new one when None) and returns the axes. Nothing is
+computed here but display scaling and layout (the statistics come from :mod:`sim.sweep`), and
+nothing is saved: :func:`sim.sweep.draw_figures` composes and saves the figures.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.colors import TwoSlopeNorm  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+__all__ = [
+    "arm_colours",
+    "best_probability_bars",
+    "difference_histogram",
+    "difference_scatter",
+    "heat_map",
+    "morris_bars",
+    "one_way_curve",
+    "parameter_scatter",
+    "sobol_bars",
+    "tornado",
+]
+
+_ARM_COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
+_LOW, _HIGH, _NOISE = "#6baed6", "#fd8d3c", "#bdbdbd"
+
+
+def arm_colours(arms: list[str]) -> dict[str, str]:
+    """A fixed colour per arm, in the order of the scenario (the same palette as the run figures)."""
+    return {arm: _ARM_COLOURS[i % len(_ARM_COLOURS)] for i, arm in enumerate(arms)}
+
+
+def _axes(ax: plt.Axes | None, size: tuple[float, float]) -> plt.Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=size)
+    return ax
+
+
+def _short(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def tornado(rows: pd.DataFrame, scale: float = 1.0, ax: plt.Axes | None = None) -> plt.Axes:
+    """Tornado diagram of one difference: a pair of bars per parameter, in the order of ``rows`` (top first).
+
+    ``rows``: ``label, low_value, high_value, difference_at_low, difference_at_high, base_difference,
+    noise_half_width`` (one ``sim.sweep`` tornado panel). Bars start at the base difference; the grey
+    band is the base difference plus or minus the replication noise.
+    """
+    ax = _axes(ax, (7, 0.6 * len(rows) + 1.5))
+    if rows.empty:
+        return ax
+    base = scale * float(rows["base_difference"].iloc[0])
+    noise = scale * float(rows["noise_half_width"].iloc[0])
+    if math.isfinite(noise):
+        ax.axvspan(base - noise, base + noise, color=_NOISE, alpha=0.45, linewidth=0)
+    for i, row in enumerate(rows.itertuples(index=False)):
+        low, high = scale * row.difference_at_low, scale * row.difference_at_high
+        ax.barh(i - 0.19, low - base, left=base, height=0.36, color=_LOW, edgecolor="white")
+        ax.barh(i + 0.19, high - base, left=base, height=0.36, color=_HIGH, edgecolor="white")
+    ax.axvline(base, color="black", linewidth=1)
+    ax.set_yticks(range(len(rows)), [f"{row.label}\n{_short(row.low_value)} → {_short(row.high_value)}"
+                                     for row in rows.itertuples(index=False)], fontsize="x-small")
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.grid(axis="x", alpha=0.3)
+    handles = [Patch(color=_LOW, label="parameter at low value"), Patch(color=_HIGH, label="parameter at high value"),
+               Patch(color=_NOISE, alpha=0.45, label=f"noise at base (± {noise:.2g})")]
+    ax.legend(handles=handles, fontsize="x-small", loc="best")
+    return ax
+
+
+def one_way_curve(rows: pd.DataFrame, parameter: str, outcome: str, arms: list[str], scale: float = 1.0,
+                  base_value: float | None = None, colours: dict[str, str] | None = None,
+                  ax: plt.Axes | None = None) -> plt.Axes:
+    """Each arm's difference from the reference against one parameter: mean line and 95% band.
+
+    ``rows``: ``sweep.csv`` rows of the points that vary ``parameter``.
+    """
+    ax = _axes(ax, (6, 4))
+    colours = colours or arm_colours(arms)
+    for arm in arms:
+        part = rows[rows["arm"] == arm].sort_values(parameter)
+        x = part[parameter].to_numpy(dtype=float)
+        ax.fill_between(x, scale * part[f"{outcome}_difference_ci_low"], scale * part[f"{outcome}_difference_ci_high"],
+                        color=colours[arm], alpha=0.2, linewidth=0)
+        ax.plot(x, scale * part[f"{outcome}_difference"], "o-", color=colours[arm], markersize=3.5, label=arm)
+    if base_value is not None and math.isfinite(base_value):
+        ax.axvline(base_value, color="grey", linestyle=":", linewidth=1, label="base value")
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small")
+    return ax
+
+
+def parameter_scatter(rows: pd.DataFrame, parameter: str, column: str, arms: list[str], scale: float = 1.0,
+                      colours: dict[str, str] | None = None, ax: plt.Axes | None = None) -> plt.Axes:
+    """One dot per point and arm: a column of ``sweep.csv`` against one parameter's value."""
+    ax = _axes(ax, (6, 4))
+    colours = colours or arm_colours(arms)
+    for arm in arms:
+        part = rows[rows["arm"] == arm]
+        ax.scatter(part[parameter], scale * part[column], s=14, alpha=0.7, color=colours[arm], label=arm,
+                   edgecolors="none")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="x-small")
+    return ax
+
+
+def heat_map(matrix: pd.DataFrame, colour_label: str, limits: tuple[float, float] | None = None,
+             ax: plt.Axes | None = None) -> plt.Axes:
+    """A grid of values (rows: the y parameter's values, columns: the x parameter's), each cell labelled.
+
+    ``limits``: the colour scale (default the values' range), e.g. shared by several panels. Limits
+    of both signs are coloured around 0 (red below, blue above); otherwise a sequential scale.
+    """
+    ax = _axes(ax, (6, 4.5))
+    data = matrix.to_numpy(dtype=float)
+    if limits is None:
+        finite = data[np.isfinite(data)]
+        limits = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    low, high = limits
+    if high - low <= 1e-9 * max(1.0, abs(high)):  # one value everywhere: a visible, centred scale
+        low, high = low - 0.5, high + 0.5
+    diverging = low < 0 < high
+    if diverging:
+        reach = max(-low, high)
+        image = ax.imshow(data, origin="lower", aspect="auto", cmap="RdBu",
+                          norm=TwoSlopeNorm(vcenter=0.0, vmin=-reach, vmax=reach))
+    else:
+        image = ax.imshow(data, origin="lower", aspect="auto", cmap="viridis", vmin=low, vmax=high)
+    ax.set_xticks(range(data.shape[1]), [_short(v) for v in matrix.columns])
+    ax.set_yticks(range(data.shape[0]), [_short(v) for v in matrix.index])
+    for (i, j), value in np.ndenumerate(data):
+        if math.isfinite(value):
+            dark = abs(value) > 0.6 * max(-low, high) if diverging else value < (low + high) / 2
+            ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize="small",
+                    color="white" if dark else "black")
+    ax.figure.colorbar(image, ax=ax, label=colour_label)
+    return ax
+
+
+def sobol_bars(rows: pd.DataFrame, ax: plt.Axes | None = None) -> plt.Axes:
+    """First-order (S1) and total (ST) Sobol indices per parameter, with their confidence half-widths."""
+    ax = _axes(ax, (6, 0.45 * len(rows) + 1.5))
+    y = np.arange(len(rows))
+    ax.barh(y - 0.2, rows["S1"], xerr=rows["S1_conf"], height=0.38, color="#4c72b0", capsize=2,
+            label="S1 (first order)")
+    ax.barh(y + 0.2, rows["ST"], xerr=rows["ST_conf"], height=0.38, color="#dd8452", capsize=2, label="ST (total)")
+    ax.set_yticks(y, list(rows["label"]), fontsize="x-small")
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.axvline(0, color="black", linewidth=0.6)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize="x-small")
+    return ax
+
+
+def morris_bars(rows: pd.DataFrame, scale: float = 1.0, ax: plt.Axes | None = None) -> plt.Axes:
+    """Morris mu* (mean absolute elementary effect, with its interval) and sigma per parameter."""
+    ax = _axes(ax, (6, 0.45 * len(rows) + 1.5))
+    y = np.arange(len(rows))
+    ax.barh(y - 0.2, scale * rows["mu_star"], xerr=scale * rows["mu_star_conf"], height=0.38, color="#4c72b0",
+            capsize=2, label="μ* (mean |effect|)")
+    ax.barh(y + 0.2, scale * rows["sigma"], height=0.38, color="#c7c7c7", hatch="//", edgecolor="#7f7f7f",
+            label="σ (interaction / non-linearity)")
+    ax.set_yticks(y, list(rows["label"]), fontsize="x-small")
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize="x-small")
+    return ax
+
+
+def difference_histogram(differences: dict[str, np.ndarray], colours: dict[str, str] | None = None,
+                         ax: plt.Axes | None = None) -> plt.Axes:
+    """Histograms of between-arm differences over parameter draws, one per arm, with the zero line."""
+    ax = _axes(ax, (7, 4.4))
+    colours = colours or arm_colours(list(differences))
+    every = np.concatenate([np.asarray(v, dtype=float) for v in differences.values()]) if differences else np.array([])
+    every = every[np.isfinite(every)]
+    bins = np.histogram_bin_edges(every, bins=30) if every.size else 10
+    for arm, values in differences.items():
+        ax.hist(values, bins=bins, color=colours[arm], alpha=0.55, label=arm, edgecolor="white", linewidth=0.4)
+    ax.axvline(0, color="black", linewidth=1, label="no difference")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def best_probability_bars(psa: pd.DataFrame, outcome_labels: dict[str, str], colours: dict[str, str] | None = None,
+                          ax: plt.Axes | None = None) -> plt.Axes:
+    """Probability (%) that each arm is best on each outcome, with exact 95% intervals."""
+    ax = _axes(ax, (7, 4.4))
+    arms = list(dict.fromkeys(psa["arm"]))
+    colours = colours or arm_colours(arms)
+    outcomes = [o for o in outcome_labels if (psa["outcome"] == o).any()]
+    width = 0.8 / max(1, len(arms))
+    for k, arm in enumerate(arms):
+        part = psa[psa["arm"] == arm].set_index("outcome").loc[outcomes]
+        x = np.arange(len(outcomes)) - 0.4 + width * (k + 0.5)
+        centre = 100 * part["probability_best"].to_numpy(dtype=float)
+        low = 100 * part["probability_best_ci_low"].to_numpy(dtype=float)
+        high = 100 * part["probability_best_ci_high"].to_numpy(dtype=float)
+        ax.bar(x, centre, width=width, color=colours[arm], label=arm,
+               yerr=[centre - low, high - centre], capsize=3)
+    ax.set_xticks(range(len(outcomes)), [outcome_labels[o] for o in outcomes])
+    ax.set_ylim(0, 105)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize="small")
+    return ax
+
+
+def difference_scatter(frame: pd.DataFrame, x: str, y: str, x_scale: float = 1.0, y_scale: float = 1.0,
+                       colours: dict[str, str] | None = None, ax: plt.Axes | None = None) -> plt.Axes:
+    """One dot per parameter draw and arm: two differences from the reference against each other."""
+    ax = _axes(ax, (6.5, 5))
+    arms = list(dict.fromkeys(frame["arm"]))
+    colours = colours or arm_colours(arms)
+    for arm in arms:
+        part = frame[frame["arm"] == arm]
+        ax.scatter(x_scale * part[x], y_scale * part[y], s=12, alpha=0.6, color=colours[arm], label=arm,
+                   edgecolors="none")
+    ax.axvline(0, color="black", linewidth=0.6)
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", title="arm vs reference", title_fontsize="small")
+    return ax
