@@ -17,9 +17,13 @@ examples:
   python run.py scenarios/low_dose.yaml --set therapies.lenalidomide_5.relapse.after_stop.probability=0.6
   python run.py scenarios/low_dose.yaml --out results/my_run --workers 2 --no-plots
   python run.py scenarios/low_dose.yaml --precision 2     replications until every CI is < 2 weeks wide
-  python run.py check scenarios/low_dose.yaml      validate a scenario without running it
+  python run.py check scenarios/low_dose.yaml      validate a scenario (or sweep or trial file) without running it
   python run.py plot results/low_dose/RUN_ID       redraw figures, survival.csv and report.md
-  python run.py schema > scenario.schema.json      the scenario format as JSON Schema
+  python run.py schema > scenario.schema.json      the scenario format as JSON Schema (also: schema sweep|trial)
+  python run.py scenarios/sweeps/one_way_weakest.yaml        a sensitivity sweep (a file with base: and sweep:)
+  python run.py scenarios/trials/time_to_relapse.yaml        trial planning (a file with base: and trial:)
+  python run.py verify                              the built-in verification suite
+  python run.py validate                            the model against the published trials
 
 exit status: 0 done, 2 bad input (one 'error: FILE: PATH: message' line per problem), 130 interrupted.
 """
@@ -124,7 +128,24 @@ def _cmd_check(argv: list[str]) -> int:
     from sim.scenario import ScenarioError
 
     args = _check_parser().parse_args(argv)
+    kind = _study_kind(args.scenario)
     try:
+        if kind == "sweep":
+            from sim.sweep import prepare
+
+            prepared = prepare(args.scenario, args.overrides)
+            print(f"{args.scenario}: ok: {prepared.sweep_file.sweep.method} sweep of "
+                  f"{len(prepared.sweep_file.sweep.parameters)} parameters, {len(prepared.design.points)} points, "
+                  f"base {prepared.base.name}")
+            return 0
+        if kind == "trial":
+            from sim.trial import load_trial
+
+            plan = load_trial(args.scenario, args.overrides)
+            print(f"{args.scenario}: ok: trial {' vs '.join(plan.trial.arms)}, "
+                  f"{plan.trial.simulations} simulated trials at each of {len(plan.trial.patients_per_arm)} sizes, "
+                  f"base {plan.scenario.name}")
+            return 0
         scenario = _load(args.scenario, args.overrides)
     except ScenarioError as err:
         return _report_problems(err)
@@ -137,8 +158,19 @@ def _cmd_check(argv: list[str]) -> int:
 def _cmd_schema(argv: list[str]) -> int:
     from sim.scenario import scenario_json_schema
 
-    _Parser(prog="run.py schema", description="Print the scenario format as JSON Schema.").parse_args(argv)
-    print(json.dumps(scenario_json_schema(), indent=2))
+    parser = _Parser(prog="run.py schema", description="Print a file format as JSON Schema (for editor completion).")
+    parser.add_argument("kind", nargs="?", choices=("scenario", "sweep", "trial"), default="scenario",
+                        help="scenario (default), sweep or trial file")
+    kind = parser.parse_args(argv).kind
+    if kind == "scenario":
+        schema = scenario_json_schema()
+    else:
+        import importlib
+
+        model = {"sweep": "SweepFile", "trial": "TrialFile"}[kind]
+        schema = getattr(importlib.import_module(f"sim.{kind}"), model).model_json_schema()
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    print(json.dumps(schema, indent=2))
     return 0
 
 

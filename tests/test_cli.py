@@ -1,0 +1,48 @@
+"""The command line's commands for sweep and trial files: check and schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+
+from conftest import ROOT
+
+
+@pytest.mark.parametrize("path, words", [
+    ("scenarios/sweeps/one_way_weakest.yaml", "one_way sweep of 9 parameters, 28 points"),
+    ("scenarios/trials/time_to_relapse.yaml", "trial thalidomide vs lenalidomide"),
+    ("scenarios/case_mix.yaml", "3 arms"),
+])
+def test_check_understands_each_kind_of_file(path, words, capsys):
+    assert main(["check", str(ROOT / path)]) == 0
+    assert words in capsys.readouterr().out
+
+
+def test_check_reports_a_bad_sweep_path(tmp_path: Path, capsys):
+    sweep = tmp_path / "bad.yaml"
+    sweep.write_text(f"base: {ROOT / 'scenarios' / 'low_dose.yaml'}\n"
+                     "sweep:\n  method: one_way\n  levels: 2\n  replications: 2\n  parameters:\n"
+                     "    therapies.lenalidomide_5.relapse.after_stop.probabilty: {low: 0.1, high: 0.9}\n")
+    assert main(["check", str(sweep)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {sweep}: ") and "probabilty" in err and "Traceback" not in err
+
+
+def test_check_reports_a_bad_trial_set(capsys):
+    assert main(["check", str(ROOT / "scenarios/trials/time_to_relapse.yaml"), "--set", "trial.alpha=2"]) == 2
+    assert "trial.alpha" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind, keys", [
+    ([], {"name", "seed", "cohort", "arms", "therapies"}),
+    (["sweep"], {"base", "sweep"}),
+    (["trial"], {"base", "trial"}),
+])
+def test_schema_of_each_file_kind(kind, keys, capsys):
+    assert main(["schema", *kind]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert keys <= set(schema["properties"])
