@@ -20,8 +20,12 @@ from sim.scenario import Scenario
 __all__ = ["BLOCK_PATIENTS", "Unit", "default_workers", "is_terminal", "map_ordered", "plan_units", "run_units"]
 
 BLOCK_PATIENTS = 1000
-"""Patients per unit of work: about 30 ms of simulation, which dwarfs the ~0.1 ms a process pool
-and the ~2 ms Dask spend sending a task."""
+"""Patients per unit of work (about 30 ms of simulation); results are written a unit at a time."""
+
+TASK_PATIENTS = 25_000
+"""Patients per task sent to a worker (units travel in groups): about 0.8 s of simulation, so the
+cost of sending a task (~0.1 ms to a process, ~2 ms to Dask) and of the scheduler's own work on
+the same cores stays negligible, while a run still has enough tasks to balance the workers."""
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -71,23 +75,31 @@ def _init_worker(function: Callable[..., Any], shared: Any) -> None:
     _worker_state["shared"] = shared
 
 
-def _call_in_worker(item: Any) -> Any:
-    return _worker_state["function"](_worker_state["shared"], item)
+def _call_in_worker(chunk: list[Any]) -> list[Any]:
+    function, shared = _worker_state["function"], _worker_state["shared"]
+    return [function(shared, item) for item in chunk]
 
 
-def _call_on_dask(function: Callable[..., Any], shared: Any, item: Any) -> Any:
-    return function(shared, item)
+def _call_on_dask(function: Callable[..., Any], shared: Any, chunk: list[Any]) -> list[Any]:
+    return [function(shared, item) for item in chunk]
+
+
+def _chunks(items: Sequence[T], size: int) -> list[list[T]]:
+    """Consecutive items in tasks of ``size``."""
+    return [list(items[i:i + size]) for i in range(0, len(items), max(1, size))]
 
 
 def map_ordered(function: Callable[[Any, T], R], shared: Any, items: Sequence[T], workers: int = 1,
-                scheduler: str | None = None, on_done: Callable[[T], None] | None = None) -> Iterator[R]:
+                scheduler: str | None = None, on_done: Callable[[T], None] | None = None,
+                chunk_size: int = 1) -> Iterator[R]:
     """Yield ``function(shared, item)`` for each item, in order, computed where asked.
 
-    ``shared`` is sent to each worker once. At most a few results per worker wait to be consumed,
-    so memory stays flat however many items there are. ``function`` must be a module-level function.
+    ``shared`` is sent to each worker once; items travel ``chunk_size`` at a time (one task each).
+    At most a few tasks per worker wait to be consumed, so memory stays flat however many items
+    there are. ``function`` must be a module-level function.
     """
     if scheduler is not None:
-        yield from _map_dask(function, shared, items, scheduler, on_done)
+        yield from _map_dask(function, shared, items, scheduler, on_done, chunk_size)
         return
     if workers <= 1 or len(items) <= 1:
         for item in items:
@@ -99,42 +111,44 @@ def map_ordered(function: Callable[[Any, T], R], shared: Any, items: Sequence[T]
     window = 4 * workers
     with ProcessPoolExecutor(max_workers=min(workers, len(items)), initializer=_init_worker,
                              initargs=(function, shared)) as pool:
-        queue: deque[tuple[T, Future[R]]] = deque()
+        queue: deque[tuple[list[T], Future[list[R]]]] = deque()
         try:
-            for item in items:
-                queue.append((item, pool.submit(_call_in_worker, item)))
+            for chunk in _chunks(items, chunk_size):
+                queue.append((chunk, pool.submit(_call_in_worker, chunk)))
                 if len(queue) >= window:
-                    yield _next_done(queue, on_done)
+                    yield from _next_done(queue, on_done)
             while queue:
-                yield _next_done(queue, on_done)
+                yield from _next_done(queue, on_done)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
 
 
-def _next_done(queue: deque[tuple[T, Any]], on_done: Callable[[T], None] | None) -> Any:
-    item, future = queue.popleft()
-    result = future.result()
-    if on_done is not None:
-        on_done(item)
-    return result
+def _next_done(queue: deque[tuple[list[T], Any]], on_done: Callable[[T], None] | None) -> Iterator[Any]:
+    chunk, future = queue.popleft()
+    results = future.result()
+    for item, result in zip(chunk, results, strict=True):
+        if on_done is not None:
+            on_done(item)
+        yield result
 
 
 def _map_dask(function: Callable[[Any, T], R], shared: Any, items: Sequence[T], scheduler: str,
-              on_done: Callable[[T], None] | None) -> Iterator[R]:
+              on_done: Callable[[T], None] | None, chunk_size: int) -> Iterator[R]:
     from distributed import Client
 
     with Client(scheduler, set_as_default=False) as client:
-        window = 4 * max(1, sum(client.nthreads().values()))
+        workers = max(1, sum(client.nthreads().values()))
+        window = 4 * workers
         [shared_future] = client.scatter([shared], broadcast=True)
-        queue: deque[tuple[T, Any]] = deque()
+        queue: deque[tuple[list[T], Any]] = deque()
         try:
-            for item in items:
-                queue.append((item, client.submit(_call_on_dask, function, shared_future, item, pure=False)))
+            for chunk in _chunks(items, chunk_size):
+                queue.append((chunk, client.submit(_call_on_dask, function, shared_future, chunk, pure=False)))
                 if len(queue) >= window:
-                    yield _next_done(queue, on_done)
+                    yield from _next_done(queue, on_done)
             while queue:
-                yield _next_done(queue, on_done)
+                yield from _next_done(queue, on_done)
         except BaseException:
             client.cancel([future for _, future in queue])
             raise
@@ -157,4 +171,8 @@ def run_units(scenario: Scenario, units: Sequence[Unit], workers: int = 1, log_e
               event_sample: int | None = None) -> Iterator[BlockResult]:
     """Simulate units and yield their results in the order of ``units``, whatever runs them."""
     job = _UnitJob(scenario, log_events, event_sample)
-    yield from map_ordered(_simulate_unit, job, units, workers, scheduler, on_done)
+    # Units travel in groups: at least four tasks per worker (so the last ones balance the load), at
+    # most TASK_PATIENTS patients each.
+    largest = max((u.stop - u.start for u in units), default=1)
+    chunk = max(1, min(TASK_PATIENTS // largest, -(-len(units) // (4 * max(1, workers)))))
+    yield from map_ordered(_simulate_unit, job, units, workers, scheduler, on_done, chunk)
