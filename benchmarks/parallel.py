@@ -25,7 +25,8 @@ def _timed(scenario, units, repeats: int = 1, **where) -> tuple[float, list]:  #
     best = float("inf")
     for _ in range(repeats):
         started = time.perf_counter()
-        results = [r.patients["disease_free_weeks"] for r in run_units(scenario, units, log_events=False, **where)]
+        runs = run_units(scenario, units, log_events=False, **where)
+        results = [list(r.patients["disease_free_weeks"]) for r in runs]
         best = min(best, time.perf_counter() - started)
     return best, results
 

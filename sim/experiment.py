@@ -14,10 +14,14 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sim.model import BlockResult, simulate
+import pandas as pd
+
+from sim.model import EVENT_COLUMNS, BlockResult, patient_columns, simulate
+from sim.results import patients_frame, to_csv_text
 from sim.scenario import Scenario
 
-__all__ = ["BLOCK_PATIENTS", "Unit", "default_workers", "is_terminal", "map_ordered", "plan_units", "run_units"]
+__all__ = ["BLOCK_PATIENTS", "BlockTables", "Unit", "default_workers", "is_terminal", "map_ordered", "plan_units",
+           "run_units"]
 
 BLOCK_PATIENTS = 1000
 """Patients per unit of work (about 30 ms of simulation); results are written a unit at a time."""
@@ -155,22 +159,42 @@ def _map_dask(function: Callable[[Any, T], R], shared: Any, items: Sequence[T], 
 
 
 @dataclass(frozen=True)
+class BlockTables:
+    """A unit's results as the runner writes them, made in the worker: the typed patients table
+    (for the summaries) and the CSV text of its patients and events (without headers)."""
+
+    patients: pd.DataFrame
+    patients_csv: str
+    events_csv: str
+
+
+@dataclass(frozen=True)
 class _UnitJob:
     scenario: Scenario
     log_events: bool
     event_sample: int | None
+    as_tables: bool
 
 
-def _simulate_unit(job: _UnitJob, unit: Unit) -> BlockResult:
-    return simulate(job.scenario, unit.arm, unit.replication, unit.start, unit.stop,
-                    log_events=job.log_events, event_sample=job.event_sample)
+def _simulate_unit(job: _UnitJob, unit: Unit) -> BlockResult | BlockTables:
+    result = simulate(job.scenario, unit.arm, unit.replication, unit.start, unit.stop,
+                      log_events=job.log_events, event_sample=job.event_sample)
+    if not job.as_tables:
+        return result
+    patients = patients_frame(result.patients, patient_columns(job.scenario))
+    events = to_csv_text(pd.DataFrame(result.events, columns=EVENT_COLUMNS), header=False) if result.events else ""
+    return BlockTables(patients, to_csv_text(patients, header=False), events)
 
 
 def run_units(scenario: Scenario, units: Sequence[Unit], workers: int = 1, log_events: bool = True,
               on_done: Callable[[Unit], None] | None = None, scheduler: str | None = None,
-              event_sample: int | None = None) -> Iterator[BlockResult]:
-    """Simulate units and yield their results in the order of ``units``, whatever runs them."""
-    job = _UnitJob(scenario, log_events, event_sample)
+              event_sample: int | None = None, as_tables: bool = False) -> Iterator[Any]:
+    """Simulate units and yield their results in the order of ``units``, whatever runs them.
+
+    Each result is the unit's BlockResult, or with ``as_tables`` its BlockTables: the conversion to
+    tables and CSV text then happens in the workers, leaving the main process only to write.
+    """
+    job = _UnitJob(scenario, log_events, event_sample, as_tables)
     # Units travel in groups: at least four tasks per worker (so the last ones balance the load), at
     # most TASK_PATIENTS patients each.
     largest = max((u.stop - u.start for u in units), default=1)

@@ -18,11 +18,13 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from sim.model import FLOAT_COLUMNS
 from sim.scenario import Scenario
 
 __all__ = [
     "FLOAT_FORMAT",
     "OutputError",
+    "patients_frame",
     "new_run_dir",
     "provenance",
     "scenario_sha256",
@@ -79,6 +81,15 @@ def new_run_dir(scenario: Scenario, out: str | Path | None = None,
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
+
+
+def patients_frame(table: dict[str, list[object]], columns: list[str]) -> pd.DataFrame:
+    """A block's patients as a typed frame: weeks and fractions as floats (missing: NaN), doses as floats."""
+    frame = pd.DataFrame(table, columns=columns)
+    for column in columns:
+        if column in FLOAT_COLUMNS or column.startswith("dose_mg_"):
+            frame[column] = frame[column].astype(float)
+    return frame
 
 
 def to_csv_text(frame: pd.DataFrame, header: bool = True) -> str:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from sim.analysis import compare, mean_interval, summarise
 from sim.experiment import plan_units, run_units
-from sim.model import EVENT_COLUMNS, FLOAT_COLUMNS, patient_columns
+from sim.model import EVENT_COLUMNS, patient_columns
 from sim.report import render_report
 from sim.results import new_run_dir, provenance, scenario_yaml, to_csv_text, write_json
 from sim.scenario import Scenario
@@ -113,15 +113,13 @@ def run_scenario(scenario: Scenario, *, out: str | Path | None = None, results_r
             with open(work / "patients.csv", "w", encoding="utf-8", newline="") as patients_file, \
                  open(work / "events.csv", "w", encoding="utf-8", newline="") as events_file, \
                  closing(run_units(plan, units, workers, log_events, scheduler=scheduler,
-                                   event_sample=event_sample)) as results:
+                                   event_sample=event_sample, as_tables=True)) as results:
                 patients_file.write(",".join(columns) + "\n")
                 events_file.write(",".join(EVENT_COLUMNS) + "\n")
                 for index, (unit, result) in enumerate(zip(units, results, strict=False)):
-                    block = patients_frame(result.patients, columns)
-                    patients_file.write(to_csv_text(block, header=False))
-                    if result.events:
-                        events_file.write(to_csv_text(pd.DataFrame(result.events, columns=EVENT_COLUMNS),
-                                                      header=False))
+                    block = result.patients
+                    patients_file.write(result.patients_csv)
+                    events_file.write(result.events_csv)
                     frames.append(block)
                     if precision_weeks is None:
                         if bar is not None:
@@ -206,15 +204,6 @@ def _version(package: str) -> str | None:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return None
-
-
-def patients_frame(table: dict[str, list[object]], columns: list[str]) -> pd.DataFrame:
-    """A block's patients as a typed frame: weeks and fractions as floats, doses as floats."""
-    frame = pd.DataFrame(table, columns=columns)
-    for column in columns:
-        if column in FLOAT_COLUMNS or column.startswith("dose_mg_"):
-            frame[column] = frame[column].astype(float)
-    return frame
 
 
 def _progress_bar(plan: Scenario, per_replication: int, precision_weeks: float | None):  # type: ignore[no-untyped-def]

@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from sim.cli import main
-
-from conftest import ROOT
 
 
 @pytest.mark.parametrize("path, words", [

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pandas.testing as pdt
-
-from sim.model import simulate
-from sim.rng import Streams, purpose_key
-from sim.model import patient_columns
-from sim.runner import patients_frame, run_scenario
-from sim.scenario import Scenario
-
 from conftest import run
+
+from sim.model import patient_columns, simulate
+from sim.results import patients_frame
+from sim.rng import Streams, purpose_key
+from sim.runner import run_scenario
+from sim.scenario import Scenario
 
 
 def _with(s: Scenario, path: str, value: object) -> Scenario:
@@ -29,7 +28,8 @@ def _small(s: Scenario, size: int = 300, replications: int = 1) -> Scenario:
 
 def test_changing_one_adverse_event_probability_changes_no_response_time(low_dose):
     """Raising a non-stopping AE's probability moves no patient's response or remission time."""
-    base = _small(_with(low_dose, "therapies.lenalidomide_5.adverse_events.minor_toxicity.discontinue_probability", 0.0))
+    minor = "therapies.lenalidomide_5.adverse_events.minor_toxicity.discontinue_probability"
+    base = _small(_with(low_dose, minor, 0.0))
     other = _with(base, "therapies.lenalidomide_5.adverse_events.gastrointestinal.discontinue_probability", 0.0)
     more = _with(other, "therapies.lenalidomide_5.adverse_events.gastrointestinal.probability", 0.6)
     a, _ = run(other, "lenalidomide")

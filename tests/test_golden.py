@@ -11,8 +11,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden"
-ARGS = [str(HERE.parent / "scenarios" / "case_mix.yaml"), "--replications", "3", "--patients", "120", "--seed", "77", "--no-plots",
-        "--quiet", "--workers", "1"]
+ARGS = [str(HERE.parent / "scenarios" / "case_mix.yaml"), "--replications", "3", "--patients", "120", "--seed", "77",
+        "--no-plots", "--quiet", "--workers", "1"]
 FILES = ("summary.csv", "comparison.csv", "survival.csv")
 
 

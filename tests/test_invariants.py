@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from conftest import run, scenario
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from conftest import run, scenario
 
 probability = st.sampled_from([0.0, 1.0]) | st.floats(0.0, 1.0)
 weeks = st.floats(0.0, 60.0)

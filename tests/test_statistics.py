@@ -9,9 +9,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
-
 from conftest import run, scenario, therapy
+from scipy import stats
 
 Z = 4.0
 

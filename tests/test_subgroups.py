@@ -8,14 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pandas.testing as pdt
 import pytest
+from conftest import ROOT, run, scenario, therapy, timeline
 
 from sim.analysis import compare, summarise
 from sim.cli import main
 from sim.model import patient_columns, simulate
-from sim.runner import patients_frame
+from sim.results import patients_frame
 from sim.scenario import ScenarioError, load_scenario
-
-from conftest import ROOT, run, scenario, therapy, timeline
 
 
 def two_groups(share_fast: float = 0.5, size: int = 200, **changes):
