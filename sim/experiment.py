@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from sim.model import EVENT_COLUMNS, BlockResult, patient_columns, simulate
-from sim.results import patients_frame, to_csv_text
+from sim.model import BlockResult, patient_columns, simulate
+from sim.results import events_csv_text, patients_frame, to_csv_text
 from sim.scenario import Scenario
 
 __all__ = ["BLOCK_PATIENTS", "BlockTables", "Unit", "default_workers", "is_terminal", "map_ordered", "plan_units",
@@ -182,8 +182,7 @@ def _simulate_unit(job: _UnitJob, unit: Unit) -> BlockResult | BlockTables:
     if not job.as_tables:
         return result
     patients = patients_frame(result.patients, patient_columns(job.scenario))
-    events = to_csv_text(pd.DataFrame(result.events, columns=EVENT_COLUMNS), header=False) if result.events else ""
-    return BlockTables(patients, to_csv_text(patients, header=False), events)
+    return BlockTables(patients, to_csv_text(patients, header=False), events_csv_text(result.events))
 
 
 def run_units(scenario: Scenario, units: Sequence[Unit], workers: int = 1, log_events: bool = True,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
 import hashlib
+import io
 import json
 import os
 import platform
@@ -24,6 +26,7 @@ from sim.scenario import Scenario
 __all__ = [
     "FLOAT_FORMAT",
     "OutputError",
+    "events_csv_text",
     "patients_frame",
     "new_run_dir",
     "provenance",
@@ -92,18 +95,50 @@ def patients_frame(table: dict[str, list[object]], columns: list[str]) -> pd.Dat
     return frame
 
 
+def _cells(series: pd.Series) -> list[str]:
+    """A column's CSV cells: true/false, fixed-point floats, empty for missing."""
+    values = series.tolist()
+    if series.dtype == bool:
+        return ["true" if v else "false" for v in values]
+    if series.dtype.kind == "f":
+        return ["" if v != v else FLOAT_FORMAT % v for v in values]  # v != v: NaN
+    if series.dtype.kind in "iu":
+        return [str(v) for v in values]
+    cells = []
+    for v in values:
+        if v is None or (isinstance(v, float) and v != v):
+            cells.append("")
+        elif isinstance(v, bool):
+            cells.append("true" if v else "false")
+        elif isinstance(v, float):
+            cells.append(FLOAT_FORMAT % v)
+        else:
+            cells.append(str(v))
+    return cells
+
+
 def to_csv_text(frame: pd.DataFrame, header: bool = True) -> str:
-    """CSV text with booleans as true/false, missing values empty and fixed float formatting."""
-    out = frame.copy()
-    for column in out.columns:
-        series = out[column]
-        if series.dtype == bool:
-            out[column] = series.map({True: "true", False: "false"})
-        elif series.dtype == object:
-            values = series.dropna()
-            if len(values) and values.map(lambda v: isinstance(v, bool)).all():
-                out[column] = series.map({True: "true", False: "false"})
-    return out.to_csv(index=False, header=header, float_format=FLOAT_FORMAT, lineterminator="\n")
+    """CSV text with booleans as true/false, missing values empty and fixed float formatting.
+
+    Written with the csv module (minimal quoting, as pandas does) from pre-formatted columns:
+    several times faster than ``DataFrame.to_csv`` with a float format, which matters because
+    every block of patients and events passes through here.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if header:
+        writer.writerow([str(c) for c in frame.columns])
+    writer.writerows(zip(*(_cells(frame[c]) for c in frame.columns), strict=True))
+    return buffer.getvalue()
+
+
+def events_csv_text(events: list[tuple[Any, ...]]) -> str:
+    """CSV lines (no header) of event-log tuples ``(replication, arm, patient, week, event, therapy,
+    detail)``, formatted as ``to_csv_text`` would format their table, without building it."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(
+        (r, a, p, FLOAT_FORMAT % w, e, t, d) for r, a, p, w, e, t, d in events)
+    return buffer.getvalue()
 
 
 def scenario_yaml(scenario: Scenario) -> str:
