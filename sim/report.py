@@ -22,6 +22,7 @@ TABLE_METRICS = {
     "weeks_on_treatment": "Weeks on treatment",
 }
 _PROPORTIONS = {"disease_free_fraction", "complete_response", "responded", "dropout"}
+_COUNTS = {"relapses", "adverse_events"}  # per patient, usually below 1: two decimals
 
 
 def _cell(metric: str, mean: float, low: float, high: float, percent: str = "%") -> str:
@@ -29,9 +30,10 @@ def _cell(metric: str, mean: float, low: float, high: float, percent: str = "%")
         centre, lo, hi, unit = 100 * mean, 100 * low, 100 * high, percent
     else:
         centre, lo, hi, unit = mean, low, high, ""
+    digits = 2 if metric in _COUNTS else 1
     if math.isnan(lo):
-        return f"{centre:.1f}{unit}"
-    return f"{centre:.1f}{unit} ({lo:.1f} to {hi:.1f})"
+        return f"{centre:.{digits}f}{unit}"
+    return f"{centre:.{digits}f}{unit} ({lo:.{digits}f} to {hi:.{digits}f})"
 
 
 def _cohort(table: pd.DataFrame, subgroup: str) -> pd.DataFrame:
