@@ -18,6 +18,9 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from sim.plots import _new_axes as _axes  # noqa: E402
+from sim.plots import arm_colours  # noqa: E402
+
 __all__ = [
     "arm_colours",
     "best_probability_bars",
@@ -31,19 +34,7 @@ __all__ = [
     "tornado",
 ]
 
-_ARM_COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
 _LOW, _HIGH, _NOISE = "#6baed6", "#fd8d3c", "#bdbdbd"
-
-
-def arm_colours(arms: list[str]) -> dict[str, str]:
-    """A fixed colour per arm, in the order of the scenario (the same palette as the run figures)."""
-    return {arm: _ARM_COLOURS[i % len(_ARM_COLOURS)] for i, arm in enumerate(arms)}
-
-
-def _axes(ax: plt.Axes | None, size: tuple[float, float]) -> plt.Axes:
-    if ax is None:
-        _, ax = plt.subplots(figsize=size)
-    return ax
 
 
 def _short(value: float) -> str:

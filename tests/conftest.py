@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 
 from sim.model import simulate
 from sim.scenario import Scenario, validate_scenario
+from sim.verify import _merge
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,16 +29,6 @@ def therapy(**changes: Any) -> dict[str, Any]:
         "after_maintenance": "continue",
     }
     return _merge(base, changes)
-
-
-def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def scenario(therapies: dict[str, dict[str, Any]], arms: dict[str, list[str]] | None = None,
