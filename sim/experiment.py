@@ -20,7 +20,8 @@ from sim.model import BlockResult, patient_columns, simulate
 from sim.results import events_csv_text, patients_frame, to_csv_text
 from sim.scenario import Scenario
 
-__all__ = ["BLOCK_PATIENTS", "BlockTables", "Unit", "default_workers", "is_terminal", "map_ordered", "plan_units",
+__all__ = ["BLOCK_PATIENTS", "BlockTables", "Unit", "default_workers", "is_terminal", "map_as_completed", "map_ordered",
+           "plan_units",
            "run_units"]
 
 BLOCK_PATIENTS = 1000
@@ -125,6 +126,77 @@ def map_ordered(function: Callable[[Any, T], R], shared: Any, items: Sequence[T]
                 yield from _next_done(queue, on_done)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def map_as_completed(function: Callable[[Any, T], R], shared: Any, items: Sequence[T], workers: int = 1,
+                     scheduler: str | None = None) -> Iterator[tuple[T, R]]:
+    """Yield ``(item, function(shared, item))`` as each finishes, whatever the order.
+
+    For work whose results are saved one by one (sweep points): a finished item is handed over at
+    once instead of waiting behind a slower earlier one. At most a few items per worker are in
+    flight, so memory stays flat.
+    """
+    if scheduler is not None:
+        yield from _as_completed_dask(function, shared, items, scheduler)
+        return
+    if workers <= 1 or len(items) <= 1:
+        for item in items:
+            yield item, function(shared, item)
+        return
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    window = 4 * workers
+    with ProcessPoolExecutor(max_workers=min(workers, len(items)), initializer=_init_worker,
+                             initargs=(function, shared)) as pool:
+        running: dict[Future[list[R]], T] = {}
+        pending = iter(items)
+        try:
+            for item in pending:
+                running[pool.submit(_call_in_worker, [item])] = item
+                if len(running) >= window:
+                    break
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    item = running.pop(future)
+                    yield item, future.result()[0]
+                for item in pending:
+                    running[pool.submit(_call_in_worker, [item])] = item
+                    if len(running) >= window:
+                        break
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def _as_completed_dask(function: Callable[[Any, T], R], shared: Any, items: Sequence[T],
+                       scheduler: str) -> Iterator[tuple[T, R]]:
+    from distributed import Client, as_completed
+
+    with Client(scheduler, set_as_default=False) as client:
+        window = 4 * max(1, sum(client.nthreads().values()))
+        [shared_future] = client.scatter([shared], broadcast=True)
+        pending = iter(items)
+        owner: dict[Any, T] = {}
+
+        def submit(item: T) -> Any:
+            future = client.submit(_call_on_dask, function, shared_future, [item], pure=False)
+            owner[future.key] = item
+            return future
+
+        first = [submit(item) for _, item in zip(range(window), pending, strict=False)]
+        flow = as_completed(first, loop=client.loop)
+        try:
+            for future in flow:
+                item = owner.pop(future.key)
+                result = future.result()[0]
+                following = next(pending, None)
+                if following is not None:
+                    flow.add(submit(following))
+                yield item, result
+        except BaseException:
+            client.cancel(list(flow.futures))
             raise
 
 

@@ -1527,7 +1527,7 @@ def run_sweep(prepared: _Prepared, partial: Path, final: Path, *, workers: int =
               plots: bool = True, progress: bool = False, argv: Sequence[str] = (), resumed: bool = False,
               say: Callable[[str], None] = lambda _: None) -> Path:
     """Run the unsaved points of a sweep in ``partial``, write its outputs and rename it to ``final``."""
-    from sim.experiment import map_ordered
+    from sim.experiment import map_as_completed
     from sim.results import provenance, write_json
 
     started = time.perf_counter()
@@ -1540,8 +1540,9 @@ def run_sweep(prepared: _Prepared, partial: Path, final: Path, *, workers: int =
         f"{_resume_command(list(argv), partial)})")
     bar = _progress(len(the_design.points), len(done), prepared.name, progress)
     try:
-        with closing(map_ordered(simulate_point, job, todo, workers, scheduler)) as results:
-            for point, record in zip(todo, results, strict=True):
+        # Points are saved as each finishes (in any order): a kill loses only the points running.
+        with closing(map_as_completed(simulate_point, job, todo, workers, scheduler)) as results:
+            for point, record in results:
                 _write_atomic(_point_file(partial, point.index), _point_text(record))
                 if bar is not None:
                     bar.update()
