@@ -1,6 +1,6 @@
 """Bad input: every broken scenario, ``--set`` and option ends with exit status 2 and readable lines.
 
-The contract (DESIGN.md section 3): one ``error: FILE: dotted.path: message`` line per problem on
+The contract (README, "Command line"): one ``error: FILE: dotted.path: message`` line per problem on
 standard error, a "did you mean" hint for a misspelt key, never a traceback, and nothing written.
 Each case starts from the real ``scenarios/low_dose.yaml`` (or its text, for syntax errors) and is
 run three ways: ``run.py check FILE``, ``run.py FILE --out DIR`` and ``run.py FILE`` from an empty
