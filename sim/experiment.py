@@ -254,7 +254,7 @@ def _simulate_unit(job: _UnitJob, unit: Unit) -> BlockResult | BlockTables:
     if not job.as_tables:
         return result
     patients = patients_frame(result.patients, patient_columns(job.scenario))
-    return BlockTables(patients, to_csv_text(patients, header=False), events_csv_text(result.events))
+    return BlockTables(patients, to_csv_text(patients, header=False), events_csv_text(result))
 
 
 def run_units(scenario: Scenario, units: Sequence[Unit], workers: int = 1, log_events: bool = True,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -26,16 +26,11 @@ __all__ = ["BlockResult", "EVENT_COLUMNS", "patient_columns", "simulate"]
 ACTIVE, RESPONSE, REMISSION = "active", "response", "remission"
 FULL, TAPER, OFF = "full", "taper", "off"
 
-# Pending events are stored as key -> (week, key), so that the earliest is min() of the values and,
-# on equal weeks, the smaller key happens first: adverse events (key = their index, in file order)
-# while still on drug, then relapse (so a relapse due exactly at a taper's end happens during the
-# taper), failure at assessment, response, remission, end of maintenance, end of taper.
-_RELAPSE = 1_000_000
-_FAILURE = _RELAPSE + 1
-_RESPONSE = _RELAPSE + 2
-_REMISSION = _RELAPSE + 3
-_MAINTENANCE_END = _RELAPSE + 4
-_TAPER_END = _RELAPSE + 5
+# The kinds of pending event. On equal weeks they happen in this order: an adverse event while
+# still on drug, then a relapse (so a relapse due exactly at a taper's end happens during the
+# taper), then the course's next step: failure at assessment, response, remission, end of
+# maintenance or end of taper (a course has only one of these pending at a time).
+_ADVERSE, _RELAPSE, _FAILURE, _RESPONSE, _REMISSION, _MAINTENANCE_END, _TAPER_END = range(7)
 
 EVENT_COLUMNS = ["replication", "arm", "patient", "week", "event", "therapy", "detail"]
 
@@ -83,12 +78,52 @@ def patient_columns(scenario: Scenario) -> list[str]:
     return keys + _BASE_COLUMNS + [f"dose_mg_{drug}" for drug in scenario.drugs_with_dose]
 
 
-@dataclass
 class BlockResult:
-    """Patients and events of one block of patients in one arm and replication."""
+    """Patients and events of one block of patients in one arm and replication.
 
-    patients: dict[str, list[Any]]
-    events: list[tuple[Any, ...]] = field(default_factory=list)
+    ``patients`` is the block's table, column by column, in patient order. The event log is kept
+    as the engine wrote it: ``logs[i]`` is patient ``first_patient + i``'s events in time order,
+    flat, four items per event (week, event, therapy, detail). ``event_columns`` and ``events``
+    give it as columns or as rows of ``EVENT_COLUMNS``.
+    """
+
+    __slots__ = ("patients", "replication", "arm", "first_patient", "logs")
+
+    def __init__(self, patients: dict[str, list[Any]], replication: int, arm: str, first_patient: int,
+                 logs: list[list[Any]]):
+        self.patients = patients
+        self.replication = replication
+        self.arm = arm
+        self.first_patient = first_patient
+        self.logs = logs
+
+    def event_rows(self) -> Iterator[tuple[Any, int, float, str, str, str]]:
+        """(patient, week, event, therapy, detail) for every logged event, in log order."""
+        for patient, log in enumerate(self.logs, self.first_patient):
+            for i in range(0, len(log), 4):
+                yield patient, log[i], log[i + 1], log[i + 2], log[i + 3]
+
+    @property
+    def event_columns(self) -> dict[str, list[Any]]:
+        """The event log as columns of ``EVENT_COLUMNS``."""
+        flat = list(chain.from_iterable(self.logs))
+        total = len(flat) // 4
+        patients = range(self.first_patient, self.first_patient + len(self.logs))
+        return {
+            "replication": [self.replication] * total,
+            "arm": [self.arm] * total,
+            "patient": list(chain.from_iterable(map(repeat, patients, [len(log) // 4 for log in self.logs]))),
+            "week": flat[0::4],
+            "event": flat[1::4],
+            "therapy": flat[2::4],
+            "detail": flat[3::4],
+        }
+
+    @property
+    def events(self) -> list[tuple[Any, ...]]:
+        """The event log as rows of ``EVENT_COLUMNS``."""
+        replication, arm = self.replication, self.arm
+        return [(replication, arm, *row) for row in self.event_rows()]
 
 
 class _Draws:
@@ -99,14 +134,22 @@ class _Draws:
     def __init__(self, streams: Streams):
         self._streams = streams
         self._lists: dict[Any, list[float]] = {}
-        self._starts: dict[Any, _CourseStart] = {}
+        self._starts: dict[Any, _Course] = {}
 
-    def u(self, purpose: str) -> list[float]:
-        values = self._lists.get(purpose)
-        if values is None:
-            values = self._streams.uniforms(purpose).tolist()
-            self._lists[purpose] = values
-        return values
+    def close(self) -> None:
+        """Drop the block's draws (courses refer back to this object)."""
+        self._lists.clear()
+        self._starts.clear()
+
+    def below(self, purpose: str, probability: float) -> list[bool]:
+        """Whether each patient's uniform for ``purpose`` is below ``probability``."""
+        return (self._streams.uniforms(purpose) < probability).tolist()
+
+    def uniforms(self, purpose: str) -> np.ndarray:
+        return self._streams.uniforms(purpose)
+
+    def times_array(self, purpose: str, spec: Any, upper: float | None = None) -> np.ndarray:
+        return ppf_truncated(spec, self._streams.uniforms(purpose), upper)
 
     def times(self, purpose: str, spec: Any, upper: float | None = None) -> list[float]:
         # Keyed by the spec object: plans hold their specs for the block's lifetime.
@@ -117,27 +160,6 @@ class _Draws:
             self._lists[key] = values
         return values
 
-    def course_start(self, plan: _Plan, names: _Names, first: bool) -> _CourseStart:
-        """Response, remission and adverse-event draws of a course of ``plan``, for the whole block."""
-        key = (id(plan), names.prefix, first)
-        start = self._starts.get(key)
-        if start is None:
-            uniforms = self._streams.uniforms
-            p_response = plan.p_response if first else plan.p_retreat
-            adverse_events = tuple(
-                (index, (uniforms(names.ae(name)[0]) < p_occurs).tolist(), self.times(names.ae(name)[1], onset))
-                for index, name, p_occurs, onset, _ in plan.adverse_events
-                if p_occurs > 0
-            )
-            start = _CourseStart(
-                (uniforms(names.response) < p_response).tolist(),
-                self.times(names.time_to_response, plan.time_to_response, plan.assessment_week),
-                (uniforms(names.complete) < plan.p_complete).tolist(),
-                adverse_events,
-            )
-            self._starts[key] = start
-        return start
-
     def exponential(self, purpose: str, mean_weeks: float) -> list[float]:
         key = (purpose, "exp", mean_weeks)
         values = self._lists.get(key)
@@ -147,18 +169,84 @@ class _Draws:
             self._lists[key] = values
         return values
 
+    def course(self, plan: _Plan, ordinal: int, first: bool) -> _Course:
+        """The draws of a course of ``plan`` that is the patient's ``ordinal``-th, for the whole block."""
+        key = (id(plan), ordinal, first)
+        course = self._starts.get(key)
+        if course is None:
+            course = self._starts[key] = _Course(self, plan, _names(ordinal), first)
+        return course
 
-class _CourseStart:
-    """What a course's start decides for every patient of a block, as lists indexed by patient."""
 
-    __slots__ = ("responds", "time_to_response", "completes", "adverse_events")
+class _Course:
+    """The draws of one course (a plan at a course ordinal) for every patient of a block.
 
-    def __init__(self, responds: list[bool], time_to_response: list[float], completes: list[bool],
-                 adverse_events: tuple[tuple[int, list[bool], list[float]], ...]):
-        self.responds = responds
-        self.time_to_response = time_to_response
-        self.completes = completes
-        self.adverse_events = adverse_events
+    What every course needs (response, its time, complete response, adverse events and their
+    onsets) is drawn at once; the rest (relapse times, taper and stop rules, discontinuations) on
+    first use, as lists indexed by patient.
+
+    A patient's adverse events in a course are kept in the order they would happen: by onset from
+    the start of the course, the lower index first on equal onsets. ``first_onset[j]`` is the first
+    one's onset (infinity if none occurs); ``adverse_event(j, k)`` gives the k-th as (onset, index),
+    read only for the few patients who have more than one during a course.
+    """
+
+    __slots__ = ("_draws", "_plan", "_names", "responds", "time_to_response", "completes", "first_onset",
+                 "_onsets", "_order", "on_treatment", "time_to_complete", "after_taper", "after_taper_time",
+                 "after_stop", "after_stop_time", "discontinues")
+
+    def __init__(self, draws: _Draws, plan: _Plan, names: _Names, first: bool):
+        self._draws = draws
+        self._plan = plan
+        self._names = names
+        self.responds = draws.below(names.response, plan.p_response if first else plan.p_retreat)
+        self.time_to_response = draws.times(names.time_to_response, plan.time_to_response, plan.assessment_week)
+        self.completes = draws.below(names.complete, plan.p_complete)
+        possible = [(index, ae_name, p_occurs, onset) for index, ae_name, p_occurs, onset, _ in plan.adverse_events
+                    if p_occurs > 0]
+        if not possible:
+            self.first_onset = [math.inf] * len(self.responds)
+            self._onsets = self._order = None
+            return
+        uniforms = draws.uniforms
+        onsets = np.stack([np.where(uniforms(names.ae(ae_name)[0]) < p_occurs,
+                                    draws.times_array(names.ae(ae_name)[1], onset), np.inf)
+                           for _, ae_name, p_occurs, onset in possible], axis=1)
+        order = np.argsort(onsets, axis=1, kind="stable")  # stable: the lower index first on ties
+        self._onsets = np.take_along_axis(onsets, order, axis=1)
+        self._order = np.array([index for index, _, _, _ in possible])[order]
+        self.first_onset = self._onsets[:, 0].tolist()
+
+    def adverse_event(self, j: int, k: int) -> tuple[float, int]:
+        """Patient j's k-th adverse event of the course (from 0): (onset, index); onset is infinity
+        past the last."""
+        onsets = self._onsets
+        if onsets is None or k >= onsets.shape[1]:
+            return math.inf, -1
+        return onsets.item(j, k), self._order.item(j, k)
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for a lazy slot not yet filled: draw it, keep it.
+        draws, plan, names = self._draws, self._plan, self._names
+        if name == "on_treatment":
+            value: Any = draws.exponential(names.on_treatment, plan.on_treatment_mean)
+        elif name == "time_to_complete":
+            value = draws.times(names.time_to_complete, plan.time_to_complete)
+        elif name == "after_taper":  # whether the patient relapses after a taper
+            value = draws.below(names.after_taper, plan.after_taper[0])
+        elif name == "after_taper_time":
+            value = draws.times(names.after_taper_time, plan.after_taper[1])
+        elif name == "after_stop":  # whether the patient relapses after stopping
+            value = draws.below(names.after_stop, plan.after_stop[0])
+        elif name == "after_stop_time":
+            value = draws.times(names.after_stop_time, plan.after_stop[1])
+        elif name == "discontinues":
+            # Read for the few patients with an adverse event: one element at a time.
+            value = [draws.uniforms(names.ae(ae_name)[2]).item for _, ae_name, _, _, _ in plan.adverse_events]
+        else:
+            raise AttributeError(name)
+        setattr(self, name, value)
+        return value
 
 
 class _Names:
@@ -207,16 +295,17 @@ _CONTINUE, _STOP, _TAPER = 0, 1, 2
 class _Plan:
     """A therapy compiled for the hot loop: plain attributes, specs held for the draw cache."""
 
-    __slots__ = ("name", "drug", "full_mg_per_week", "taper_mg_per_week", "p_response", "p_retreat",
+    __slots__ = ("name", "drug", "dose_index", "full_mg_per_week", "taper_mg_per_week", "p_response", "p_retreat",
                  "p_complete", "time_to_response", "assessment_week", "time_to_complete", "maintenance_weeks",
-                 "after_maintenance", "taper_weeks", "on_treatment_mean", "after_taper", "after_stop",
-                 "retreat", "max_courses", "adverse_events")
+                 "after_maintenance", "taper_weeks", "on_treatment_mean", "relapses_on_treatment", "after_taper",
+                 "after_stop", "retreat", "max_courses", "adverse_events")
 
-    def __init__(self, name: str, therapy: Therapy):
+    def __init__(self, name: str, therapy: Therapy, dosed_drugs: list[str]):
         response = therapy.response
         self.name = name
         self.drug = therapy.drug
         dose = therapy.dose_mg_per_day
+        self.dose_index = dosed_drugs.index(therapy.drug) if dose is not None else -1
         self.full_mg_per_week = None if dose is None else dose * 7.0
         taper = therapy.taper
         self.taper_mg_per_week = None if dose is None or taper is None else taper.dose_mg_per_day * 7.0
@@ -230,6 +319,7 @@ class _Plan:
         self.after_maintenance = {"continue": _CONTINUE, "stop": _STOP, "taper": _TAPER}[therapy.after_maintenance]
         self.taper_weeks = taper.weeks if taper is not None else 0.0
         self.on_treatment_mean = mean_weeks(therapy.relapse.on_treatment_per_year)
+        self.relapses_on_treatment = self.on_treatment_mean != math.inf
         rules = therapy.relapse
         self.after_taper = (rules.after_taper.probability, rules.after_taper.time) if rules.after_taper else None
         self.after_stop = (rules.after_stop.probability, rules.after_stop.time) if rules.after_stop else None
@@ -241,271 +331,240 @@ class _Plan:
         )
 
 
-class _Pathway:
-    """One patient's course through the lines of an arm."""
+# What to do before waiting for the next event.
+_NOTHING, _STOP_DRUG, _NEXT_LINE, _RETREAT = 0, 1, 2, 3
+_INF = math.inf
 
-    __slots__ = ("replication", "arm", "j", "patient", "lines", "end_week", "follow_up", "draws", "log", "now",
-                 "disease", "level", "pending", "line", "plan", "course", "names", "courses_of", "will_complete",
-                 "discontinued",
-                 "first_response", "first_remission", "first_relapse", "relapse_after_remission",
-                 "disease_free", "on_treatment", "dose_mg", "relapses", "adverse_events", "discontinuations",
-                 "courses", "dropout_reason", "dropout_week")
 
-    def __init__(self, replication: int, arm: str, j: int, patient: int, lines: list[_Plan], end_week: float,
-                 follow_up: float, draws: _Draws, log: bool):
-        self.replication = replication
-        self.arm = arm
-        self.j = j
-        self.patient = patient
-        self.lines = lines
-        self.end_week = end_week
-        self.follow_up = follow_up
-        self.draws = draws
-        self.log: list[tuple[Any, ...]] | None = [] if log else None
+def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lines: list[_Plan], end_week: float,
+             follow_up: float, draws: _Draws, log: list[tuple[Any, ...]] | None, rows: list[Any],
+             dosed: int) -> Iterator[simpy.Event]:
+    """One patient's course through the lines of an arm, as a SimPy process.
 
-        self.now = 0.0
-        self.disease = ACTIVE
-        self.level = OFF
-        self.pending: dict[int, tuple[float, int]] = {}
-        self.line = -1
-        self.plan: _Plan | None = None
-        self.course = 0  # ordinal of the current course over the whole pathway (names the streams)
-        self.names = _names(0)
-        self.courses_of: dict[str, int] = {}
-        self.will_complete = False
-        self.discontinued: set[str] = set()
+    The state lives in local variables, and each rule is written once, in the branch of the event
+    that triggers it: this loop runs once per event of every patient. After an event, ``action``
+    says what follows it: stop the drug (``stop_reason`` says why), move to the next usable line,
+    or start a new course of the same therapy. When the patient's observation ends, their record
+    goes into ``rows[j]``.
 
-        self.first_response: float | None = None
-        self.first_remission: float | None = None
-        self.first_relapse: float | None = None
-        self.relapse_after_remission: float | None = None
-        self.disease_free = 0.0
-        self.on_treatment = 0.0
-        self.dose_mg: dict[str, float] = {}
-        self.relapses = 0
-        self.adverse_events = 0
-        self.discontinuations = 0
-        self.courses = 0
-        self.dropout_reason: str | None = None
-        self.dropout_week: float | None = None
+    Pending events live in three places, because a pathway never has more than one of each kind:
+    the next step of the course (``step_week``, ``step``: failure at assessment, response,
+    remission, end of maintenance or end of taper, one at a time), the relapse (``relapse_week``),
+    and the course's next adverse event (``adverse_week``; it is the course's ``adverse_next``-th,
+    in onset order). Absent events are due at infinity. On equal weeks an adverse event comes
+    first, then the relapse, then the course's step (see the keys at the top of this module).
+    """
+    now = 0.0
+    disease = ACTIVE
+    level = OFF
+    step_week = relapse_week = _INF
+    step = -1
+    adverse_week = _INF
+    adverse_next = 0
+    course_start = 0.0
+    line = -1
+    n_lines = len(lines)
+    plan: Any = None
+    course: Any = None  # the current course's draws
+    ordinal = 0  # the current course's ordinal over the whole pathway (names its streams)
+    courses_of: dict[str, int] = {}
+    will_complete = False
+    discontinued: set[str] = set()
+    mg_per_week: float | None = None  # the current dose, while on drug
+    first_response: float | None = None
+    first_remission: float | None = None
+    first_relapse: float | None = None
+    relapse_after_remission: float | None = None
+    disease_free = 0.0
+    on_treatment = 0.0
+    dose = [0.0] * dosed
+    relapses = adverse_events = discontinuations = courses = 0
+    dropout_reason: str | None = None
+    dropout_week: float | None = None
+    action = _NEXT_LINE
+    stop_reason = ""
 
-    # --- bookkeeping -------------------------------------------------------------------------
-
-    def _event(self, event: str, detail: str = "") -> None:
-        log = self.log
-        if log is not None:
-            plan = self.plan
-            log.append((self.replication, self.arm, self.patient, self.now, event,
-                        plan.name if plan is not None else "", detail))
-
-    # --- the process -------------------------------------------------------------------------
-
-    def run(self, env: simpy.Environment) -> Iterator[simpy.Event]:
-        self._next_line()
-        pending = self.pending
-        end_week = self.end_week
-        timeout = env.timeout
-        while True:
-            t, key = min(pending.values()) if pending else (math.inf, -1)
-            ending = t >= end_week
-            if ending:
-                t = end_week
-            now = self.now
-            if t > now:
-                yield timeout(t - now)
-                # Accumulate time in the current state up to t (inline: this runs once per event).
-                dt = t - now
-                if self.disease is REMISSION:
-                    self.disease_free += dt
-                level = self.level
-                if level is not OFF:
-                    self.on_treatment += dt
-                    plan = self.plan
-                    mg_per_week = plan.full_mg_per_week if level is FULL else plan.taper_mg_per_week
-                    if mg_per_week is not None:
-                        dose_mg = self.dose_mg
-                        dose_mg[plan.drug] = dose_mg.get(plan.drug, 0.0) + mg_per_week * dt
-                self.now = t
-            if ending:
-                self._finish()
-                return
-            del pending[key]
-            if key == _RELAPSE:
-                self._relapse()
-            elif key == _RESPONSE:
-                self._response()
+    while True:
+        if action:
+            if action == _STOP_DRUG:
+                level = OFF
+                if log is not None:
+                    log += (now, "drug_stop", plan.name, stop_reason)
+                step_week = relapse_week = adverse_week = _INF
+                if disease is not ACTIVE and plan.after_stop is not None and course.after_stop[j]:
+                    relapse_week = now + course.after_stop_time[j]
             else:
-                self._handle(key)
+                if action == _NEXT_LINE:
+                    if level is not OFF:
+                        level = OFF
+                        if log is not None:
+                            log += (now, "drug_stop", plan.name, "switch")
+                    step_week = relapse_week = adverse_week = _INF
+                    line += 1
+                    while line < n_lines and lines[line].drug in discontinued:
+                        # A drug stopped for an adverse event is never restarted, in any later line either.
+                        line += 1
+                    if line < n_lines:
+                        plan = lines[line]
+                    else:
+                        plan = None
+                        if log is not None:
+                            log += (now, "no_line_left", "", "")
+                if plan is not None:
+                    # Start a course of `plan`.
+                    ordinal += 1
+                    number = courses_of.get(plan.name, 0) + 1
+                    courses_of[plan.name] = number
+                    courses += 1
+                    level = FULL
+                    mg_per_week = plan.full_mg_per_week
+                    relapse_week = _INF
+                    if log is not None:
+                        log += (now, "course_start", plan.name, f"line {line + 1}, course {number}")
+                    course = draws.course(plan, ordinal, number == 1)
+                    if course.responds[j]:
+                        step_week, step = now + course.time_to_response[j], _RESPONSE
+                    elif plan.assessment_week is not None:
+                        step_week, step = now + plan.assessment_week, _FAILURE
+                    else:
+                        step_week = _INF
+                    will_complete = course.completes[j]
+                    course_start = now
+                    adverse_week = now + course.first_onset[j]
+                    adverse_next = 0
+            action = _NOTHING
 
-    def _handle(self, key: int) -> None:
-        if key < _RELAPSE:
-            self._adverse_event(key)
-        elif key == _RELAPSE:
-            self._relapse()
-        elif key == _RESPONSE:
-            self._response()
+        # The next event: the earliest, ties broken by kind.
+        t, key = step_week, step
+        if relapse_week <= t:
+            t, key = relapse_week, _RELAPSE
+        if adverse_week <= t:
+            t, key = adverse_week, _ADVERSE
+        ending = t >= end_week
+        if ending:
+            t = end_week
+        if t > now:
+            yield timeout(t - now)
+            # Accumulate time in the current state up to t.
+            dt = t - now
+            if disease is REMISSION:
+                disease_free += dt
+            if level is not OFF:
+                on_treatment += dt
+                if mg_per_week is not None:
+                    dose[plan.dose_index] += mg_per_week * dt
+            now = t
+        if ending:
+            break
+
+        if key == _RESPONSE:
+            step_week = _INF
+            disease = RESPONSE
+            if first_response is None:
+                first_response = now
+            if log is not None:
+                log += (now, "response", plan.name, "")
+            if plan.relapses_on_treatment:
+                relapse_week = now + course.on_treatment[j]
+            if will_complete:
+                step_week, step = now + course.time_to_complete[j], _REMISSION
+            elif plan.after_maintenance != _CONTINUE:
+                step_week, step = now + plan.maintenance_weeks, _MAINTENANCE_END
         elif key == _REMISSION:
-            self._remission()
+            step_week = _INF
+            disease = REMISSION
+            if first_remission is None:
+                first_remission = now
+            if log is not None:
+                log += (now, "remission", plan.name, "")
+            if plan.after_maintenance != _CONTINUE:
+                step_week, step = now + plan.maintenance_weeks, _MAINTENANCE_END
         elif key == _MAINTENANCE_END:
-            if self.plan.after_maintenance == _TAPER:
-                self._start_taper()
+            if plan.after_maintenance == _TAPER:
+                level = TAPER
+                mg_per_week = plan.taper_mg_per_week
+                if log is not None:
+                    log += (now, "taper_start", plan.name, "")
+                relapse_week = _INF  # a change of dose voids the full-dose relapse draw
+                if plan.after_taper is not None and course.after_taper[j]:
+                    relapse_week = now + course.after_taper_time[j]
+                step_week, step = now + plan.taper_weeks, _TAPER_END
             else:
-                self._stop_drug("end_of_maintenance")
+                action, stop_reason = _STOP_DRUG, "end_of_maintenance"
+        elif key == _RELAPSE:
+            relapse_week = _INF
+            relapses += 1
+            if first_relapse is None:
+                first_relapse = now
+            if first_remission is not None and relapse_after_remission is None:
+                relapse_after_remission = now
+            disease = ACTIVE
+            if log is not None:
+                log += (now, "relapse", plan.name, level)
+            if level is FULL:
+                action = _NEXT_LINE  # relapse on full dose is a treatment failure
+            elif plan.retreat and plan.drug not in discontinued and courses_of[plan.name] < plan.max_courses:
+                level = OFF
+                action = _RETREAT
+            else:
+                action = _NEXT_LINE
         elif key == _TAPER_END:
-            self._stop_drug("end_of_taper")
+            action, stop_reason = _STOP_DRUG, "end_of_taper"
         elif key == _FAILURE:
-            self._event("assessment_failure")
-            self._next_line()
+            if log is not None:
+                log += (now, "assessment_failure", plan.name, "")
+            action = _NEXT_LINE
+        else:  # an adverse event
+            _, index = course.adverse_event(j, adverse_next)
+            adverse_next += 1
+            onset, _ = course.adverse_event(j, adverse_next)
+            adverse_week = course_start + onset
+            _, ae_name, _, _, p_discontinue = plan.adverse_events[index]
+            adverse_events += 1
+            if log is not None:
+                log += (now, "adverse_event", plan.name, ae_name)
+            if course.discontinues[index](j) < p_discontinue:
+                discontinuations += 1
+                discontinued.add(plan.drug)
+                if log is not None:
+                    log += (now, "discontinuation", plan.name, ae_name)
+                if dropout_reason is None:
+                    dropout_reason = ae_name
+                    dropout_week = now
+                if disease is ACTIVE:
+                    action = _NEXT_LINE
+                else:
+                    # A responder stays off drug under the after-stop rule (this also cancels a
+                    # pending remission) and moves to the next line at relapse.
+                    action, stop_reason = _STOP_DRUG, "discontinued"
 
-    # --- rules -------------------------------------------------------------------------------
-
-    def _start_course(self, plan: _Plan) -> None:
-        self.course += 1
-        names = self.names = _names(self.course)
-        number = self.courses_of.get(plan.name, 0) + 1
-        self.courses_of[plan.name] = number
-        self.courses += 1
-        self.plan = plan
-        self.level = FULL
-        pending = self.pending
-        pending.clear()
-        if self.log is not None:
-            self._event("course_start", f"line {self.line + 1}, course {number}")
-
-        j, now = self.j, self.now
-        start = self.draws.course_start(plan, names, number == 1)
-        if start.responds[j]:
-            pending[_RESPONSE] = (now + start.time_to_response[j], _RESPONSE)
-        elif plan.assessment_week is not None:
-            pending[_FAILURE] = (now + plan.assessment_week, _FAILURE)
-        self.will_complete = start.completes[j]
-        for index, occurs, onset in start.adverse_events:
-            if occurs[j]:
-                pending[index] = (now + onset[j], index)
-
-    def _next_line(self) -> None:
-        """Leave the current line (if any) and start the next usable one, or go off drug."""
-        if self.level is not OFF:
-            self.level = OFF
-            self._event("drug_stop", "switch")
-        self.pending.clear()
-        self.line += 1
-        lines = self.lines
-        while self.line < len(lines) and lines[self.line].drug in self.discontinued:
-            # A drug stopped for an adverse event is never restarted, in any later line either.
-            self.line += 1
-        if self.line < len(lines):
-            self._start_course(lines[self.line])
-        else:
-            self.plan = None
-            self._event("no_line_left")
-
-    def _response(self) -> None:
-        plan = self.plan
-        self.disease = RESPONSE
-        if self.first_response is None:
-            self.first_response = self.now
-        self._event("response")
-        if plan.on_treatment_mean != math.inf:
-            delay = self.draws.exponential(self.names.on_treatment, plan.on_treatment_mean)[self.j]
-            self.pending[_RELAPSE] = (self.now + delay, _RELAPSE)
-        if self.will_complete:
-            delay = self.draws.times(self.names.time_to_complete, plan.time_to_complete)[self.j]
-            self.pending[_REMISSION] = (self.now + delay, _REMISSION)
-        elif plan.after_maintenance != _CONTINUE:
-            self.pending[_MAINTENANCE_END] = (self.now + plan.maintenance_weeks, _MAINTENANCE_END)
-
-    def _remission(self) -> None:
-        self.disease = REMISSION
-        if self.first_remission is None:
-            self.first_remission = self.now
-        self._event("remission")
-        plan = self.plan
-        if plan.after_maintenance != _CONTINUE:
-            self.pending[_MAINTENANCE_END] = (self.now + plan.maintenance_weeks, _MAINTENANCE_END)
-
-    def _start_taper(self) -> None:
-        plan = self.plan
-        pending = self.pending
-        self.level = TAPER
-        self._event("taper_start")
-        pending.pop(_RELAPSE, None)  # a change of dose voids the full-dose relapse draw
-        rule = plan.after_taper
-        if rule is not None and self.draws.u(self.names.after_taper)[self.j] < rule[0]:
-            delay = self.draws.times(self.names.after_taper_time, rule[1])[self.j]
-            pending[_RELAPSE] = (self.now + delay, _RELAPSE)
-        pending[_TAPER_END] = (self.now + plan.taper_weeks, _TAPER_END)
-
-    def _stop_drug(self, reason: str) -> None:
-        self.level = OFF
-        self._event("drug_stop", reason)
-        self.pending.clear()
-        rule = self.plan.after_stop
-        if self.disease is not ACTIVE and rule is not None:
-            if self.draws.u(self.names.after_stop)[self.j] < rule[0]:
-                delay = self.draws.times(self.names.after_stop_time, rule[1])[self.j]
-                self.pending[_RELAPSE] = (self.now + delay, _RELAPSE)
-
-    def _relapse(self) -> None:
-        plan = self.plan
-        level = self.level
-        self.relapses += 1
-        if self.first_relapse is None:
-            self.first_relapse = self.now
-        if self.first_remission is not None and self.relapse_after_remission is None:
-            self.relapse_after_remission = self.now
-        self.disease = ACTIVE
-        self._event("relapse", level)
-        if level is FULL:
-            self._next_line()  # relapse on full dose is a treatment failure
-        elif (plan.retreat and plan.drug not in self.discontinued
-              and self.courses_of[plan.name] < plan.max_courses):
-            self.level = OFF
-            self._start_course(plan)
-        else:
-            self._next_line()
-
-    def _adverse_event(self, index: int) -> None:
-        plan = self.plan
-        _, ae_name, _, _, p_discontinue = plan.adverse_events[index]
-        self.adverse_events += 1
-        self._event("adverse_event", ae_name)
-        if self.draws.u(self.names.ae(ae_name)[2])[self.j] >= p_discontinue:
-            return
-        self.discontinuations += 1
-        self.discontinued.add(plan.drug)
-        self._event("discontinuation", ae_name)
-        if self.dropout_reason is None:
-            self.dropout_reason = ae_name
-            self.dropout_week = self.now
-        if self.disease is ACTIVE:
-            self._next_line()
-        else:
-            # A responder stays off drug under the after-stop rule (this also cancels a pending
-            # remission) and moves to the next line at relapse.
-            self._stop_drug("discontinued")
-
-    def _finish(self) -> None:
-        if self.end_week < self.follow_up:
-            self._event("lost_to_follow_up")
-            if self.dropout_reason is None:
-                self.dropout_reason = "lost_to_follow_up"
-                self.dropout_week = self.end_week
-        else:
-            self._event("end_of_follow_up")
+    therapy = plan.name if plan is not None else ""
+    if end_week < follow_up:
+        if log is not None:
+            log += (now, "lost_to_follow_up", therapy, "")
+        if dropout_reason is None:
+            dropout_reason = "lost_to_follow_up"
+            dropout_week = end_week
+    elif log is not None:
+        log += (now, "end_of_follow_up", therapy, "")
+    rows[j] = (first_response, first_remission, disease_free, relapses, first_relapse, relapse_after_remission,
+               dropout_reason, dropout_week, adverse_events, discontinuations, courses, on_treatment, disease,
+               dose)
 
 
 def _arm_lines(scenario: Scenario, arm: str) -> dict[str | None, list[_Plan]]:
     """The arm's compiled lines for each subgroup (key None when the cohort has no subgroups)."""
     names = scenario.arms[arm]
     groups = scenario.cohort.subgroups
-    plans = {n: _Plan(n, scenario.therapies[n]) for n in names}
+    dosed = scenario.drugs_with_dose
+    plans = {n: _Plan(n, scenario.therapies[n], dosed) for n in names}
     if groups is None:
         return {None: [plans[n] for n in names]}
     lines: dict[str | None, list[_Plan]] = {}
     for group, spec in groups.items():
         lines[group] = [
-            _Plan(n, resolve_therapy(scenario.therapies[n], spec.overrides[n])) if n in spec.overrides else plans[n]
+            _Plan(n, resolve_therapy(scenario.therapies[n], spec.overrides[n]), dosed) if n in spec.overrides
+            else plans[n]
             for n in names
         ]
     return lines
@@ -525,7 +584,7 @@ def assign_subgroups(scenario: Scenario, streams: Streams) -> list[str | None]:
 
 
 def simulate(scenario: Scenario, arm: str, replication: int, start: int = 0, stop: int | None = None,
-             batch_size: int = 64, log_events: bool = True, event_sample: int | None = None) -> BlockResult:
+             batch_size: int = 16, log_events: bool = True, event_sample: int | None = None) -> BlockResult:
     """Simulate patients ``start`` to ``stop - 1`` of one arm in one replication.
 
     Parameters
@@ -546,67 +605,77 @@ def simulate(scenario: Scenario, arm: str, replication: int, start: int = 0, sto
         Log events only for patients numbered below this (the same patients in every arm and
         replication); None logs every patient. Patient records are always complete.
     """
+    # The garbage collector is off for the whole block: the block's temporaries (processes, draws,
+    # records, logs) are freed by reference counting before it is back on, and the result holds
+    # only flat lists of numbers and strings, so nothing is left for it to scan again and again.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _simulate(scenario, arm, replication, start, stop, batch_size, log_events, event_sample)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _simulate(scenario: Scenario, arm: str, replication: int, start: int, stop: int | None, batch_size: int,
+              log_events: bool, event_sample: int | None) -> BlockResult:
     stop = scenario.cohort.size if stop is None else stop
+    n = stop - start
     streams = Streams(scenario.seed, replication, start, stop)
     draws = _Draws(streams)
     lines_by_group = _arm_lines(scenario, arm)
     subgroups = assign_subgroups(scenario, streams)
+    dosed_drugs = scenario.drugs_with_dose
     follow_up = scenario.follow_up_weeks
     ltfu_rate = scenario.cohort.loss_to_follow_up_per_year
     if ltfu_rate > 0:
         end_weeks = np.minimum(follow_up, -(52.0 / ltfu_rate) * np.log1p(-streams.uniforms("loss_to_follow_up")))
         ends = end_weeks.tolist()
     else:
-        ends = [follow_up] * (stop - start)
+        ends = [follow_up] * n
 
-    logged_below = (stop if event_sample is None else event_sample) if log_events else 0
-    pathways: list[_Pathway] = []
-    collecting = gc.isenabled()
-    gc.disable()  # the pathways form no reference cycles worth collecting mid-block
-    try:
-        for batch_start in range(start, stop, batch_size):
-            env = simpy.Environment()
-            for patient in range(batch_start, min(batch_start + batch_size, stop)):
-                j = patient - start
-                pathway = _Pathway(replication, arm, j, patient, lines_by_group[subgroups[j]], ends[j], follow_up,
-                                   draws, patient < logged_below)
-                pathways.append(pathway)
-                env.process(pathway.run(env))
-            env.run()
-    finally:
-        if collecting:
-            gc.enable()
+    logged = max(0, min(stop, event_sample if event_sample is not None else stop) - start) if log_events else 0
+    logs: list[list[tuple[Any, ...]] | None] = [[] for _ in range(logged)] + [None] * (n - logged)
+    rows: list[Any] = [None] * n
+    dosed = len(dosed_drugs)
+    for first in range(0, n, batch_size):
+        env = simpy.Environment()
+        timeout, process = env.timeout, env.process
+        for j in range(first, min(first + batch_size, n)):
+            process(_patient(timeout, replication, arm, j, start + j, lines_by_group[subgroups[j]], ends[j],
+                             follow_up, draws, logs[j], rows, dosed))
+        env.run()
+    draws.close()
 
-    ps = pathways
+    (first_response, first_remission, disease_free, relapses, first_relapse, relapse_after_remission, dropout_reason,
+     dropout_week, adverse_events, discontinuations, courses, on_treatment, final_state, doses) = (
+        zip(*rows, strict=True) if rows else ((),) * 14)
     table: dict[str, list[Any]] = {
-        "replication": [replication] * len(ps),
-        "arm": [arm] * len(ps),
-        "patient": [p.patient for p in ps],
+        "replication": [replication] * n,
+        "arm": [arm] * n,
+        "patient": list(range(start, stop)),
+        "subgroup": subgroups,
+        "responded": [week is not None for week in first_response],
+        "time_to_response_weeks": list(first_response),
+        "complete_response": [week is not None for week in first_remission],
+        "time_to_complete_response_weeks": list(first_remission),
+        "disease_free_weeks": list(disease_free),
+        "disease_free_fraction": [free / end if end > 0 else math.nan
+                                  for free, end in zip(disease_free, ends, strict=True)],
+        "relapses": list(relapses),
+        "first_relapse_week": list(first_relapse),
+        "relapse_after_remission_week": list(relapse_after_remission),
+        "dropout": [reason is not None for reason in dropout_reason],
+        "dropout_reason": list(dropout_reason),
+        "dropout_week": list(dropout_week),
+        "adverse_events": list(adverse_events),
+        "discontinuations": list(discontinuations),
+        "courses": list(courses),
+        "weeks_on_treatment": list(on_treatment),
+        "observed_weeks": ends,
+        "final_state": list(final_state),
     }
-    if scenario.cohort.subgroups is not None:
-        table["subgroup"] = subgroups
-    table.update({
-        "responded": [p.first_response is not None for p in ps],
-        "time_to_response_weeks": [p.first_response for p in ps],
-        "complete_response": [p.first_remission is not None for p in ps],
-        "time_to_complete_response_weeks": [p.first_remission for p in ps],
-        "disease_free_weeks": [p.disease_free for p in ps],
-        "disease_free_fraction": [p.disease_free / p.end_week if p.end_week > 0 else math.nan for p in ps],
-        "relapses": [p.relapses for p in ps],
-        "first_relapse_week": [p.first_relapse for p in ps],
-        "relapse_after_remission_week": [p.relapse_after_remission for p in ps],
-        "dropout": [p.dropout_reason is not None for p in ps],
-        "dropout_reason": [p.dropout_reason for p in ps],
-        "dropout_week": [p.dropout_week for p in ps],
-        "adverse_events": [p.adverse_events for p in ps],
-        "discontinuations": [p.discontinuations for p in ps],
-        "courses": [p.courses for p in ps],
-        "weeks_on_treatment": [p.on_treatment for p in ps],
-        "observed_weeks": [p.end_week for p in ps],
-        "final_state": [p.disease for p in ps],
-    })
-    for drug in scenario.drugs_with_dose:
-        table[f"dose_mg_{drug}"] = [p.dose_mg.get(drug, 0.0) for p in ps]
-    # Pathways are in patient order and each log is in time order: no sort needed.
-    events = [event for p in ps if p.log for event in p.log]
-    return BlockResult({c: table[c] for c in patient_columns(scenario)}, events)
+    for index, drug in enumerate(dosed_drugs):
+        table[f"dose_mg_{drug}"] = [dose[index] for dose in doses]
+    # Each log is in time order and the logs are in patient order: no sort needed.
+    return BlockResult({c: table[c] for c in patient_columns(scenario)}, replication, arm, start, logs[:logged])  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sim.model import FLOAT_COLUMNS
+from sim.model import FLOAT_COLUMNS, BlockResult
 from sim.scenario import Scenario
 
 __all__ = [
@@ -132,12 +132,13 @@ def to_csv_text(frame: pd.DataFrame, header: bool = True) -> str:
     return buffer.getvalue()
 
 
-def events_csv_text(events: list[tuple[Any, ...]]) -> str:
-    """CSV lines (no header) of event-log tuples ``(replication, arm, patient, week, event, therapy,
-    detail)``, formatted as ``to_csv_text`` would format their table, without building it."""
+def events_csv_text(block: BlockResult) -> str:
+    """CSV lines (no header) of a block's event log, in ``EVENT_COLUMNS`` order, formatted as
+    ``to_csv_text`` would format their table, without building it."""
     buffer = io.StringIO()
+    r, a = block.replication, block.arm
     csv.writer(buffer, lineterminator="\n").writerows(
-        (r, a, p, FLOAT_FORMAT % w, e, t, d) for r, a, p, w, e, t, d in events)
+        (r, a, p, FLOAT_FORMAT % w, e, t, d) for p, w, e, t, d in block.event_rows())
     return buffer.getvalue()
 
 

@@ -68,7 +68,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scipy import special, stats
 
-from sim.model import simulate
+from sim.model import BlockResult, simulate
 from sim.rng import Streams
 from sim.scenario import (
     Count,
@@ -358,13 +358,14 @@ def enrolment_weeks(seed: int, simulation: int, allocation: Sequence[int], arm_s
 # --- what the trial sees ------------------------------------------------------------------------
 
 
-def visit_states(events: Sequence[tuple[Any, ...]], first_patient: int, n: int,
-                 visit_weeks: Sequence[float]) -> np.ndarray:
-    """State of each patient (0 active, 1 response, 2 remission) at each visit week, from the event log.
+def visit_states(block: BlockResult, n: int, visit_weeks: Sequence[float]) -> np.ndarray:
+    """State of each of a block's first n patients (0 active, 1 response, 2 remission) at each visit
+    week, from its event log.
 
     The state at a visit is the state after every event at or before that week; patients start active.
     """
-    rows = [(e[2] - first_patient, e[3], _STATE_AFTER[e[4]]) for e in events if e[4] in _STATE_AFTER]
+    first_patient = block.first_patient
+    rows = [(p - first_patient, w, _STATE_AFTER[e]) for p, w, e, _, _ in block.event_rows() if e in _STATE_AFTER]
     visits = np.asarray(visit_weeks, dtype=float)
     if not rows:
         return np.zeros((n, len(visits)), dtype=np.int8)
@@ -610,7 +611,7 @@ def simulate_trial(plan: TrialPlan, simulation: int, full_follow_up: bool = Fals
         first = index * ARM_PATIENT_OFFSET
         block = simulate(scenario, arm, simulation, first, first + n, log_events=needs_states)
         dropout = np.array(block.patients["dropout_week"], dtype=float)
-        states = visit_states(block.events, first, n, trial.visit_weeks) if needs_states else None
+        states = visit_states(block, n, trial.visit_weeks) if needs_states else None
         arms.append(SimulatedArm(enrol[index], dropout, states))
     return arms
 

@@ -106,11 +106,12 @@ def simulate_trials(scenario: Scenario, workers: int = 1) -> TrialData:
     if len(scenario.arms) != 1:
         raise ValueError(f"{scenario.name}: validation runs one arm, got {list(scenario.arms)}")
     columns: dict[str, list[Any]] = {}
-    events: list[tuple[Any, ...]] = []
+    events: dict[str, list[Any]] = {c: [] for c in EVENT_COLUMNS}
     for result in run_units(scenario, plan_units(scenario), workers, log_events=True):
         for column, values in result.patients.items():
             columns.setdefault(column, []).extend(values)
-        events.extend(result.events)
+        for column, values in result.event_columns.items():
+            events[column].extend(values)
     patient_table = pd.DataFrame(columns)
     event_table = pd.DataFrame(events, columns=EVENT_COLUMNS)
     return TrialData(scenario, patient_table, event_table, _patient_flags(patient_table, event_table),

@@ -164,14 +164,15 @@ class _Run:
 
 def _run(scenario: Scenario, arm: str) -> _Run:
     patients: dict[str, list[Any]] = {}
-    events: list[tuple[Any, ...]] = []
+    events: dict[str, list[Any]] = {c: [] for c in EVENT_COLUMNS}
     for start in range(0, scenario.cohort.size, BLOCK):
         block = simulate(scenario, arm, 0, start, min(start + BLOCK, scenario.cohort.size))
         for column, values in block.patients.items():
             patients.setdefault(column, []).extend(values)
-        events.extend(block.events)
-    event_columns = {c: np.array([e[i] for e in events], dtype=object) for i, c in enumerate(EVENT_COLUMNS)}
-    if events:
+        for column, values in block.event_columns.items():
+            events[column].extend(values)
+    event_columns = {c: np.array(values, dtype=object) for c, values in events.items()}
+    if events["patient"]:
         event_columns["patient"] = event_columns["patient"].astype(int)
         event_columns["week"] = event_columns["week"].astype(float)
     return _Run({c: np.array(v, dtype=object) for c, v in patients.items()}, event_columns)

@@ -52,8 +52,7 @@ def run(s: Scenario, arm: str | None = None, replication: int = 0) -> tuple[pd.D
     """Patients and events of one arm as DataFrames."""
     arm = arm if arm is not None else s.reference_arm
     result = simulate(s, arm, replication)
-    events = pd.DataFrame(result.events, columns=["replication", "arm", "patient", "week", "event",
-                                                  "therapy", "detail"])
+    events = pd.DataFrame(result.event_columns)
     return pd.DataFrame(result.patients), events
 
 

@@ -79,7 +79,7 @@ PULSE = therapy(response={"time_to_response": 2, "time_to_complete": 1}, mainten
 def pulse_states(visit_weeks: list[float]) -> np.ndarray:
     s = scenario({"pulse": PULSE}, cohort={"size": 1})
     block = simulate(s, "pulse", 0)
-    return visit_states(block.events, 0, 1, visit_weeks)
+    return visit_states(block, 1, visit_weeks)
 
 
 def values(trial: Trial, states: np.ndarray, enrol: float = 0.0, dropout: float = math.nan):  # type: ignore[no-untyped-def]
