@@ -129,17 +129,17 @@ class BlockResult:
 class _Draws:
     """Per-block draws as Python lists indexed by patient, derived lazily by purpose."""
 
-    __slots__ = ("_streams", "_lists", "_starts")
+    __slots__ = ("_streams", "_lists", "courses")
 
     def __init__(self, streams: Streams):
         self._streams = streams
         self._lists: dict[Any, list[float]] = {}
-        self._starts: dict[Any, _Course] = {}
+        self.courses: dict[tuple[_Plan, int, bool], _Course] = {}
 
     def close(self) -> None:
         """Drop the block's draws (courses refer back to this object)."""
         self._lists.clear()
-        self._starts.clear()
+        self.courses.clear()
 
     def below(self, purpose: str, probability: float) -> list[bool]:
         """Whether each patient's uniform for ``purpose`` is below ``probability``."""
@@ -170,11 +170,12 @@ class _Draws:
         return values
 
     def course(self, plan: _Plan, ordinal: int, first: bool) -> _Course:
-        """The draws of a course of ``plan`` that is the patient's ``ordinal``-th, for the whole block."""
-        key = (id(plan), ordinal, first)
-        course = self._starts.get(key)
+        """The draws of a course of ``plan`` that is the patient's ``ordinal``-th, for the whole block
+        (kept in ``courses`` under (plan, ordinal, first))."""
+        key = (plan, ordinal, first)
+        course = self.courses.get(key)
         if course is None:
-            course = self._starts[key] = _Course(self, plan, _names(ordinal), first)
+            course = self.courses[key] = _Course(self, plan, _names(ordinal), first)
         return course
 
 
@@ -213,7 +214,7 @@ class _Course:
                                     draws.times_array(names.ae(ae_name)[1], onset), np.inf)
                            for _, ae_name, p_occurs, onset in possible], axis=1)
         order = np.argsort(onsets, axis=1, kind="stable")  # stable: the lower index first on ties
-        self._onsets = np.take_along_axis(onsets, order, axis=1)
+        self._onsets = np.sort(onsets, axis=1)
         self._order = np.array([index for index, _, _, _ in possible])[order]
         self.first_onset = self._onsets[:, 0].tolist()
 
@@ -331,6 +332,9 @@ class _Plan:
         )
 
 
+_COURSE_DETAIL: dict[tuple[int, int], str] = {}
+"""The detail of a course start, "line L, course N", by (line index, course number)."""
+
 # What to do before waiting for the next event.
 _NOTHING, _STOP_DRUG, _NEXT_LINE, _RETREAT = 0, 1, 2, 3
 _INF = math.inf
@@ -369,8 +373,10 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
     ordinal = 0  # the current course's ordinal over the whole pathway (names its streams)
     courses_of: dict[str, int] = {}
     will_complete = False
-    discontinued: set[str] = set()
+    discontinued: tuple[str, ...] = ()  # drugs stopped for an adverse event
     mg_per_week: float | None = None  # the current dose, while on drug
+    dose_index = -1  # the current drug's place in `dose`
+    therapy = ""  # the current plan's name
     first_response: float | None = None
     first_remission: float | None = None
     first_relapse: float | None = None
@@ -383,13 +389,14 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
     dropout_week: float | None = None
     action = _NEXT_LINE
     stop_reason = ""
+    courses_drawn = draws.courses
 
     while True:
         if action:
             if action == _STOP_DRUG:
                 level = OFF
                 if log is not None:
-                    log += (now, "drug_stop", plan.name, stop_reason)
+                    log += (now, "drug_stop", therapy, stop_reason)
                 step_week = relapse_week = adverse_week = _INF
                 if disease is not ACTIVE and plan.after_stop is not None and course.after_stop[j]:
                     relapse_week = now + course.after_stop_time[j]
@@ -398,7 +405,7 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
                     if level is not OFF:
                         level = OFF
                         if log is not None:
-                            log += (now, "drug_stop", plan.name, "switch")
+                            log += (now, "drug_stop", therapy, "switch")
                     step_week = relapse_week = adverse_week = _INF
                     line += 1
                     while line < n_lines and lines[line].drug in discontinued:
@@ -413,15 +420,22 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
                 if plan is not None:
                     # Start a course of `plan`.
                     ordinal += 1
-                    number = courses_of.get(plan.name, 0) + 1
-                    courses_of[plan.name] = number
+                    therapy = plan.name
+                    number = courses_of.get(therapy, 0) + 1
+                    courses_of[therapy] = number
                     courses += 1
                     level = FULL
                     mg_per_week = plan.full_mg_per_week
+                    dose_index = plan.dose_index
                     relapse_week = _INF
                     if log is not None:
-                        log += (now, "course_start", plan.name, f"line {line + 1}, course {number}")
-                    course = draws.course(plan, ordinal, number == 1)
+                        detail = _COURSE_DETAIL.get((line, number))
+                        if detail is None:
+                            detail = _COURSE_DETAIL[line, number] = f"line {line + 1}, course {number}"
+                        log += (now, "course_start", therapy, detail)
+                    course = courses_drawn.get((plan, ordinal, number == 1))
+                    if course is None:
+                        course = draws.course(plan, ordinal, number == 1)
                     if course.responds[j]:
                         step_week, step = now + course.time_to_response[j], _RESPONSE
                     elif plan.assessment_week is not None:
@@ -452,7 +466,7 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
             if level is not OFF:
                 on_treatment += dt
                 if mg_per_week is not None:
-                    dose[plan.dose_index] += mg_per_week * dt
+                    dose[dose_index] += mg_per_week * dt
             now = t
         if ending:
             break
@@ -463,7 +477,7 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
             if first_response is None:
                 first_response = now
             if log is not None:
-                log += (now, "response", plan.name, "")
+                log += (now, "response", therapy, "")
             if plan.relapses_on_treatment:
                 relapse_week = now + course.on_treatment[j]
             if will_complete:
@@ -476,7 +490,7 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
             if first_remission is None:
                 first_remission = now
             if log is not None:
-                log += (now, "remission", plan.name, "")
+                log += (now, "remission", therapy, "")
             if plan.after_maintenance != _CONTINUE:
                 step_week, step = now + plan.maintenance_weeks, _MAINTENANCE_END
         elif key == _MAINTENANCE_END:
@@ -484,7 +498,7 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
                 level = TAPER
                 mg_per_week = plan.taper_mg_per_week
                 if log is not None:
-                    log += (now, "taper_start", plan.name, "")
+                    log += (now, "taper_start", therapy, "")
                 relapse_week = _INF  # a change of dose voids the full-dose relapse draw
                 if plan.after_taper is not None and course.after_taper[j]:
                     relapse_week = now + course.after_taper_time[j]
@@ -500,10 +514,10 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
                 relapse_after_remission = now
             disease = ACTIVE
             if log is not None:
-                log += (now, "relapse", plan.name, level)
+                log += (now, "relapse", therapy, level)
             if level is FULL:
                 action = _NEXT_LINE  # relapse on full dose is a treatment failure
-            elif plan.retreat and plan.drug not in discontinued and courses_of[plan.name] < plan.max_courses:
+            elif plan.retreat and plan.drug not in discontinued and courses_of[therapy] < plan.max_courses:
                 level = OFF
                 action = _RETREAT
             else:
@@ -512,7 +526,7 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
             action, stop_reason = _STOP_DRUG, "end_of_taper"
         elif key == _FAILURE:
             if log is not None:
-                log += (now, "assessment_failure", plan.name, "")
+                log += (now, "assessment_failure", therapy, "")
             action = _NEXT_LINE
         else:  # an adverse event
             _, index = course.adverse_event(j, adverse_next)
@@ -522,12 +536,12 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
             _, ae_name, _, _, p_discontinue = plan.adverse_events[index]
             adverse_events += 1
             if log is not None:
-                log += (now, "adverse_event", plan.name, ae_name)
+                log += (now, "adverse_event", therapy, ae_name)
             if course.discontinues[index](j) < p_discontinue:
                 discontinuations += 1
-                discontinued.add(plan.drug)
+                discontinued += (plan.drug,)
                 if log is not None:
-                    log += (now, "discontinuation", plan.name, ae_name)
+                    log += (now, "discontinuation", therapy, ae_name)
                 if dropout_reason is None:
                     dropout_reason = ae_name
                     dropout_week = now
