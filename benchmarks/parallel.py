@@ -9,6 +9,7 @@ so the figures show what parallelism buys the engine. Each result set is checked
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
 
@@ -48,10 +49,16 @@ def _measure_one(total: int, repeats: int) -> None:
     units = plan_units(scenario)
     one, reference = _timed(scenario, units, repeats, workers=1)
     two, results_two = _timed(scenario, units, repeats, workers=2)
-    from distributed import LocalCluster
+    import dask
+    from distributed import Client, LocalCluster
+
+    # Dask workers sample their own stacks every 10 ms for the dashboard's profile, by default: that
+    # costs a few per cent of a core. The runs here have no dashboard.
+    dask.config.set({"distributed.worker.profile.enabled": False, "distributed.scheduler.worker-saturation": "inf"})
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        _timed(scenario, units[:4], scheduler=cluster.scheduler_address)  # warm the workers' imports
+        with Client(cluster.scheduler_address, set_as_default=False) as client:
+            client.run(importlib.import_module, "sim.experiment")  # every worker imports the model first
         dask, results_dask = _timed(scenario, units, repeats, scheduler=cluster.scheduler_address)
     assert results_two == reference and results_dask == reference, "results differ between runners"
     n = patients * 60

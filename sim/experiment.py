@@ -28,9 +28,13 @@ BLOCK_PATIENTS = 1000
 """Patients per unit of work (about 30 ms of simulation); results are written a unit at a time."""
 
 TASK_PATIENTS = 25_000
-"""Patients per task sent to a worker (units travel in groups): about 0.8 s of simulation, so the
-cost of sending a task (~0.1 ms to a process, ~2 ms to Dask) and of the scheduler's own work on
-the same cores stays negligible, while a run still has enough tasks to balance the workers."""
+"""The most patients in a task sent to a worker (units travel in groups): about 0.5 s of
+simulation, so the cost of sending a task (~0.1 ms to a process, a few ms to Dask) stays
+negligible. Tasks shrink towards the end of a run, so the workers finish together."""
+
+DASK_TASK_PATIENTS = 5_000
+"""The fewest patients in a task sent to Dask (about 0.1 s of simulation): its tasks cost a few
+milliseconds each to send, schedule and collect, on the same cores as the work."""
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -89,22 +93,34 @@ def _call_on_dask(function: Callable[..., Any], shared: Any, chunk: list[Any]) -
     return [function(shared, item) for item in chunk]
 
 
-def _chunks(items: Sequence[T], size: int) -> list[list[T]]:
-    """Consecutive items in tasks of ``size``."""
-    return [list(items[i:i + size]) for i in range(0, len(items), max(1, size))]
+def _chunks(items: Sequence[T], size: int, workers: int = 1, smallest: int = 1) -> list[list[T]]:
+    """Consecutive items in tasks of at most ``size``, shrinking towards the end ("guided" chunks).
+
+    Each task takes a share of what is left (a quarter per worker, at most ``size``, at least
+    ``smallest``), so the first tasks are large, to keep the cost of sending them negligible, and
+    the last ones small, so that the workers finish together.
+    """
+    chunks: list[list[T]] = []
+    first = 0
+    while first < len(items):
+        take = max(1, smallest, min(size, (len(items) - first) // (4 * max(1, workers))))
+        chunks.append(list(items[first:first + take]))
+        first += take
+    return chunks
 
 
 def map_ordered(function: Callable[[Any, T], R], shared: Any, items: Sequence[T], workers: int = 1,
                 scheduler: str | None = None, on_done: Callable[[T], None] | None = None,
-                chunk_size: int = 1) -> Iterator[R]:
+                chunk_size: int = 1, smallest_chunk: int = 1) -> Iterator[R]:
     """Yield ``function(shared, item)`` for each item, in order, computed where asked.
 
-    ``shared`` is sent to each worker once; items travel ``chunk_size`` at a time (one task each).
+    ``shared`` is sent to each worker once; items travel in tasks of ``smallest_chunk`` to
+    ``chunk_size`` items, smaller towards the end.
     At most a few tasks per worker wait to be consumed, so memory stays flat however many items
     there are. ``function`` must be a module-level function.
     """
     if scheduler is not None:
-        yield from _map_dask(function, shared, items, scheduler, on_done, chunk_size)
+        yield from _map_dask(function, shared, items, scheduler, on_done, chunk_size, smallest_chunk)
         return
     if workers <= 1 or len(items) <= 1:
         for item in items:
@@ -118,7 +134,7 @@ def map_ordered(function: Callable[[Any, T], R], shared: Any, items: Sequence[T]
                              initargs=(function, shared)) as pool:
         queue: deque[tuple[list[T], Future[list[R]]]] = deque()
         try:
-            for chunk in _chunks(items, chunk_size):
+            for chunk in _chunks(items, chunk_size, workers, smallest_chunk):
                 queue.append((chunk, pool.submit(_call_in_worker, chunk)))
                 if len(queue) >= window:
                     yield from _next_done(queue, on_done)
@@ -210,7 +226,7 @@ def _next_done(queue: deque[tuple[list[T], Any]], on_done: Callable[[T], None] |
 
 
 def _map_dask(function: Callable[[Any, T], R], shared: Any, items: Sequence[T], scheduler: str,
-              on_done: Callable[[T], None] | None, chunk_size: int) -> Iterator[R]:
+              on_done: Callable[[T], None] | None, chunk_size: int, smallest_chunk: int) -> Iterator[R]:
     from distributed import Client
 
     with Client(scheduler, set_as_default=False) as client:
@@ -219,7 +235,7 @@ def _map_dask(function: Callable[[Any, T], R], shared: Any, items: Sequence[T], 
         [shared_future] = client.scatter([shared], broadcast=True)
         queue: deque[tuple[list[T], Any]] = deque()
         try:
-            for chunk in _chunks(items, chunk_size):
+            for chunk in _chunks(items, chunk_size, workers, smallest_chunk):
                 queue.append((chunk, client.submit(_call_on_dask, function, shared_future, chunk, pure=False)))
                 if len(queue) >= window:
                     yield from _next_done(queue, on_done)
@@ -266,8 +282,9 @@ def run_units(scenario: Scenario, units: Sequence[Unit], workers: int = 1, log_e
     tables and CSV text then happens in the workers, leaving the main process only to write.
     """
     job = _UnitJob(scenario, log_events, event_sample, as_tables)
-    # Units travel in groups: at least four tasks per worker (so the last ones balance the load), at
-    # most TASK_PATIENTS patients each.
+    # Units travel in groups of at most TASK_PATIENTS patients, shrinking towards the end; on Dask,
+    # whose tasks cost more to send, of at least DASK_TASK_PATIENTS.
     largest = max((u.stop - u.start for u in units), default=1)
-    chunk = max(1, min(TASK_PATIENTS // largest, -(-len(units) // (4 * max(1, workers)))))
-    yield from map_ordered(_simulate_unit, job, units, workers, scheduler, on_done, chunk)
+    chunk = max(1, TASK_PATIENTS // largest)
+    smallest = max(1, DASK_TASK_PATIENTS // largest) if scheduler is not None else 1
+    yield from map_ordered(_simulate_unit, job, units, workers, scheduler, on_done, chunk, smallest)
