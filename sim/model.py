@@ -1,9 +1,9 @@
 """The clinical model: one SimPy process per patient, simulated in small batches.
 
 ``simulate(scenario, arm, replication, start, stop)`` is a pure function of its arguments. Each
-patient's process keeps a small table of pending events (response, remission, relapse, adverse
-events, end of maintenance or taper, failure at assessment) and waits for the earliest; ties are
-broken by a fixed priority so that fixed-duration pathways are exact and reproducible.
+patient's process keeps its pending events (the course's next step, a relapse, the next adverse
+event) and waits for the earliest; ties are broken by a fixed priority so that fixed-duration
+pathways are exact and reproducible.
 """
 
 from __future__ import annotations
@@ -341,7 +341,7 @@ _INF = math.inf
 
 
 def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lines: list[_Plan], end_week: float,
-             follow_up: float, draws: _Draws, log: list[tuple[Any, ...]] | None, rows: list[Any],
+             follow_up: float, draws: _Draws, log: list[Any] | None, rows: list[Any],
              dosed: int) -> Iterator[simpy.Event]:
     """One patient's course through the lines of an arm, as a SimPy process.
 
@@ -649,7 +649,7 @@ def _simulate(scenario: Scenario, arm: str, replication: int, start: int, stop: 
         ends = [follow_up] * n
 
     logged = max(0, min(stop, event_sample if event_sample is not None else stop) - start) if log_events else 0
-    logs: list[list[tuple[Any, ...]] | None] = [[] for _ in range(logged)] + [None] * (n - logged)
+    logs: list[list[Any] | None] = [[] for _ in range(logged)] + [None] * (n - logged)
     rows: list[Any] = [None] * n
     dosed = len(dosed_drugs)
     for first in range(0, n, batch_size):

@@ -120,3 +120,27 @@ def test_workers_one_and_two_write_identical_files(low_dose, tmp_path):
         if name == "report.md":
             continue  # it quotes the wall time and worker count
         assert (one / name).read_bytes() == (two / name).read_bytes(), name
+
+
+def test_stream_definition_one_pcg64_per_purpose_replications_as_windows():
+    """The documented definition (sim/rng.py, docs/model.md 5.2): purpose P of seed s is
+    PCG64(SeedSequence([s, purpose_key(P)])); replication r, patient n takes output r * 2**48 + n."""
+    import numpy as np
+
+    from sim.rng import MAX_PATIENTS
+
+    bit_generator = np.random.PCG64(np.random.SeedSequence([7, purpose_key("c1.response")]))
+    bit_generator.advance(3 * MAX_PATIENTS + 40)
+    expected = np.random.Generator(bit_generator).random(25)
+    got = Streams(7, 3, 40, 65).uniforms("c1.response")
+    assert np.array_equal(got, expected)
+    assert not got.flags.writeable  # shared by the arms of the replication: nobody may change it
+
+
+def test_patients_beyond_a_replication_window_are_refused():
+    import pytest
+
+    from sim.rng import MAX_PATIENTS
+
+    with pytest.raises(ValueError, match="outside"):
+        Streams(7, 0, MAX_PATIENTS - 1, MAX_PATIENTS + 1)
