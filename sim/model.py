@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import chain, repeat
 from typing import Any
 
@@ -21,7 +21,7 @@ from sim.distributions import ppf_truncated
 from sim.rng import Streams
 from sim.scenario import Scenario, Therapy, mean_weeks, resolve_therapy
 
-__all__ = ["BlockResult", "EVENT_COLUMNS", "patient_columns", "simulate"]
+__all__ = ["BlockResult", "EVENT_COLUMNS", "merge_blocks", "patient_columns", "simulate"]
 
 ACTIVE, RESPONSE, REMISSION = "active", "response", "remission"
 FULL, TAPER, OFF = "full", "taper", "off"
@@ -156,7 +156,7 @@ class _Draws:
         key = (purpose, id(spec), upper)
         values = self._lists.get(key)
         if values is None:
-            values = ppf_truncated(spec, self._streams.uniforms(purpose), upper).tolist()
+            values = self.times_array(purpose, spec, upper).tolist()
             self._lists[key] = values
         return values
 
@@ -169,13 +169,11 @@ class _Draws:
             self._lists[key] = values
         return values
 
-    def course(self, plan: _Plan, ordinal: int, first: bool) -> _Course:
-        """The draws of a course of ``plan`` that is the patient's ``ordinal``-th, for the whole block
-        (kept in ``courses`` under (plan, ordinal, first))."""
-        key = (plan, ordinal, first)
-        course = self.courses.get(key)
-        if course is None:
-            course = self.courses[key] = _Course(self, plan, _names(ordinal), first)
+    def new_course(self, key: tuple[_Plan, int, bool]) -> _Course:
+        """Draw a course for the whole block and keep it in ``courses``: the key is (plan, the
+        course's ordinal in the patient's pathway, whether it is the plan's first course)."""
+        plan, ordinal, first = key
+        course = self.courses[key] = _Course(self, plan, _names(ordinal), first)
         return course
 
 
@@ -433,9 +431,8 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
                         if detail is None:
                             detail = _COURSE_DETAIL[line, number] = f"line {line + 1}, course {number}"
                         log += (now, "course_start", therapy, detail)
-                    course = courses_drawn.get((plan, ordinal, number == 1))
-                    if course is None:
-                        course = draws.course(plan, ordinal, number == 1)
+                    key = (plan, ordinal, number == 1)
+                    course = courses_drawn.get(key) or draws.new_course(key)
                     if course.responds[j]:
                         step_week, step = now + course.time_to_response[j], _RESPONSE
                     elif plan.assessment_week is not None:
@@ -564,6 +561,18 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
     rows[j] = (first_response, first_remission, disease_free, relapses, first_relapse, relapse_after_remission,
                dropout_reason, dropout_week, adverse_events, discontinuations, courses, on_treatment, disease,
                dose)
+
+
+def merge_blocks(blocks: Iterable[BlockResult]) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """The patients and the event log of several blocks, in order, as columns."""
+    patients: dict[str, list[Any]] = {}
+    events: dict[str, list[Any]] = {c: [] for c in EVENT_COLUMNS}
+    for block in blocks:
+        for column, values in block.patients.items():
+            patients.setdefault(column, []).extend(values)
+        for column, values in block.event_columns.items():
+            events[column].extend(values)
+    return patients, events
 
 
 def _arm_lines(scenario: Scenario, arm: str) -> dict[str | None, list[_Plan]]:

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from sim.experiment import default_workers, plan_units, run_units
-from sim.model import EVENT_COLUMNS
+from sim.model import EVENT_COLUMNS, merge_blocks
 from sim.results import OutputError, new_run_dir, provenance, scenario_yaml, to_csv_text, write_json
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
@@ -105,13 +105,7 @@ def simulate_trials(scenario: Scenario, workers: int = 1) -> TrialData:
     """Simulate every replication of a one-arm scenario, with its event log."""
     if len(scenario.arms) != 1:
         raise ValueError(f"{scenario.name}: validation runs one arm, got {list(scenario.arms)}")
-    columns: dict[str, list[Any]] = {}
-    events: dict[str, list[Any]] = {c: [] for c in EVENT_COLUMNS}
-    for result in run_units(scenario, plan_units(scenario), workers, log_events=True):
-        for column, values in result.patients.items():
-            columns.setdefault(column, []).extend(values)
-        for column, values in result.event_columns.items():
-            events[column].extend(values)
+    columns, events = merge_blocks(run_units(scenario, plan_units(scenario), workers, log_events=True))
     patient_table = pd.DataFrame(columns)
     event_table = pd.DataFrame(events, columns=EVENT_COLUMNS)
     return TrialData(scenario, patient_table, event_table, _patient_flags(patient_table, event_table),

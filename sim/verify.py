@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from sim.model import EVENT_COLUMNS, simulate
+from sim.model import merge_blocks, simulate
 from sim.scenario import Scenario
 
 __all__ = ["CASES", "Check", "Outcome", "evaluate", "format_table", "main", "run_verification"]
@@ -163,14 +163,9 @@ class _Run:
 
 
 def _run(scenario: Scenario, arm: str) -> _Run:
-    patients: dict[str, list[Any]] = {}
-    events: dict[str, list[Any]] = {c: [] for c in EVENT_COLUMNS}
-    for start in range(0, scenario.cohort.size, BLOCK):
-        block = simulate(scenario, arm, 0, start, min(start + BLOCK, scenario.cohort.size))
-        for column, values in block.patients.items():
-            patients.setdefault(column, []).extend(values)
-        for column, values in block.event_columns.items():
-            events[column].extend(values)
+    size = scenario.cohort.size
+    patients, events = merge_blocks(simulate(scenario, arm, 0, start, min(start + BLOCK, size))
+                                    for start in range(0, size, BLOCK))
     event_columns = {c: np.array(values, dtype=object) for c, values in events.items()}
     if events["patient"]:
         event_columns["patient"] = event_columns["patient"].astype(int)
