@@ -12,6 +12,7 @@ import gc
 import math
 from collections.abc import Iterable, Iterator
 from itertools import chain, repeat
+from operator import is_not, itemgetter, truediv
 from typing import Any
 
 import numpy as np
@@ -83,8 +84,8 @@ class BlockResult:
 
     ``patients`` is the block's table, column by column, in patient order. The event log is kept
     as the engine wrote it: ``logs[i]`` is patient ``first_patient + i``'s events in time order,
-    flat, four items per event (week, event, therapy, detail). ``event_columns`` and ``events``
-    give it as columns or as rows of ``EVENT_COLUMNS``.
+    flat, two items per event: the week and a label (event, therapy, detail). ``event_columns``
+    and ``events`` give it as columns or as rows of ``EVENT_COLUMNS``.
     """
 
     __slots__ = ("patients", "replication", "arm", "first_patient", "logs")
@@ -100,23 +101,25 @@ class BlockResult:
     def event_rows(self) -> Iterator[tuple[Any, int, float, str, str, str]]:
         """(patient, week, event, therapy, detail) for every logged event, in log order."""
         for patient, log in enumerate(self.logs, self.first_patient):
-            for i in range(0, len(log), 4):
-                yield patient, log[i], log[i + 1], log[i + 2], log[i + 3]
+            for i in range(0, len(log), 2):
+                event, therapy, detail = log[i + 1]
+                yield patient, log[i], event, therapy, detail
 
     @property
     def event_columns(self) -> dict[str, list[Any]]:
         """The event log as columns of ``EVENT_COLUMNS``."""
         flat = list(chain.from_iterable(self.logs))
-        total = len(flat) // 4
+        total = len(flat) // 2
         patients = range(self.first_patient, self.first_patient + len(self.logs))
+        event, therapy, detail = (list(c) for c in zip(*flat[1::2], strict=True)) if total else ([], [], [])
         return {
             "replication": [self.replication] * total,
             "arm": [self.arm] * total,
-            "patient": list(chain.from_iterable(map(repeat, patients, [len(log) // 4 for log in self.logs]))),
-            "week": flat[0::4],
-            "event": flat[1::4],
-            "therapy": flat[2::4],
-            "detail": flat[3::4],
+            "patient": list(chain.from_iterable(map(repeat, patients, [len(log) // 2 for log in self.logs]))),
+            "week": flat[0::2],
+            "event": event,
+            "therapy": therapy,
+            "detail": detail,
         }
 
     @property
@@ -181,8 +184,8 @@ class _Course:
     """The draws of one course (a plan at a course ordinal) for every patient of a block.
 
     What every course needs (response, its time, complete response, adverse events and their
-    onsets) is drawn at once; the rest (relapse times, taper and stop rules, discontinuations) on
-    first use, as lists indexed by patient.
+    onsets) is drawn at once; the rest (relapse times, taper and stop rules) on first use, as lists
+    indexed by patient; the uniform for discontinuing after an adverse event, by kind of event.
 
     A patient's adverse events in a course are kept in the order they would happen: by onset from
     the start of the course, the lower index first on equal onsets. ``first_onset[j]`` is the first
@@ -192,12 +195,13 @@ class _Course:
 
     __slots__ = ("_draws", "_plan", "_names", "responds", "time_to_response", "completes", "first_onset",
                  "_onsets", "_order", "on_treatment", "time_to_complete", "after_taper", "after_taper_time",
-                 "after_stop", "after_stop_time", "discontinues")
+                 "after_stop", "after_stop_time", "_discontinue")
 
     def __init__(self, draws: _Draws, plan: _Plan, names: _Names, first: bool):
         self._draws = draws
         self._plan = plan
         self._names = names
+        self._discontinue: dict[int, np.ndarray] = {}
         self.responds = draws.below(names.response, plan.p_response if first else plan.p_retreat)
         self.time_to_response = draws.times(names.time_to_response, plan.time_to_response, plan.assessment_week)
         self.completes = draws.below(names.complete, plan.p_complete)
@@ -224,6 +228,15 @@ class _Course:
             return math.inf, -1
         return onsets.item(j, k), self._order.item(j, k)
 
+    def discontinue_uniform(self, index: int, j: int) -> float:
+        """Patient j's uniform for discontinuing after adverse event ``index``: drawn for the block
+        at the first adverse event of that kind in the course."""
+        uniforms = self._discontinue.get(index)
+        if uniforms is None:
+            uniforms = self._draws.uniforms(self._names.ae(self._plan.adverse_events[index][1])[2])
+            self._discontinue[index] = uniforms
+        return uniforms.item(j)
+
     def __getattr__(self, name: str) -> Any:
         # Called only for a lazy slot not yet filled: draw it, keep it.
         draws, plan, names = self._draws, self._plan, self._names
@@ -239,9 +252,6 @@ class _Course:
             value = draws.below(names.after_stop, plan.after_stop[0])
         elif name == "after_stop_time":
             value = draws.times(names.after_stop_time, plan.after_stop[1])
-        elif name == "discontinues":
-            # Read for the few patients with an adverse event: one element at a time.
-            value = [draws.uniforms(names.ae(ae_name)[2]).item for _, ae_name, _, _, _ in plan.adverse_events]
         else:
             raise AttributeError(name)
         setattr(self, name, value)
@@ -297,7 +307,9 @@ class _Plan:
     __slots__ = ("name", "drug", "dose_index", "full_mg_per_week", "taper_mg_per_week", "p_response", "p_retreat",
                  "p_complete", "time_to_response", "assessment_week", "time_to_complete", "maintenance_weeks",
                  "after_maintenance", "taper_weeks", "on_treatment_mean", "relapses_on_treatment", "after_taper",
-                 "after_stop", "retreat", "max_courses", "adverse_events")
+                 "after_stop", "retreat", "max_courses", "adverse_events", "log_response", "log_remission",
+                 "log_taper_start", "log_failure", "log_relapse", "log_stop", "log_adverse", "log_discontinuation",
+                 "log_lost", "log_end", "log_course_start")
 
     def __init__(self, name: str, therapy: Therapy, dosed_drugs: list[str]):
         response = therapy.response
@@ -328,26 +340,46 @@ class _Plan:
             (index, ae_name, ae.occurrence_probability, ae.onset_distribution, ae.discontinue_probability)
             for index, (ae_name, ae) in enumerate(therapy.adverse_events.items())
         )
+        # The event log's labels, (event, therapy, detail), made once: the engine logs (week, label).
+        self.log_response = ("response", name, "")
+        self.log_remission = ("remission", name, "")
+        self.log_taper_start = ("taper_start", name, "")
+        self.log_failure = ("assessment_failure", name, "")
+        self.log_relapse = {level: ("relapse", name, level) for level in (FULL, TAPER, OFF)}
+        self.log_stop = {reason: ("drug_stop", name, reason)
+                         for reason in ("end_of_maintenance", "end_of_taper", "discontinued", "switch")}
+        self.log_adverse = tuple(("adverse_event", name, ae_name) for _, ae_name, *_ in self.adverse_events)
+        self.log_discontinuation = tuple(("discontinuation", name, ae_name) for _, ae_name, *_ in self.adverse_events)
+        self.log_lost = ("lost_to_follow_up", name, "")
+        self.log_end = ("end_of_follow_up", name, "")
+        # By (line index, course number), filled as courses start.
+        self.log_course_start: dict[tuple[int, int], tuple[str, str, str]] = {}
+
+    def course_start_label(self, line: int, number: int) -> tuple[str, str, str]:
+        """The label of this plan's ``number``-th course, started as line ``line + 1``."""
+        label = self.log_course_start[line, number] = ("course_start", self.name, f"line {line + 1}, course {number}")
+        return label
 
 
-_COURSE_DETAIL: dict[tuple[int, int], str] = {}
-"""The detail of a course start, "line L, course N", by (line index, course number)."""
-
+_NO_LINE_LEFT = ("no_line_left", "", "")
+_LOST_WITHOUT_LINE = ("lost_to_follow_up", "", "")
+_END_WITHOUT_LINE = ("end_of_follow_up", "", "")
 # What to do before waiting for the next event.
 _NOTHING, _STOP_DRUG, _NEXT_LINE, _RETREAT = 0, 1, 2, 3
 _INF = math.inf
 
 
-def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lines: list[_Plan], end_week: float,
-             follow_up: float, draws: _Draws, log: list[Any] | None, rows: list[Any],
-             dosed: int) -> Iterator[simpy.Event]:
+def _patient(timeout: Any, j: int, lines: list[_Plan], end_week: float, follow_up: float, draws: _Draws,
+             log: list[Any] | None, rows: list[Any], dosed: int) -> Iterator[simpy.Event]:
     """One patient's course through the lines of an arm, as a SimPy process.
 
     The state lives in local variables, and each rule is written once, in the branch of the event
     that triggers it: this loop runs once per event of every patient. After an event, ``action``
     says what follows it: stop the drug (``stop_reason`` says why), move to the next usable line,
     or start a new course of the same therapy. When the patient's observation ends, their record
-    goes into ``rows[j]``.
+    goes into ``rows[j]``. Its events go into ``log``, two items each: the week and the plan's
+    label for the event, (event, therapy, detail), by two ``append`` calls (the cheapest way to
+    grow a list: about half the cost of ``log += (week, label)``).
 
     Pending events live in three places, because a pathway never has more than one of each kind:
     the next step of the course (``step_week``, ``step``: failure at assessment, response,
@@ -394,7 +426,8 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
             if action == _STOP_DRUG:
                 level = OFF
                 if log is not None:
-                    log += (now, "drug_stop", therapy, stop_reason)
+                    log.append(now)
+                    log.append(plan.log_stop[stop_reason])
                 step_week = relapse_week = adverse_week = _INF
                 if disease is not ACTIVE and plan.after_stop is not None and course.after_stop[j]:
                     relapse_week = now + course.after_stop_time[j]
@@ -403,7 +436,8 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
                     if level is not OFF:
                         level = OFF
                         if log is not None:
-                            log += (now, "drug_stop", therapy, "switch")
+                            log.append(now)
+                            log.append(plan.log_stop["switch"])
                     step_week = relapse_week = adverse_week = _INF
                     line += 1
                     while line < n_lines and lines[line].drug in discontinued:
@@ -414,7 +448,8 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
                     else:
                         plan = None
                         if log is not None:
-                            log += (now, "no_line_left", "", "")
+                            log.append(now)
+                            log.append(_NO_LINE_LEFT)
                 if plan is not None:
                     # Start a course of `plan`.
                     ordinal += 1
@@ -427,10 +462,8 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
                     dose_index = plan.dose_index
                     relapse_week = _INF
                     if log is not None:
-                        detail = _COURSE_DETAIL.get((line, number))
-                        if detail is None:
-                            detail = _COURSE_DETAIL[line, number] = f"line {line + 1}, course {number}"
-                        log += (now, "course_start", therapy, detail)
+                        log.append(now)
+                        log.append(plan.log_course_start.get((line, number)) or plan.course_start_label(line, number))
                     key = (plan, ordinal, number == 1)
                     course = courses_drawn.get(key) or draws.new_course(key)
                     if course.responds[j]:
@@ -474,7 +507,8 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
             if first_response is None:
                 first_response = now
             if log is not None:
-                log += (now, "response", therapy, "")
+                log.append(now)
+                log.append(plan.log_response)
             if plan.relapses_on_treatment:
                 relapse_week = now + course.on_treatment[j]
             if will_complete:
@@ -487,7 +521,8 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
             if first_remission is None:
                 first_remission = now
             if log is not None:
-                log += (now, "remission", therapy, "")
+                log.append(now)
+                log.append(plan.log_remission)
             if plan.after_maintenance != _CONTINUE:
                 step_week, step = now + plan.maintenance_weeks, _MAINTENANCE_END
         elif key == _MAINTENANCE_END:
@@ -495,7 +530,8 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
                 level = TAPER
                 mg_per_week = plan.taper_mg_per_week
                 if log is not None:
-                    log += (now, "taper_start", therapy, "")
+                    log.append(now)
+                    log.append(plan.log_taper_start)
                 relapse_week = _INF  # a change of dose voids the full-dose relapse draw
                 if plan.after_taper is not None and course.after_taper[j]:
                     relapse_week = now + course.after_taper_time[j]
@@ -511,7 +547,8 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
                 relapse_after_remission = now
             disease = ACTIVE
             if log is not None:
-                log += (now, "relapse", therapy, level)
+                log.append(now)
+                log.append(plan.log_relapse[level])
             if level is FULL:
                 action = _NEXT_LINE  # relapse on full dose is a treatment failure
             elif plan.retreat and plan.drug not in discontinued and courses_of[therapy] < plan.max_courses:
@@ -523,7 +560,8 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
             action, stop_reason = _STOP_DRUG, "end_of_taper"
         elif key == _FAILURE:
             if log is not None:
-                log += (now, "assessment_failure", therapy, "")
+                log.append(now)
+                log.append(plan.log_failure)
             action = _NEXT_LINE
         else:  # an adverse event
             _, index = course.adverse_event(j, adverse_next)
@@ -533,12 +571,14 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
             _, ae_name, _, _, p_discontinue = plan.adverse_events[index]
             adverse_events += 1
             if log is not None:
-                log += (now, "adverse_event", therapy, ae_name)
-            if course.discontinues[index](j) < p_discontinue:
+                log.append(now)
+                log.append(plan.log_adverse[index])
+            if course.discontinue_uniform(index, j) < p_discontinue:
                 discontinuations += 1
                 discontinued += (plan.drug,)
                 if log is not None:
-                    log += (now, "discontinuation", therapy, ae_name)
+                    log.append(now)
+                    log.append(plan.log_discontinuation[index])
                 if dropout_reason is None:
                     dropout_reason = ae_name
                     dropout_week = now
@@ -549,15 +589,16 @@ def _patient(timeout: Any, replication: int, arm: str, j: int, patient: int, lin
                     # pending remission) and moves to the next line at relapse.
                     action, stop_reason = _STOP_DRUG, "discontinued"
 
-    therapy = plan.name if plan is not None else ""
     if end_week < follow_up:
         if log is not None:
-            log += (now, "lost_to_follow_up", therapy, "")
+            log.append(now)
+            log.append(plan.log_lost if plan is not None else _LOST_WITHOUT_LINE)
         if dropout_reason is None:
             dropout_reason = "lost_to_follow_up"
             dropout_week = end_week
     elif log is not None:
-        log += (now, "end_of_follow_up", therapy, "")
+        log.append(now)
+        log.append(plan.log_end if plan is not None else _END_WITHOUT_LINE)
     rows[j] = (first_response, first_remission, disease_free, relapses, first_relapse, relapse_after_remission,
                dropout_reason, dropout_week, adverse_events, discontinuations, courses, on_treatment, disease,
                dose)
@@ -573,6 +614,25 @@ def merge_blocks(blocks: Iterable[BlockResult]) -> tuple[dict[str, list[Any]], d
         for column, values in block.event_columns.items():
             events[column].extend(values)
     return patients, events
+
+
+_COMPILED: dict[int, tuple[Scenario, dict[str, dict[str | None, list[_Plan]]]]] = {}
+"""Compiled lines of recent scenarios, by the scenario's identity (scenarios are frozen)."""
+
+
+def _compiled_lines(scenario: Scenario, arm: str) -> dict[str | None, list[_Plan]]:
+    """``_arm_lines`` compiled once per scenario and arm in this process (blocks of the same
+    scenario reuse its plans; a bounded number of scenarios is kept, for sweeps)."""
+    entry = _COMPILED.get(id(scenario))
+    if entry is None or entry[0] is not scenario:
+        if len(_COMPILED) >= 32:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        entry = _COMPILED[id(scenario)] = (scenario, {})
+    arms = entry[1]
+    lines = arms.get(arm)
+    if lines is None:
+        lines = arms[arm] = _arm_lines(scenario, arm)
+    return lines
 
 
 def _arm_lines(scenario: Scenario, arm: str) -> dict[str | None, list[_Plan]]:
@@ -646,7 +706,7 @@ def _simulate(scenario: Scenario, arm: str, replication: int, start: int, stop: 
     n = stop - start
     streams = Streams(scenario.seed, replication, start, stop)
     draws = _Draws(streams)
-    lines_by_group = _arm_lines(scenario, arm)
+    lines_by_group = _compiled_lines(scenario, arm)
     subgroups = assign_subgroups(scenario, streams)
     dosed_drugs = scenario.drugs_with_dose
     follow_up = scenario.follow_up_weeks
@@ -665,30 +725,33 @@ def _simulate(scenario: Scenario, arm: str, replication: int, start: int, stop: 
         env = simpy.Environment()
         timeout, process = env.timeout, env.process
         for j in range(first, min(first + batch_size, n)):
-            process(_patient(timeout, replication, arm, j, start + j, lines_by_group[subgroups[j]], ends[j],
-                             follow_up, draws, logs[j], rows, dosed))
+            process(_patient(timeout, j, lines_by_group[subgroups[j]], ends[j], follow_up, draws, logs[j], rows,
+                             dosed))
         env.run()
     draws.close()
 
     (first_response, first_remission, disease_free, relapses, first_relapse, relapse_after_remission, dropout_reason,
      dropout_week, adverse_events, discontinuations, courses, on_treatment, final_state, doses) = (
         zip(*rows, strict=True) if rows else ((),) * 14)
+    if n and min(ends) > 0:
+        fraction = list(map(truediv, disease_free, ends))
+    else:  # a patient observed for no time has no fraction
+        fraction = [free / end if end > 0 else math.nan for free, end in zip(disease_free, ends, strict=True)]
     table: dict[str, list[Any]] = {
         "replication": [replication] * n,
         "arm": [arm] * n,
         "patient": list(range(start, stop)),
         "subgroup": subgroups,
-        "responded": [week is not None for week in first_response],
+        "responded": list(map(is_not, first_response, repeat(None))),
         "time_to_response_weeks": list(first_response),
-        "complete_response": [week is not None for week in first_remission],
+        "complete_response": list(map(is_not, first_remission, repeat(None))),
         "time_to_complete_response_weeks": list(first_remission),
         "disease_free_weeks": list(disease_free),
-        "disease_free_fraction": [free / end if end > 0 else math.nan
-                                  for free, end in zip(disease_free, ends, strict=True)],
+        "disease_free_fraction": fraction,
         "relapses": list(relapses),
         "first_relapse_week": list(first_relapse),
         "relapse_after_remission_week": list(relapse_after_remission),
-        "dropout": [reason is not None for reason in dropout_reason],
+        "dropout": list(map(is_not, dropout_reason, repeat(None))),
         "dropout_reason": list(dropout_reason),
         "dropout_week": list(dropout_week),
         "adverse_events": list(adverse_events),
@@ -699,6 +762,6 @@ def _simulate(scenario: Scenario, arm: str, replication: int, start: int, stop: 
         "final_state": list(final_state),
     }
     for index, drug in enumerate(dosed_drugs):
-        table[f"dose_mg_{drug}"] = [dose[index] for dose in doses]
+        table[f"dose_mg_{drug}"] = list(map(itemgetter(index), doses))
     # Each log is in time order and the logs are in patient order: no sort needed.
     return BlockResult({c: table[c] for c in patient_columns(scenario)}, replication, arm, start, logs[:logged])  # type: ignore[arg-type]
