@@ -625,8 +625,8 @@ def _compiled_lines(scenario: Scenario, arm: str) -> dict[str | None, list[_Plan
     scenario reuse its plans; a bounded number of scenarios is kept, for sweeps)."""
     entry = _COMPILED.get(id(scenario))
     if entry is None or entry[0] is not scenario:
-        if len(_COMPILED) >= 32:
-            _COMPILED.pop(next(iter(_COMPILED)))
+        if len(_COMPILED) >= 32:  # a bound, for sweeps that see many scenarios
+            _COMPILED.clear()
         entry = _COMPILED[id(scenario)] = (scenario, {})
     arms = entry[1]
     lines = arms.get(arm)

@@ -90,6 +90,26 @@ def test_blocks_and_batches_do_not_change_results(low_dose):
     assert whole.events == parts[0].events + parts[1].events
 
 
+def test_results_do_not_depend_on_what_the_process_simulated_before(low_dose):
+    """Plans are compiled once per scenario and kept: a scenario simulated after another (a sweep
+    point after its neighbour, in one worker) gives what it gives in a fresh process."""
+    from sim import model
+
+    a = _small(low_dose, 120)
+    b = _with(a, "therapies.thalidomide_100.response.probability", 0.3)
+
+    def fresh(s: Scenario) -> tuple[dict[str, list[object]], list[tuple[object, ...]]]:
+        model._COMPILED.clear()
+        result = simulate(s, "thalidomide", 0)
+        return result.patients, result.events
+
+    alone_a, alone_b = fresh(a), fresh(b)
+    assert alone_a[0]["responded"] != alone_b[0]["responded"]  # the two scenarios do differ
+    for s, alone in ((a, alone_a), (b, alone_b), (a, alone_a), (b, alone_b)):
+        again = simulate(s, "thalidomide", 0)
+        assert (again.patients, again.events) == alone
+
+
 def test_streams_jump_ahead_matches_one_long_draw():
     whole = Streams(7, 3, 0, 500).uniforms("c1.response")
     part = Streams(7, 3, 123, 456).uniforms("c1.response")
