@@ -690,7 +690,8 @@ def simulate(scenario: Scenario, arm: str, replication: int, start: int = 0, sto
     """
     # The garbage collector is off for the whole block: the block's temporaries (processes, draws,
     # records, logs) are freed by reference counting before it is back on, and the result holds
-    # only flat lists of numbers and strings, so nothing is left for it to scan again and again.
+    # only flat lists of numbers, strings and the plans' shared labels, so nothing is left for it
+    # to scan again and again.
     collecting = gc.isenabled()
     gc.disable()
     try:
