@@ -230,6 +230,12 @@ def _cmd_run(argv: list[str]) -> int:
         scenario = _load(args.scenario, args.overrides, extra)
     except ScenarioError as err:
         problems.extend(err.problems)
+    if not problems and args.scheduler is not None:
+        from sim.experiment import scheduler_problem
+
+        unusable = scheduler_problem(args.scheduler)
+        if unusable is not None:
+            problems.append(f"error: {args.scenario}: --scheduler: {unusable}")
     if problems:  # every problem at once: the command line's and the scenario's
         return _report_problems(ScenarioError(problems))
 
@@ -249,6 +255,12 @@ def _cmd_run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
         return 130
+    except (OSError, TimeoutError) as err:
+        if args.scheduler is None:
+            raise
+        print(f"error: {args.scenario}: --scheduler: lost {args.scheduler} ({err}); nothing was written",
+              file=sys.stderr)
+        return 2
     precision = outcome.precision
     if precision is not None and not precision["reached"]:
         widest = precision["widest_arm"]

@@ -1605,6 +1605,12 @@ def run_command(args: argparse.Namespace, argv: list[str]) -> int:
     except ScenarioError as err:
         problems.extend(err.problems)
         prepared = None
+    if not problems and prepared is not None and args.scheduler is not None:
+        from sim.experiment import scheduler_problem
+
+        unusable = scheduler_problem(args.scheduler)
+        if unusable is not None:
+            problems.append(f"error: {where}: --scheduler: {unusable}")
     if problems or prepared is None:
         for line in problems:
             print(line, file=sys.stderr)

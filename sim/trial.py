@@ -961,6 +961,12 @@ def run_command(args: Any, argv: list[str]) -> int:
         plan = load_trial(args.scenario, overrides)
     except ScenarioError as err:
         problems.extend(err.problems)
+    if not problems and args.scheduler is not None:
+        from sim.experiment import scheduler_problem
+
+        unusable = scheduler_problem(args.scheduler)
+        if unusable is not None:
+            problems.append(f"{where}: --scheduler: {unusable}")
     if problems:
         for line in problems:
             print(line, file=sys.stderr)
@@ -975,6 +981,11 @@ def run_command(args: Any, argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("interrupted: nothing was written", file=sys.stderr)
         return 130
+    except (OSError, TimeoutError) as err:
+        if args.scheduler is None:
+            raise
+        print(f"{where}: --scheduler: lost {args.scheduler} ({err}); nothing was written", file=sys.stderr)
+        return 2
     if not args.quiet:
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(_format_power(outcome.power).to_string(index=False))

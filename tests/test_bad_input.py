@@ -418,6 +418,27 @@ def test_out_folder_not_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert {p.name for p in tmp_path.iterdir()} == {"full", "a_file"}
 
 
+@pytest.mark.parametrize("file", [LOW_DOSE, ROOT / "scenarios" / "sweeps" / "one_way_weakest.yaml",
+                                  ROOT / "scenarios" / "trials" / "time_to_relapse.yaml"],
+                         ids=["run", "sweep", "trial"])
+@pytest.mark.parametrize(("address", "fragment"), [
+    ("nonsense", "--scheduler: not a scheduler address (missing port number"),
+    ("foo://host:1", "--scheduler: not a scheduler address (unknown address scheme 'foo'"),
+    ("tcp://127.0.0.1:1", "--scheduler: cannot connect to tcp://127.0.0.1:1: "),
+], ids=["no_port", "unknown_scheme", "unreachable"])
+def test_unusable_scheduler(file: Path, address: str, fragment: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A scheduler address that is malformed or that nothing answers: one line, status 2, nothing
+    written, after the check's timeout (shortened here) rather than Dask's 30 seconds."""
+    import sim.experiment
+
+    monkeypatch.setattr(sim.experiment, "SCHEDULER_CONNECT_SECONDS", 1.0)
+    monkeypatch.chdir(tmp_path)
+    assert main([str(file), "--scheduler", address, "--no-plots", "--quiet"]) == 2
+    assert_reported(capsys.readouterr().err, file, [fragment])
+    assert_nothing_written(tmp_path, set())
+
+
 @pytest.mark.parametrize("argv", [
     ["LOW", "--workers", "two"],
     ["LOW", "--patients", "1.5"],
