@@ -15,6 +15,7 @@ import argparse
 import importlib
 import sys
 import time
+from typing import Any
 
 from _measure import ROOT, machine, print_table
 
@@ -29,6 +30,7 @@ def _timed(scenario, units, work: str, repeats: int = 1, **where) -> tuple[float
     best = float("inf")
     for _ in range(repeats):
         started = time.perf_counter()
+        results: list[Any]
         if work == "tables":
             runs = run_units(scenario, units, event_sample=100, as_tables=True, **where)
             results = [(r.patients_csv, r.events_csv) for r in runs]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,7 @@ def _check_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(path: str, overrides: list[str], extra: list[tuple[str, Any]] = ()):  # type: ignore[no-untyped-def]
+def _load(path: str, overrides: list[str], extra: Sequence[tuple[str, Any]] = ()):  # type: ignore[no-untyped-def]
     from sim.scenario import ScenarioError, load_scenario, parse_set_option
 
     problems: list[str] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -169,7 +169,7 @@ def map_ordered(function: Callable[[Any, T], R], shared: Any, items: Sequence[T]
 
 
 def map_as_completed(function: Callable[[Any, T], R], shared: Any, items: Sequence[T], workers: int = 1,
-                     scheduler: str | None = None) -> Iterator[tuple[T, R]]:
+                     scheduler: str | None = None) -> Generator[tuple[T, R], None, None]:
     """Yield ``(item, function(shared, item))`` as each finishes, whatever the order.
 
     For work whose results are saved one by one (sweep points): a finished item is handed over at
@@ -298,7 +298,7 @@ def _simulate_unit(job: _UnitJob, unit: Unit) -> BlockResult | BlockTables:
 
 def run_units(scenario: Scenario, units: Sequence[Unit], workers: int = 1, log_events: bool = True,
               on_done: Callable[[Unit], None] | None = None, scheduler: str | None = None,
-              event_sample: int | None = None, as_tables: bool = False) -> Iterator[Any]:
+              event_sample: int | None = None, as_tables: bool = False) -> Generator[Any, None, None]:
     """Simulate units and yield their results in the order of ``units``, whatever runs them.
 
     Each result is the unit's BlockResult, or with ``as_tables`` its BlockTables: the conversion to

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from itertools import chain, repeat
 from operator import is_not, itemgetter, truediv
 from typing import Any
@@ -98,7 +98,7 @@ class BlockResult:
         self.first_patient = first_patient
         self.logs = logs
 
-    def event_rows(self) -> Iterator[tuple[Any, int, float, str, str, str]]:
+    def event_rows(self) -> Iterator[tuple[int, float, str, str, str]]:
         """(patient, week, event, therapy, detail) for every logged event, in log order."""
         for patient, log in enumerate(self.logs, self.first_patient):
             for i in range(0, len(log), 2):
@@ -223,10 +223,10 @@ class _Course:
     def adverse_event(self, j: int, k: int) -> tuple[float, int]:
         """Patient j's k-th adverse event of the course (from 0): (onset, index); onset is infinity
         past the last."""
-        onsets = self._onsets
-        if onsets is None or k >= onsets.shape[1]:
+        onsets, order = self._onsets, self._order
+        if onsets is None or order is None or k >= onsets.shape[1]:
             return math.inf, -1
-        return onsets.item(j, k), self._order.item(j, k)
+        return onsets.item(j, k), order.item(j, k)
 
     def discontinue_uniform(self, index: int, j: int) -> float:
         """Patient j's uniform for discontinuing after adverse event ``index``: drawn for the block
@@ -238,8 +238,9 @@ class _Course:
         return uniforms.item(j)
 
     def __getattr__(self, name: str) -> Any:
-        # Called only for a lazy slot not yet filled: draw it, keep it.
-        draws, plan, names = self._draws, self._plan, self._names
+        # Called only for a lazy slot not yet filled (and only for the rules the plan has): draw it, keep it.
+        draws, names = self._draws, self._names
+        plan: Any = self._plan
         if name == "on_treatment":
             value: Any = draws.exponential(names.on_treatment, plan.on_treatment_mean)
         elif name == "time_to_complete":
@@ -370,7 +371,7 @@ _INF = math.inf
 
 
 def _patient(timeout: Any, j: int, lines: list[_Plan], end_week: float, follow_up: float, draws: _Draws,
-             log: list[Any] | None, rows: list[Any], dosed: int) -> Iterator[simpy.Event]:
+             log: list[Any] | None, rows: list[Any], dosed: int) -> Generator[simpy.Event, Any, None]:
     """One patient's course through the lines of an arm, as a SimPy process.
 
     The state lives in local variables, and each rule is written once, in the branch of the event
@@ -464,8 +465,8 @@ def _patient(timeout: Any, j: int, lines: list[_Plan], end_week: float, follow_u
                     if log is not None:
                         log.append(now)
                         log.append(plan.log_course_start.get((line, number)) or plan.course_start_label(line, number))
-                    key = (plan, ordinal, number == 1)
-                    course = courses_drawn.get(key) or draws.new_course(key)
+                    drawn = (plan, ordinal, number == 1)
+                    course = courses_drawn.get(drawn) or draws.new_course(drawn)
                     if course.responds[j]:
                         step_week, step = now + course.time_to_response[j], _RESPONSE
                     elif plan.assessment_week is not None:

@@ -8,6 +8,7 @@ are computed here (they come from ``sim.survival`` and ``sim.analysis``) and not
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import matplotlib
 
@@ -120,7 +121,7 @@ def disease_free_distribution(patients: pd.DataFrame, stats: pd.DataFrame, ax: p
     if violins:
         parts = ax.violin([v[2] for v in violins], positions=[v[0] for v in violins], widths=0.85,
                           showextrema=False)
-        for body, (_, arm, _) in zip(parts["bodies"], violins, strict=True):
+        for body, (_, arm, _) in zip(parts["bodies"], violins, strict=True):  # type: ignore[call-overload]
             body.set_facecolor(colours[arm])
             body.set_alpha(0.3)
     jitter = np.random.default_rng(0)  # display only: spreads the points sideways, the same every time
@@ -294,7 +295,8 @@ def forest(comparison: pd.DataFrame, metrics: dict[str, str], scale: float = 1.0
     ax = _new_axes(ax, (8, 5))
     arms = list(dict.fromkeys(comparison["arm"]))
     colours = colours or arm_colours(arms)
-    labels, y = [], 0
+    labels: list[str] = []
+    y = 0.0
     for metric, label in metrics.items():
         for arm in arms:
             row = comparison[(comparison["metric"] == metric) & (comparison["arm"] == arm)]
@@ -345,8 +347,9 @@ def _figure_disease_free(tables: RunTables, colours: dict[str, str]) -> plt.Figu
     if "subgroup" not in patients.columns:
         stats = distribution(patients, "disease_free_weeks", bin_width)
         ax = disease_free_distribution(patients, stats, colours=colours)
-        ax.figure.tight_layout()
-        return ax.figure
+        figure = cast(plt.Figure, ax.figure)  # axes of their own figure, not of a subfigure
+        figure.tight_layout()
+        return figure
     # With subgroups: the whole cohort and each subgroup side by side, on one scale.
     groups = [g for g in (tables.scenario["cohort"].get("subgroups") or {}) if (patients["subgroup"] == g).any()]
     panels = [("whole cohort", patients)] + [(g, patients[patients["subgroup"] == g]) for g in groups]

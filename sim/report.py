@@ -64,7 +64,7 @@ def comparison_table(comparison: pd.DataFrame, subgroup: str = "all") -> pd.Data
     for arm, group in _cohort(comparison, subgroup).groupby("arm", sort=False):
         by_metric = group.set_index("metric")
         rows[arm] = {
-            label: _cell(metric, *by_metric.loc[metric, ["difference", "ci_low", "ci_high"]], percent=" pp")
+            label: _cell(metric, *by_metric.loc[metric, ["difference", "ci_low", "ci_high"]], percent=" pp")  # type: ignore[misc]
             for metric, label in TABLE_METRICS.items()
             if metric in by_metric.index
         }

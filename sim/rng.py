@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ _SHARED_PATIENTS = 5000
 a few MB)."""
 
 _recent: OrderedDict[tuple[int, int, int, int], dict[str, np.ndarray]] = OrderedDict()
-_seeded: dict[tuple[int, str], dict[str, object]] = {}
+_seeded: dict[tuple[int, str], Any] = {}
 _local = threading.local()
 
 
@@ -39,7 +40,7 @@ def purpose_key(purpose: str) -> int:
     return int.from_bytes(hashlib.blake2b(purpose.encode("utf-8"), digest_size=8).digest(), "little")
 
 
-def _initial_state(seed: int, purpose: str) -> dict[str, object]:
+def _initial_state(seed: int, purpose: str) -> Any:
     """The state of a purpose's stream before its first output."""
     state = _seeded.get((seed, purpose))
     if state is None:

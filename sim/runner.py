@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sim.analysis import compare, mean_interval, summarise
@@ -53,7 +54,7 @@ def _precision_widths(sums: dict[str, list[float]]) -> dict[str, float]:
     """Full width of each arm's 95% interval of the mean, from its replication means."""
     widths = {}
     for arm, means in sums.items():
-        _, low, high = mean_interval(means)
+        _, low, high = mean_interval(np.asarray(means, dtype=float))
         widths[arm] = high - low
     return widths
 

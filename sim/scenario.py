@@ -7,6 +7,7 @@ import difflib
 import math
 import re
 import types
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -337,13 +338,14 @@ def _cross_check(scenario: Scenario) -> list[tuple[str, str]]:
         if not math.isclose(total, 1.0, abs_tol=1e-9):
             problems.append(("cohort.subgroups", f"shares must sum to 1, got {total:g}"))
         for group_name, group in groups.items():
-            for therapy, changes in group.overrides.items():
-                base = f"cohort.subgroups.{group_name}.overrides.{therapy}"
-                if therapy not in scenario.therapies:
-                    problems.append((base, f"names undefined therapy '{therapy}'{_key_hint(therapy, therapy_names)}"))
+            for overridden, changes in group.overrides.items():
+                base = f"cohort.subgroups.{group_name}.overrides.{overridden}"
+                if overridden not in scenario.therapies:
+                    problems.append((base, f"names undefined therapy '{overridden}'"
+                                           f"{_key_hint(overridden, therapy_names)}"))
                     continue
                 try:
-                    resolve_therapy(scenario.therapies[therapy], changes)
+                    resolve_therapy(scenario.therapies[overridden], changes)
                 except ScenarioError as err:
                     problems.extend((f"{base}.{p.split(': ', 1)[0]}", p.split(": ", 1)[1]) for p in err.problems)
     return problems
@@ -618,9 +620,12 @@ def _rescale_shares(data: dict[str, Any], set_paths: list[str]) -> None:
     fixed = {m.group(1) for p in set_paths if (m := re.fullmatch(r"cohort\.subgroups\.([^.]+)\.share", p))}
     if not fixed:
         return
-    shares = {g: (spec or {}).get("share") if isinstance(spec, dict) else None for g, spec in groups.items()}
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in shares.values()):
-        return
+    shares: dict[str, float] = {}
+    for g, spec in groups.items():
+        share = spec.get("share") if isinstance(spec, dict) else None
+        if not isinstance(share, (int, float)) or isinstance(share, bool):
+            return
+        shares[g] = share
     others = [g for g in groups if g not in fixed]
     rest = sum(shares[g] for g in others)
     room = 1.0 - sum(shares[g] for g in fixed if g in shares)
@@ -629,7 +634,7 @@ def _rescale_shares(data: dict[str, Any], set_paths: list[str]) -> None:
             groups[g]["share"] = shares[g] * room / rest
 
 
-def validate_scenario(path: Path, data: dict[str, Any], set_paths: list[str] = ()) -> Scenario:
+def validate_scenario(path: Path, data: dict[str, Any], set_paths: Sequence[str] = ()) -> Scenario:
     """Validate a raw mapping into a Scenario, or raise ScenarioError with one line per problem."""
 
     def line(dotted: str, message: str) -> str:
@@ -647,7 +652,7 @@ def validate_scenario(path: Path, data: dict[str, Any], set_paths: list[str] = (
     return scenario
 
 
-def load_scenario(path: str | Path, overrides: list[tuple[str, Any]] = ()) -> Scenario:
+def load_scenario(path: str | Path, overrides: Sequence[tuple[str, Any]] = ()) -> Scenario:
     """Load, override and validate a scenario file.
 
     Parameters

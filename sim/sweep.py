@@ -313,7 +313,7 @@ class Sweep(_Strict):
     levels: Annotated[int, Field(ge=2), BeforeValidator(_not_bool)] | None = None
     samples: Count | None = None
     replications: Annotated[int, Field(ge=2), BeforeValidator(_not_bool)] | None = None
-    outcomes: Annotated[list[OutcomeName], Field(min_length=1)] = ["disease_free_weeks", "dropout"]
+    outcomes: Annotated[list[OutcomeName], Field(min_length=1)] = ["disease_free_weeks", "dropout"]  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _consistent(self) -> Sweep:
@@ -877,7 +877,8 @@ def _sensitivity(the_design: Design, values: np.ndarray, arms: list[str], ref: i
                                                      conf_level=0.95, num_levels=the_design.levels, seed=seed)
                     keys = ("mu", "mu_star", "mu_star_conf", "sigma")
             for j, p in enumerate(the_design.parameters):
-                row = {"outcome": outcome, "arm": arm, "measure": measure, "parameter": p.path, "label": p.label}
+                row: dict[str, Any] = {"outcome": outcome, "arm": arm, "measure": measure, "parameter": p.path,
+                                       "label": p.label}
                 row.update({k: float(np.asarray(result[k])[j]) for k in keys})
                 row["noise_variance_share"] = float(share[(outcome, arm, measure)])
                 rows.append(row)
@@ -1448,7 +1449,8 @@ def _section_problems(sweep_path: Path, raw: dict[str, Any], base: Scenario | No
     if schema_failed and method is not None:
         kinds = {str(p): _spec_kind(v) for p, v in parameters.items()}
         levels, samples = section.get("levels"), section.get("samples")
-        outcomes = section.get("outcomes") if isinstance(section.get("outcomes"), list) else []
+        listed = section.get("outcomes")
+        outcomes = listed if isinstance(listed, list) else []
         problems.extend(f"error: {sweep_path}: sweep.{key}: {message}"
                         for key, message in _consistency(method, kinds, levels, samples, outcomes))
     if base is None:

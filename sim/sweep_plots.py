@@ -8,6 +8,7 @@ nothing is saved: :func:`sim.sweep.draw_figures` composes and saves the figures.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import matplotlib
 
@@ -177,7 +178,7 @@ def difference_histogram(differences: dict[str, np.ndarray], colours: dict[str, 
     colours = colours or arm_colours(list(differences))
     every = np.concatenate([np.asarray(v, dtype=float) for v in differences.values()]) if differences else np.array([])
     every = every[np.isfinite(every)]
-    bins = np.histogram_bin_edges(every, bins=30) if every.size else 10
+    bins: Any = np.histogram_bin_edges(every, bins=30) if every.size else 10
     for arm, values in differences.items():
         ax.hist(values, bins=bins, color=colours[arm], alpha=0.55, label=arm, edgecolor="white", linewidth=0.4)
     ax.axvline(0, color="black", linewidth=1, label="no difference")

@@ -214,15 +214,15 @@ def _cross_check(trial: Trial, scenario: Scenario) -> list[tuple[str, str]]:
         if week > horizon:
             problems.append((f"trial.visit_weeks.{i}", f"week {week:g} is after the base scenario's "
                                                        f"follow_up_weeks ({horizon:g})"))
-    week = trial.endpoint.at_week
-    if week is None and metric in BINARY:
+    at_week = trial.endpoint.at_week
+    if at_week is None and metric in BINARY:
         problems.append(("trial.endpoint.at_week", f"missing: {metric} needs the week it is measured at"))
-    if week is not None:
-        if week > horizon:
-            problems.append(("trial.endpoint.at_week", f"week {week:g} is after the base scenario's "
+    if at_week is not None:
+        if at_week > horizon:
+            problems.append(("trial.endpoint.at_week", f"week {at_week:g} is after the base scenario's "
                                                        f"follow_up_weeks ({horizon:g})"))
-        elif metric in VISIT_OBSERVED and week not in visits:
-            problems.append(("trial.endpoint.at_week", f"{metric} is seen at visits, but week {week:g} is not "
+        elif metric in VISIT_OBSERVED and at_week not in visits:
+            problems.append(("trial.endpoint.at_week", f"{metric} is seen at visits, but week {at_week:g} is not "
                                                        f"one of visit_weeks"))
     sizes = trial.patients_per_arm
     for i in range(1, len(sizes)):
@@ -347,9 +347,9 @@ def enrolment_weeks(seed: int, simulation: int, allocation: Sequence[int], arm_s
     slots = blocks * len(block)
     streams = Streams(seed, simulation, 0, slots)
     order = np.argsort(streams.uniforms("trial.allocation").reshape(blocks, len(block)), axis=1, kind="stable")
-    slot_arm = np.empty((blocks, len(block)), dtype=np.int64)
-    np.put_along_axis(slot_arm, order, np.broadcast_to(block, (blocks, len(block))), axis=1)
-    slot_arm = slot_arm.ravel()
+    table = np.empty((blocks, len(block)), dtype=np.int64)
+    np.put_along_axis(table, order, np.broadcast_to(block, (blocks, len(block))), axis=1)
+    slot_arm = table.ravel()
     gaps = -np.log1p(-streams.uniforms("trial.accrual")) / accrual_per_week
     arrival = np.concatenate([[0.0], np.cumsum(gaps[1:])])
     return [arrival[slot_arm == a][:n] for a, n in enumerate(arm_sizes)]

@@ -271,7 +271,7 @@ NULL_THERAPY = {
     "adverse_events": {"tox": {"rate_per_year": 0.3, "discontinue_probability": 0.8}},
 }
 
-NULL_CASES = [
+NULL_CASES: list[tuple[dict[str, Any], str, str]] = [
     ({"metric": "complete_response", "at_week": 12}, "fisher", "two-sided"),
     ({"metric": "complete_response", "at_week": 12}, "chi2", "two-sided"),
     ({"metric": "response", "at_week": 8}, "chi2", "greater"),
