@@ -1514,6 +1514,28 @@ def prepare(sweep_path: str | Path, overrides: Sequence[str] = (), replications:
     return _Prepared(sweep_file, name, base, the_design, job, start_texts)
 
 
+def hold_folder(partial: Path) -> int | None:
+    """Lock an unfinished sweep folder for this process (an open descriptor; close it to release).
+
+    A second command on the same folder (``--resume`` while the sweep still runs) is refused
+    instead of computing the same points and racing to rename the folder. The lock is on the
+    folder itself, so it follows the rename and leaves no file behind. None where the platform
+    has no ``flock``.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on a POSIX system
+        return None
+    descriptor = os.open(partial, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise _FolderProblem(f"--resume: {partial} is being run by another command; wait for it to finish, or stop "
+                             f"it and resume again") from None
+    return descriptor
+
+
 def open_folder(prepared: _Prepared, out: str | None = None, resume: str | None = None,
                 results_root: str | Path = "results") -> tuple[Path, Path]:
     """(partial, final): a new ``.partial`` folder with the start files, or the checked one being resumed."""
@@ -1626,6 +1648,7 @@ def run_command(args: argparse.Namespace, argv: list[str]) -> int:
     workers = args.workers or default_workers()
     try:
         partial, final = open_folder(prepared, args.out, args.resume)
+        held = hold_folder(partial)
     except _FolderProblem as err:
         print(f"error: {where}: {err}", file=sys.stderr)
         return 2
@@ -1643,6 +1666,9 @@ def run_command(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"error: {where}: --scheduler: cannot use {args.scheduler} ({err}); the finished points are saved "
               f"in {partial}; resume with: {_resume_command(argv, partial)}", file=sys.stderr)
         return 2
+    finally:
+        if held is not None:
+            os.close(held)
     if not quiet:
         print(f"results: {final}")
     return 0

@@ -310,6 +310,31 @@ def test_resume_refuses_a_different_sweep_and_a_finished_folder(tmp_path, capsys
     assert f"--resume {started}" in capsys.readouterr().err
 
 
+def test_resume_refuses_a_folder_another_command_is_running(tmp_path, capsys):
+    """While a sweep runs in its partial folder, a --resume of that folder stops at once (status 2,
+    nothing written); once the first command is gone, the same --resume finishes the sweep."""
+    import os
+
+    from sim.sweep import hold_folder, open_folder, prepare
+
+    path = sweep_file(tmp_path, "method: grid\nparameters:\n"
+                                f"  {TAPER_RELAPSE}: {{values: [0.2, 0.8]}}\nreplications: 2")
+    out = tmp_path / "run"
+    partial, _ = open_folder(prepare(path, patients=20), out=str(out))
+    before = folder_files(partial)
+    running = hold_folder(partial)  # what the first command holds while it runs
+    assert running is not None
+    try:
+        assert main([str(path), "--resume", str(partial), "--patients", "20", "--quiet", "--no-plots"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"--resume: {partial} is being run by another command" in err, err
+        assert folder_files(partial) == before and not out.exists()
+    finally:
+        os.close(running)
+    assert main([str(path), "--resume", str(partial), "--patients", "20", "--quiet", "--no-plots"]) == 0
+    assert out.is_dir() and not partial.exists()
+
+
 # --- other methods' outputs ----------------------------------------------------------------------
 
 
