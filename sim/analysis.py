@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["SUMMARY_METRICS", "compare", "mean_interval", "summarise", "summary_metrics"]
+__all__ = ["SUMMARY_METRICS", "cohorts", "compare", "mean_interval", "summarise", "summary_metrics"]
 
 SUMMARY_METRICS = [
     "disease_free_weeks",
@@ -49,7 +49,7 @@ def _units(patients: pd.DataFrame, metrics: list[str]) -> tuple[pd.DataFrame, st
     return numeric, "patient"
 
 
-def _cohorts(patients: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
+def cohorts(patients: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
     """The whole cohort, then each subgroup (sorted), when the table has a subgroup column."""
     if "subgroup" not in patients.columns:
         return [(None, patients)]
@@ -71,7 +71,7 @@ def summarise(patients: pd.DataFrame, metrics: list[str] | None = None) -> pd.Da
     """
     metrics = summary_metrics(patients) if metrics is None else metrics
     rows = []
-    for label, cohort in _cohorts(patients):
+    for label, cohort in cohorts(patients):
         units, _ = _units(cohort, metrics)
         for arm, group in units.groupby("arm", sort=False):
             for metric in metrics:
@@ -91,7 +91,7 @@ def compare(patients: pd.DataFrame, reference_arm: str, metrics: list[str] | Non
     """
     metrics = summary_metrics(patients) if metrics is None else metrics
     rows = []
-    for label, cohort in _cohorts(patients):
+    for label, cohort in cohorts(patients):
         units, key = _units(cohort, metrics)
         reference = units[units["arm"] == reference_arm].set_index(key)[metrics]
         for arm, group in units.groupby("arm", sort=False):

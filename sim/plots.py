@@ -484,8 +484,8 @@ def draw_figures(run_dir: Path, tables: RunTables | None = None) -> list[Path]:
             scenario=yaml.safe_load((run_dir / "scenario.yaml").read_text(encoding="utf-8")),
             patients=read_patients(run_dir / "patients.csv"),
             events=read_events(events_path) if events_path.exists() else pd.DataFrame(columns=["arm", "event"]),
-            survival=pd.read_csv(run_dir / "survival.csv", dtype={"arm": str}),
-            curves=pd.read_csv(run_dir / "survival_curves.csv", dtype={"arm": str}),
+            survival=whole_cohort(pd.read_csv(run_dir / "survival.csv", dtype={"arm": str, "subgroup": str})),
+            curves=whole_cohort(pd.read_csv(run_dir / "survival_curves.csv", dtype={"arm": str, "subgroup": str})),
             occupancy=pd.read_csv(run_dir / "state_occupancy.csv", dtype={"arm": str}),
         )
     comparison = whole_cohort(pd.read_csv(run_dir / "comparison.csv", dtype={"arm": str, "subgroup": str}))

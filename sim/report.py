@@ -274,7 +274,10 @@ def render_report(run_dir: Path) -> str:
     all_comparison = pd.read_csv(run_dir / "comparison.csv", dtype={"arm": str, "subgroup": str})
     summary, comparison = _cohort(all_summary, "all"), _cohort(all_comparison, "all")
     survival_path = run_dir / "survival.csv"
-    survival = pd.read_csv(survival_path, dtype={"arm": str}) if survival_path.is_file() else None
+    from sim.survival import whole_cohort
+
+    survival = (whole_cohort(pd.read_csv(survival_path, dtype={"arm": str, "subgroup": str}))
+                if survival_path.is_file() else None)
     occupancy_path = run_dir / "state_occupancy.csv"
     occupancy = pd.read_csv(occupancy_path, dtype={"arm": str}) if occupancy_path.is_file() else None
     reference = scenario["reference_arm"]
@@ -332,6 +335,8 @@ def render_report(run_dir: Path) -> str:
     ]
     parts += _subgroup_section(all_summary, all_comparison, scenario, reference)
     if survival is not None:
+        subgroups = scenario["cohort"].get("subgroups")
+        by_subgroup = " (the whole cohort here; both files also by subgroup)" if subgroups else ""
         rmst_method = ("averaged over replications (Student t interval) with differences paired by replication"
                        if scenario["replications"] > 1 else
                        "with a Greenwood-type interval; the interval of a difference adds the two arms' variances "
@@ -343,7 +348,7 @@ def render_report(run_dir: Path) -> str:
             f"than half had the event. The restricted mean is the area under the Kaplan-Meier curve up to "
             f"{follow_up:g} weeks: the mean event-free weeks within the follow-up (for relapse, counted from the "
             f"first remission), {rmst_method}. Disease-free time is the mean time in remission. Details in "
-            f"`survival.csv`; curves in `survival_curves.csv`.",
+            f"`survival.csv`; curves in `survival_curves.csv`{by_subgroup}.",
             "",
             _markdown(survival_report_table(survival, arm_names)),
             "",

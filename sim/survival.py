@@ -42,6 +42,11 @@ Files written by :func:`write_tables` (floats with six decimals, missing values 
 - ``state_occupancy.csv``: ``arm, week, state, patients, share``: patients in ``active``,
   ``response``, ``remission`` and ``lost`` (off study) at each grid week, among the patients whose
   events were logged.
+
+With subgroups, ``survival.csv`` and ``survival_curves.csv`` have a ``subgroup`` column after
+``arm``, as ``summary.csv`` does: the rows of the whole cohort (``all``) come first, then those of
+each subgroup (sorted), each computed on that subgroup's patients alone (differences with the
+reference arm within the subgroup). The figures and the report use the whole cohort's rows.
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ import pandas as pd
 import yaml
 from scipy import stats
 
-from sim.analysis import compare, mean_interval, summarise
+from sim.analysis import cohorts, compare, mean_interval, summarise
 
 __all__ = [
     "CURVE_POINTS",
@@ -650,12 +655,22 @@ def write_tables(run_dir: str | Path) -> RunTables:
     events_path = run_dir / "events.csv"
     events = read_events(events_path) if events_path.exists() else pd.DataFrame(columns=["arm", "event"])
     adverse_events = _arm_adverse_events(scenario)
-    incidence = cumulative_incidence(patients, horizon, adverse_events)
-    fits = kaplan_meier_fits(patients)
-    survival = survival_table(patients, horizon, scenario.get("reference_arm"), adverse_events, incidence, fits)
-    curves = survival_curves(patients, horizon, incidence, fits=fits)
+    reference = scenario.get("reference_arm")
+    survivals, curve_sets = [], []
+    for label, part in cohorts(patients):  # the whole cohort, then each subgroup (if any)
+        incidence = cumulative_incidence(part, horizon, adverse_events)
+        fits = kaplan_meier_fits(part)
+        tables = (survival_table(part, horizon, reference, adverse_events, incidence, fits),
+                  survival_curves(part, horizon, incidence, fits=fits))
+        if label is not None:
+            for table in tables:
+                table.insert(1, "subgroup", label)
+        survivals.append(tables[0])
+        curve_sets.append(tables[1])
+    survival = pd.concat(survivals, ignore_index=True)
+    curves = pd.concat(curve_sets, ignore_index=True)
     occupancy = state_occupancy(events, horizon)
     _write_text(run_dir / "survival.csv", to_csv_text(survival))
     _write_text(run_dir / "survival_curves.csv", to_csv_text(curves))
     _write_text(run_dir / "state_occupancy.csv", to_csv_text(occupancy))
-    return RunTables(scenario, patients, events, survival, curves, occupancy)
+    return RunTables(scenario, patients, events, whole_cohort(survival), whole_cohort(curves), occupancy)

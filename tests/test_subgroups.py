@@ -143,3 +143,35 @@ def test_case_mix_report_and_figure_show_subgroups(tmp_path: Path):
         assert group in report
     figure = out / "figures" / "disease_free_weeks.png"
     assert figure.stat().st_size > 10_000
+
+
+def test_survival_tables_have_whole_cohort_then_subgroup_rows(tmp_path: Path):
+    """Fixed pathways: response at week 2, remission 4 weeks later ('fast') or 10 ('slow'), then
+    on drug to the end of follow-up (100 weeks). So each subgroup's median time to complete response
+    is 6 or 12 weeks exactly, and its mean disease-free time 94 or 88 weeks."""
+    from sim.runner import run_scenario
+    from sim.survival import read_patients, survival_table, whole_cohort
+
+    s = two_groups(size=200, replications=2)
+    out = tmp_path / "run"
+    run_scenario(s, out=out, plots=False)
+    survival = pd.read_csv(out / "survival.csv", dtype={"arm": str, "subgroup": str})
+    assert list(survival.columns[:3]) == ["arm", "subgroup", "endpoint"]
+    assert list(dict.fromkeys(survival["subgroup"])) == ["all", "fast", "slow"]
+
+    def value(group: str, endpoint: str, statistic: str) -> float:
+        row = survival[(survival["subgroup"] == group) & (survival["endpoint"] == endpoint)
+                       & (survival["statistic"] == statistic)]
+        return float(row["value"].iloc[0])
+
+    for group, remission in (("fast", 6.0), ("slow", 12.0)):
+        assert value(group, "time_to_complete_response", "median_weeks") == remission
+        assert value(group, "disease_free", "mean_weeks") == pytest.approx(100.0 - remission, abs=1e-6)
+    counts = [value(g, "time_to_dropout", "patients") for g in ("all", "fast", "slow")]
+    assert counts[0] == 400 and counts[1] + counts[2] == 400 and min(counts[1:]) > 100
+    # the whole cohort's rows are the table of all patients, as without subgroups
+    expected = survival_table(read_patients(out / "patients.csv"), 100.0, s.reference_arm)
+    pdt.assert_frame_equal(whole_cohort(survival).reset_index(drop=True), expected, check_dtype=False)
+    curves = pd.read_csv(out / "survival_curves.csv", dtype={"arm": str, "subgroup": str})
+    assert list(curves.columns[:2]) == ["arm", "subgroup"]
+    assert set(curves["subgroup"]) == {"all", "fast", "slow"}
