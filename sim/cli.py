@@ -19,7 +19,7 @@ examples:
   python run.py scenarios/low_dose.yaml --out results/my_run --workers 2 --no-plots
   python run.py scenarios/low_dose.yaml --precision 2     replications until every CI is < 2 weeks wide
   python run.py check scenarios/low_dose.yaml      validate a scenario (or sweep or trial file) without running it
-  python run.py plot results/low_dose/RUN_ID       redraw figures, survival.csv and report.md
+  python run.py plot results/low_dose/RUN_ID       redraw figures, derived tables and report.md (run, sweep or trial)
   python run.py schema > scenario.schema.json      the scenario format as JSON Schema (also: schema sweep|trial)
   python run.py scenarios/sweeps/one_way_weakest.yaml        a sensitivity sweep (a file with base: and sweep:)
   python run.py scenarios/trials/time_to_relapse.yaml        trial planning (a file with base: and trial:)
@@ -87,9 +87,17 @@ def _run_parser() -> argparse.ArgumentParser:
 
 def _plot_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="run.py plot",
-                     description="Redraw the figures, survival.csv, survival_curves.csv, state_occupancy.csv "
-                                 "and report.md of a results folder from its saved tables, without simulating.")
-    parser.add_argument("results_dir", metavar="RESULTS_DIR", help="a folder written by run.py")
+                     description="Redraw the figures, derived tables and report.md of a results folder from its "
+                                 "saved files, without simulating; works for run, sweep and trial folders (told "
+                                 "apart by their files). A run folder: survival.csv, survival_curves.csv and "
+                                 "state_occupancy.csv from patients.csv and events.csv. A sweep folder: sweep.csv, "
+                                 "noise.csv and tornado.csv, sensitivity.csv or psa.csv from points/, with the design "
+                                 "rebuilt from scenario.yaml and sweep.yaml and checked against design.csv. A trial "
+                                 "folder: the power curve from power.csv and trials.csv. run.json and the tables "
+                                 "drawn from are never changed; a folder that is unfinished, incomplete or "
+                                 "inconsistent is refused with one 'error:' line and exit status 2, nothing written.")
+    parser.add_argument("results_dir", metavar="RESULTS_DIR",
+                        help="a folder written by run.py: a run, a sweep or trial planning")
     return parser
 
 

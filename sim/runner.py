@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from contextlib import closing
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from sim.report import render_report
 from sim.results import new_run_dir, provenance, scenario_yaml, to_csv_text, write_json
 from sim.scenario import Scenario
 
-__all__ = ["MIN_PRECISION_REPLICATIONS", "FolderError", "RunOutcome", "finish_folder", "redraw", "run_scenario"]
+__all__ = ["MIN_PRECISION_REPLICATIONS", "FolderError", "RunOutcome", "check_scenario", "finish_folder", "folder_kind",
+           "folder_problem", "redraw", "run_info", "run_scenario"]
 
 MIN_PRECISION_REPLICATIONS = 5
 """A precision run never stops before this many replications: with fewer, a by-chance small spread
@@ -35,8 +37,67 @@ FOLDER_FILES = ("scenario.yaml", "patients.csv", "summary.csv", "comparison.csv"
 """The saved tables a results folder needs for its figures and report."""
 
 
+SWEEP_MARKERS = ("sweep.yaml", "design.csv", "points")
+"""Files (and the folder ``points/``) only a sweep folder has."""
+
+TRIAL_MARKERS = ("trial.yaml", "trials.csv", "power.csv")
+"""Files only a trial-planning folder has."""
+
+
 class FolderError(Exception):
     """A folder that is not a complete results folder."""
+
+
+def folder_problem(run_dir: Path, err: Exception) -> FolderError:
+    """``RUN_DIR: FILE: problem`` from an error about a file of the folder (the first of its problems)."""
+    problems = [str(p) for p in getattr(err, "problems", None) or [str(err)]]
+    first = problems[0].removeprefix("error: ").removeprefix(f"{run_dir}{os.sep}")
+    more = len(problems) - 1
+    if more:
+        first += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return FolderError(f"{run_dir}: {first}")
+
+
+def run_info(run_dir: Path) -> dict[str, Any]:
+    """A folder's ``run.json`` (only read), or FolderError naming it."""
+    import json
+
+    try:
+        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise FolderError(f"{run_dir}: run.json: cannot be read ({type(err).__name__})") from None
+    if not isinstance(info, dict):
+        raise FolderError(f"{run_dir}: run.json: not the provenance of a run (a JSON object)")
+    return info
+
+
+def check_scenario(run_dir: Path, info: dict[str, Any], scenario: Scenario) -> None:
+    """FolderError unless ``scenario.yaml`` (read back as ``scenario``) is the scenario ``run.json`` says ran.
+
+    Compared by ``scenario_sha256``: a value changed after the run is refused, a mere reformatting is
+    not. A ``run.json`` without the hash is not checked.
+    """
+    from sim.results import scenario_sha256
+
+    recorded = info.get("scenario_sha256")
+    if recorded is not None and recorded != scenario_sha256(scenario):
+        raise FolderError(f"{run_dir}: scenario.yaml: not the scenario that ran (its scenario_sha256 in run.json "
+                          f"differs); changed after the run?")
+
+
+def folder_kind(run_dir: Path) -> str:
+    """'sweep', 'trial' or 'run': which command wrote a results folder, from the files it holds.
+
+    A folder with files of both a sweep and trial planning is refused (FolderError): it is neither.
+    """
+    sweep = [name for name in SWEEP_MARKERS if (run_dir / name).exists()]
+    trial = [name for name in TRIAL_MARKERS if (run_dir / name).exists()]
+    if sweep and trial:
+        raise FolderError(f"{run_dir}: not a results folder: it holds files of a sweep ({', '.join(sweep)}) and of "
+                          f"trial planning ({', '.join(trial)})")
+    if sweep:
+        return "sweep"
+    return "trial" if trial else "run"
 
 
 @dataclass
@@ -186,13 +247,27 @@ def finish_folder(run_dir: Path, plots: bool = True) -> None:
 
 
 def redraw(run_dir: str | Path) -> Path:
-    """Recompute the survival tables, figures and report of an existing results folder, without simulating."""
+    """Recompute the derived tables, figures and report of an existing results folder, without simulating.
+
+    A plain run's folder, a sweep's (``sim.sweep.redraw_folder``) or trial planning's
+    (``sim.trial.redraw_folder``), told apart by their files. Raises FolderError, before anything
+    is written, for a folder that is none of these, incomplete or unreadable.
+    """
     path = Path(run_dir)
     if not path.is_dir():
         raise FolderError(f"{path}: no such results folder")
+    kind = folder_kind(path)
+    if kind == "sweep":
+        from sim.sweep import redraw_folder as redraw_sweep
+
+        return redraw_sweep(path)
+    if kind == "trial":
+        from sim.trial import redraw_folder as redraw_trial
+
+        return redraw_trial(path)
     missing = [name for name in FOLDER_FILES if not (path / name).is_file()]
     if missing:
-        raise FolderError(f"{path}: not a results folder (missing {', '.join(missing)})")
+        raise FolderError(f"{path}: not a results folder of a run, sweep or trial (missing {', '.join(missing)})")
     try:
         finish_folder(path, plots=True)
     except (KeyError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:

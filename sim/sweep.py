@@ -52,7 +52,15 @@ from pydantic import (
 
 from sim.analysis import mean_interval
 from sim.rng import purpose_key
-from sim.scenario import Scenario, ScenarioError, apply_overrides, parse_set_option, read_yaml, validate_scenario
+from sim.scenario import (
+    Scenario,
+    ScenarioError,
+    apply_overrides,
+    load_scenario,
+    parse_set_option,
+    read_yaml,
+    validate_scenario,
+)
 
 __all__ = [
     "OUTCOMES",
@@ -66,6 +74,8 @@ __all__ = [
     "load_sweep",
     "open_folder",
     "prepare",
+    "read_folder",
+    "redraw_folder",
     "run_command",
     "run_sweep",
     "simulate_point",
@@ -1392,6 +1402,24 @@ def _records(run_dir: Path, count: int) -> list[dict[str, Any]]:
     return [json.loads(_point_file(run_dir, i).read_text(encoding="utf-8")) for i in range(count)]
 
 
+def _tables(prepared: _Prepared, records: Sequence[dict[str, Any]]) -> SweepTables:
+    base = prepared.base
+    return analyse(prepared.design, records, base.arm_names, base.reference_arm, list(prepared.job.outcomes))
+
+
+def _write_results(run_dir: Path, prepared: _Prepared, tables: SweepTables, plots: bool) -> None:
+    """Everything a sweep writes once its points are computed: tables, figures (if ``plots``) and
+    ``report.md``, each file atomically."""
+    base, outcomes = prepared.base, list(prepared.job.outcomes)
+    _write_outputs(run_dir, tables)
+    figures: list[str] = []
+    if plots:
+        figures = [p.name for p in draw_figures(run_dir, prepared.design, tables, base.arm_names, base.reference_arm,
+                                                outcomes)]
+    _write_atomic(run_dir / "report.md", render_report(prepared.name, prepared.sweep_file, base, prepared.design,
+                                                       tables, figures))
+
+
 def _progress(total: int, initial: int, name: str, show: bool) -> Any:
     if not show:
         return None
@@ -1574,14 +1602,7 @@ def run_sweep(prepared: _Prepared, partial: Path, final: Path, *, workers: int =
         if bar is not None:
             bar.close()
     records = _records(partial, len(the_design.points))
-    tables = analyse(the_design, records, base.arm_names, base.reference_arm, list(job.outcomes))
-    _write_outputs(partial, tables)
-    figures: list[str] = []
-    if plots:
-        figures = [p.name for p in draw_figures(partial, the_design, tables, base.arm_names, base.reference_arm,
-                                                list(job.outcomes))]
-    _write_atomic(partial / "report.md", render_report(prepared.name, prepared.sweep_file, base, the_design, tables,
-                                                       figures))
+    _write_results(partial, prepared, _tables(prepared, records), plots)
     info = provenance(base, list(argv), time.perf_counter() - started,
                       len(todo) * job.replications * len(base.arms) * base.cohort.size, workers)
     info["sweep"] = {"name": prepared.name, "method": the_design.method, "points": len(the_design.points),
@@ -1592,6 +1613,140 @@ def run_sweep(prepared: _Prepared, partial: Path, final: Path, *, workers: int =
         final.rmdir()  # only ever an empty folder: checked before starting
     partial.rename(final)
     return final
+
+
+# --- redrawing a finished sweep folder ------------------------------------------------------------
+
+FOLDER_FILES = ("scenario.yaml", "sweep.yaml", "design.csv", "points", "run.json")
+"""What a finished sweep folder holds besides its derived tables, figures and report."""
+
+
+def _folder_text(run_dir: Path, name: str) -> str:
+    """A file of a folder as text, or FolderError naming it."""
+    from sim.runner import FolderError
+
+    try:
+        return (run_dir / name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise FolderError(f"{run_dir}: {name}: cannot be read ({type(err).__name__})") from None
+
+
+def _record_problem(record: Any, point: Point, job: PointJob, arms: Sequence[str]) -> str | None:
+    """Why a saved point record is not the record of ``point`` (None when it is)."""
+    if not isinstance(record, dict):
+        return "not a point record (a JSON object)"
+    if record.get("point") != point.index:
+        return f"holds point {record.get('point')!r}, not point {point.index}"
+    if record.get("values") != dict(point.overrides):
+        return f"its values {record.get('values')!r} are not those of point {point.index} in design.csv"
+    if record.get("replications") != job.replications:
+        return f"has {record.get('replications')!r} replications, the sweep {job.replications}"
+    means = record.get("means")
+    for arm in arms:
+        for outcome in job.outcomes:
+            row = means.get(arm) if isinstance(means, dict) else None
+            values = row.get(outcome) if isinstance(row, dict) else None
+            if not (isinstance(values, list) and len(values) == job.replications
+                    and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)):
+                return f"means.{arm}.{outcome}: not {job.replications} replication means"
+    return None
+
+
+def read_folder(run_dir: str | Path) -> tuple[_Prepared, list[dict[str, Any]]]:
+    """A finished sweep rebuilt from its folder's own files, with its point records, all checked.
+
+    The base is the folder's ``scenario.yaml`` (resolved, with the sweep's replications) and the
+    sweep its ``sweep.yaml`` (resolved); the sweep file the folder came from is never read. The
+    design is expanded again from these and the base seed and must give ``design.csv`` exactly;
+    ``points/`` must hold a record of every point, matching it. Raises FolderError
+    (``sim.runner``) naming the folder and the file at fault; writes nothing.
+    """
+    from sim.runner import FolderError, check_scenario, folder_problem, run_info
+
+    path = Path(run_dir)
+    if path.name.endswith(PARTIAL):
+        raise FolderError(f"{path}: an unfinished sweep; finish it first with: python run.py SWEEP.yaml --resume "
+                          f"{path}")
+    missing = [name for name in FOLDER_FILES
+               if not ((path / name).is_dir() if name == "points" else (path / name).is_file())]
+    if missing:
+        raise FolderError(f"{path}: not a complete sweep folder (missing {', '.join(missing)})")
+    try:
+        raw = read_yaml(path / "sweep.yaml")
+        base = load_scenario(path / "scenario.yaml")
+    except ScenarioError as err:
+        raise folder_problem(path, err) from None
+    try:
+        sweep_file = SweepFile.model_validate(raw)
+    except ValidationError as err:
+        where, message = _describe(err)[0]
+        raise FolderError(f"{path}: sweep.yaml: {where}: {message}") from None
+    sweep = sweep_file.sweep
+    count = sweep.replications or base.replications
+    if count != base.replications:
+        raise FolderError(f"{path}: sweep.yaml: sweep.replications: {count}, but scenario.yaml has "
+                          f"{base.replications} replications; the two do not belong together")
+    if sweep_file.name is None:
+        raise FolderError(f"{path}: sweep.yaml: name: missing (the resolved sweep of a sweep folder has one)")
+    info = run_info(path)
+    check_scenario(path, info, base)
+    recorded = info.get("sweep")
+    ran: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
+    for key, where, value in (("name", "name", sweep_file.name), ("method", "sweep.method", sweep.method),
+                              ("replications_per_point", "sweep.replications", count)):
+        if key in ran and ran[key] != value:
+            raise FolderError(f"{path}: sweep.yaml: {where}: {value!r}, but run.json records {ran[key]!r}; changed "
+                              f"after the run?")
+    try:
+        the_design = design(sweep, parameters_of(sweep, base, str(path / "sweep.yaml")), base.seed)
+    except ScenarioError as err:
+        raise folder_problem(path, err) from None
+    saved, expected = _folder_text(path, "design.csv"), _csv(the_design.table())
+    if saved != expected:
+        pairs = itertools.zip_longest(saved.splitlines(keepends=True), expected.splitlines(keepends=True))
+        line = next(i for i, (a, b) in enumerate(pairs, 1) if a != b)
+        raise FolderError(f"{path}: design.csv: differs from the design that sweep.yaml and scenario.yaml give "
+                          f"(seed {base.seed}) at line {line}; these files do not belong together")
+    job = PointJob(base.model_dump(mode="json"), count, tuple(sweep.outcomes))
+    records = []
+    for point in the_design.points:
+        name = str(_point_file(path, point.index).relative_to(path))
+        if not (path / name).is_file():
+            raise FolderError(f"{path}: {name}: missing; every point of design.csv needs its record")
+        try:
+            record = json.loads(_folder_text(path, name))
+        except ValueError as err:
+            raise FolderError(f"{path}: {name}: not valid JSON ({err})") from None
+        problem = _record_problem(record, point, job, base.arm_names)
+        if problem is not None:
+            raise FolderError(f"{path}: {name}: {problem}")
+        records.append(record)
+    extra = sorted(p.name for p in (path / "points").iterdir()
+                   if re.fullmatch(r"\d{6}\.json", p.name) and int(p.name[:6]) >= len(the_design.points))
+    if extra:
+        raise FolderError(f"{path}: points/{extra[0]}: not a point of design.csv ({len(the_design.points)} points)")
+    if ran.get("points", len(records)) != len(records):
+        raise FolderError(f"{path}: design.csv: {len(records)} points, but run.json records {ran['points']}")
+    return _Prepared(sweep_file, sweep_file.name, base, the_design, job, {}), records
+
+
+def redraw_folder(run_dir: str | Path) -> Path:
+    """Write a finished sweep folder's tables, figures and ``report.md`` again from its saved points.
+
+    Nothing is simulated and ``run.json`` is left as it is; every file is replaced atomically. The
+    tables and report are byte-identical to those the sweep wrote (with figures). Raises
+    FolderError, before writing anything, when the folder is not a finished, consistent sweep.
+    """
+    from sim.runner import FolderError
+
+    path = Path(run_dir)
+    prepared, records = read_folder(path)
+    try:
+        tables = _tables(prepared, records)
+    except (KeyError, ValueError, TypeError, IndexError) as err:
+        raise FolderError(f"{path}: points: unusable records ({type(err).__name__}: {err})") from None
+    _write_results(path, prepared, tables, plots=True)
+    return path
 
 
 def _resume_command(argv: list[str], partial: Path) -> str:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -368,6 +370,169 @@ def test_sobol_morris_psa_and_grid_write_their_tables(tmp_path):
             assert (psa["probability_best_ci_low"] <= psa["probability_best"]).all()
         if method == "grid":
             assert len(pd.read_csv(out / "sweep.csv")) == 4 * 3
+
+
+# --- run.py plot: a sweep folder redrawn from its own files --------------------------------------
+
+DERIVED = ("report.md", "sweep.csv", "noise.csv", "tornado.csv", "sensitivity.csv", "psa.csv")
+"""What a sweep writes once its points are computed (with figures/): what ``run.py plot`` writes again."""
+
+
+def strip_derived(folder: Path) -> None:
+    """Delete a sweep folder's figures, report and derived tables."""
+    shutil.rmtree(folder / "figures", ignore_errors=True)
+    for name in DERIVED:
+        (folder / name).unlink(missing_ok=True)
+
+
+def tables_and_report(folder: Path) -> dict[str, bytes]:
+    """folder_files without the figures (PNG files are not byte-stable across matplotlib versions)."""
+    return {name: data for name, data in folder_files(folder).items() if not name.startswith("figures")}
+
+
+def check_redrawn(original: Path, copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``run.py plot COPY`` writes the tables and report of ORIGINAL byte for byte, its figures, and no run.json."""
+    run_json = (copy / "run.json").read_bytes()
+    strip_derived(copy)
+    capsys.readouterr()
+    assert main(["plot", str(copy)]) == 0
+    assert capsys.readouterr().out == f"redrawn: {copy}\n"
+    assert tables_and_report(copy) == tables_and_report(original)
+    figures = sorted(p.name for p in (original / "figures").iterdir())
+    assert figures and sorted(p.name for p in (copy / "figures").iterdir()) == figures
+    assert all((copy / "figures" / name).stat().st_size > 0 for name in figures)
+    report = (copy / "report.md").read_text(encoding="utf-8")
+    assert all(f"![{name}](figures/{name})" in report for name in figures)
+    assert (copy / "run.json").read_bytes() == run_json == (original / "run.json").read_bytes()
+
+
+def test_plot_redraws_a_one_way_sweep_folder_to_the_same_tables_and_report(small, tmp_path, capsys):
+    _, out = small
+    copy = tmp_path / "elsewhere" / "copy"  # another place: the sweep file's relative base no longer resolves
+    shutil.copytree(out, copy)
+    check_redrawn(out, copy, capsys)
+
+
+@pytest.mark.parametrize("method", ["grid", "lhs", "sobol", "morris", "psa"])
+def test_plot_redraws_every_method_from_the_folder_alone(tmp_path, capsys, method):
+    """The sweep file and its base scenario are gone before the redraw: only the folder's own files are read."""
+    ranges = f"  {STANDARD_RESPONSE}: {{low: 0.3, high: 0.6}}\n  {NEUROPATHY}: {{low: 0.1, high: 0.3}}\n"
+    section = {
+        "grid": f"method: grid\nparameters:\n  {TAPER_RELAPSE}: {{values: [0.3, 0.7]}}\n"
+                f"  {TAPER_WEEKS}: {{values: [4, 12]}}\nreplications: 2",
+        "lhs": f"method: lhs\nparameters:\n{ranges}samples: 5\nreplications: 2",
+        "sobol": f"method: sobol\nparameters:\n{ranges}samples: 2\nreplications: 2",
+        "morris": f"method: morris\nparameters:\n{ranges}samples: 2\nreplications: 2",
+        "psa": "method: psa\nparameters:\n"
+               f"  {STANDARD_RESPONSE}: {{distribution: beta, alpha: 18.4, beta: 22.5}}\n"
+               f"  {NEUROPATHY}: {{distribution: gamma, mean: 0.144, sd: 0.04}}\nsamples: 6\nreplications: 2",
+    }[method]
+    base = tmp_path / "base.yaml"
+    shutil.copyfile(LOW_DOSE, base)
+    path = sweep_file(tmp_path, section, base=base)
+    out = tmp_path / "out"
+    assert main([str(path), "--patients", "20", "--seed", "5", "--workers", "1", "--out", str(out), "--quiet"]) == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    path.unlink()
+    base.unlink()
+    check_redrawn(out, copy, capsys)
+
+
+def remove_point(folder: Path) -> None:
+    (folder / "points" / "000003.json").unlink()
+
+
+def break_point(folder: Path) -> None:
+    write(folder / "points" / "000003.json", '{"point": 3, "values": {')
+
+
+def swap_point(folder: Path) -> None:
+    shutil.copyfile(folder / "points" / "000001.json", folder / "points" / "000003.json")
+
+
+def add_point(folder: Path) -> None:
+    shutil.copyfile(folder / "points" / "000001.json", folder / "points" / "000007.json")
+
+
+def replace_in(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    write(path, text.replace(old, new))
+
+
+def shift_design(folder: Path) -> None:
+    replace_in(folder / "design.csv", "0.350000", "0.360000")
+
+
+def change_seed(folder: Path) -> None:
+    """A one-way design does not depend on the seed: run.json's hash of scenario.yaml tells."""
+    seed = yaml_load(folder / "scenario.yaml")["seed"]
+    replace_in(folder / "scenario.yaml", f"seed: {seed}\n", f"seed: {seed + 1}\n")
+
+
+def change_levels(folder: Path) -> None:
+    replace_in(folder / "sweep.yaml", "levels: 3", "levels: 4")
+
+
+def break_sweep(folder: Path) -> None:
+    write(folder / "sweep.yaml", "sweep: [\n")
+
+
+def remove_run_json(folder: Path) -> None:
+    (folder / "run.json").unlink()
+
+
+def add_trial_file(folder: Path) -> None:
+    write(folder / "trial.yaml", "base: scenario.yaml\n")
+
+
+def unfinished(folder: Path) -> Path:
+    """The folder as a sweep leaves it when stopped: named *.partial, without run.json."""
+    partial = folder.with_name(folder.name + ".partial")
+    folder.rename(partial)
+    (partial / "run.json").unlink()
+    return partial
+
+
+BROKEN_SWEEPS: dict[str, tuple[Callable[[Path], Path | None], str]] = {
+    "unfinished": (unfinished, "an unfinished sweep; finish it first with"),
+    "point_removed": (remove_point, "points/000003.json: missing"),
+    "point_corrupt": (break_point, "points/000003.json: not valid JSON"),
+    "point_of_another": (swap_point, "points/000003.json: holds point 1, not point 3"),
+    "point_extra": (add_point, "points/000007.json: not a point of design.csv (7 points)"),
+    "design_differs": (shift_design, "design.csv: differs from the design that sweep.yaml and scenario.yaml give"),
+    "sweep_changed": (change_levels, "design.csv: differs"),
+    "scenario_changed": (change_seed, "scenario.yaml: not the scenario that ran"),
+    "sweep_unreadable": (break_sweep, "sweep.yaml: line 2, column 1: YAML syntax error"),
+    "run_json_missing": (remove_run_json, "not a complete sweep folder (missing run.json)"),
+    "trial_files_too": (add_trial_file, "holds files of a sweep (sweep.yaml, design.csv, points) and of trial "
+                                        "planning (trial.yaml)"),
+}
+
+
+def snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Every file (bytes) and folder (None) below ``folder``, run.json included."""
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize("damage", list(BROKEN_SWEEPS))
+def test_plot_refuses_an_unfinished_incomplete_or_inconsistent_sweep_folder(small, tmp_path, capsys, damage):
+    _, out = small
+    folder = tmp_path / "copy"
+    shutil.copytree(out, folder)
+    strip_derived(folder)  # anything the redraw wrote would show
+    change, message = BROKEN_SWEEPS[damage]
+    folder = change(folder) or folder
+    before = snapshot(folder)
+    capsys.readouterr()
+    assert main(["plot", str(folder)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {folder}: ") and message in lines[0], captured.err
+    assert "Traceback" not in captured.err
+    assert snapshot(folder) == before
 
 
 # --- bad sweep files -----------------------------------------------------------------------------

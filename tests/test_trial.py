@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -486,6 +487,122 @@ def test_the_command_prints_the_smallest_size(tmp_path, capsys):
     assert "Smallest size reaching the target power 0.05: 10 patients per arm" in printed
     assert "Smallest size reaching the target power 0.05: 10 patients per arm" in (tmp_path / "out" /
                                                                                     "report.md").read_text()
+
+
+# --- run.py plot: a trial-planning folder redrawn from its own files ----------------------------
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small trial-planning folder (time to relapse, log-rank: the geometric mean of hazard ratios).
+
+    The trial file is deleted once the folder is written: a redraw reads only the folder's files.
+    """
+    folder = tmp_path_factory.mktemp("planned")
+    path = example_trial(folder, test="logrank", endpoint={"metric": "time_to_relapse"}, simulations=40)
+    write_yaml(path, {**yaml.safe_load(path.read_text(encoding="utf-8")), "description": "A small plan to redraw."})
+    out = folder / "out"
+    assert main([str(path), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    path.unlink()
+    return out
+
+
+def every_file(folder: Path) -> dict[str, bytes | None]:
+    """Every file (bytes) and folder (None) below ``folder``, run.json included."""
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
+
+
+def without_figures(folder: Path) -> dict[str, bytes | None]:
+    return {name: data for name, data in every_file(folder).items() if not name.startswith("figures")}
+
+
+def test_plot_redraws_a_trial_folder_to_the_same_report(planned, tmp_path, capsys):
+    """From the folder's files alone (the trial file is gone): power.csv, trials.csv, run.json untouched."""
+    copy = tmp_path / "copy"
+    shutil.copytree(planned, copy)
+    shutil.rmtree(copy / "figures")
+    (copy / "report.md").unlink()
+    capsys.readouterr()
+    assert main(["plot", str(copy)]) == 0
+    assert capsys.readouterr().out == f"redrawn: {copy}\n"
+    assert without_figures(copy) == without_figures(planned)
+    report = (copy / "report.md").read_text(encoding="utf-8")
+    assert report.startswith("# Trial planning: example\n\nA small plan to redraw.\n") and "power_curve.png" in report
+    assert (copy / "figures" / "power_curve.png").stat().st_size > 0
+    assert sorted(p.name for p in (copy / "figures").iterdir()) == ["power_curve.png"]
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def change_power(folder: Path) -> None:
+    lines = (folder / "power.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    cells = lines[1].split(",")
+    cells[1] = "0.999000"
+    lines[1] = ",".join(cells)
+    (folder / "power.csv").write_text("".join(lines), encoding="utf-8")
+
+
+def drop_trial(folder: Path) -> None:
+    lines = (folder / "trials.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    (folder / "trials.csv").write_text("".join(lines[:5] + lines[6:]), encoding="utf-8")
+
+
+def garble_trials(folder: Path) -> None:
+    edit(folder / "trials.csv", "\n10,0,", "\n10,zero,")
+
+
+def change_alpha(folder: Path) -> None:
+    edit(folder / "trial.yaml", "alpha: 0.05", "alpha: 0.1")
+
+
+def move_base(folder: Path) -> None:
+    edit(folder / "trial.yaml", "base: scenario.yaml", "base: ../scenario.yaml")
+
+
+def change_scenario(folder: Path) -> None:
+    edit(folder / "scenario.yaml", "seed: ", "seed: 1")
+
+
+def remove_run_json(folder: Path) -> None:
+    (folder / "run.json").unlink()
+
+
+def break_run_json(folder: Path) -> None:
+    (folder / "run.json").write_text("{", encoding="utf-8")
+
+
+BROKEN_TRIALS = {
+    "power_disagrees": (change_power, "power.csv: power at 10 patients per arm is 0.999000, but trials.csv gives"),
+    "trial_missing": (drop_trial, "trials.csv: not one row per simulated trial (40) and size (10, 30)"),
+    "trials_garbled": (garble_trials, "trials.csv: cannot be read (ValueError"),
+    "design_changed": (change_alpha, "trial.yaml: not the design that ran"),
+    "base_elsewhere": (move_base, "trial.yaml: base: must be scenario.yaml"),
+    "scenario_changed": (change_scenario, "scenario.yaml: not the scenario that ran"),
+    "run_json_missing": (remove_run_json, "not a complete trial-planning folder (missing run.json)"),
+    "run_json_corrupt": (break_run_json, "run.json: cannot be read (JSONDecodeError)"),
+}
+
+
+@pytest.mark.parametrize("damage", list(BROKEN_TRIALS))
+def test_plot_refuses_an_incomplete_or_inconsistent_trial_folder(planned, tmp_path, capsys, damage):
+    folder = tmp_path / "copy"
+    shutil.copytree(planned, folder)
+    shutil.rmtree(folder / "figures")
+    (folder / "report.md").unlink()  # anything the redraw wrote would show
+    change, message = BROKEN_TRIALS[damage]
+    change(folder)
+    before = every_file(folder)
+    capsys.readouterr()
+    assert main(["plot", str(folder)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {folder}: ") and message in lines[0], captured.err
+    assert every_file(folder) == before
 
 
 BAD_TRIALS = [
