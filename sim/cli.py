@@ -212,7 +212,7 @@ def _study_kind(path: str) -> str | None:
 
 def _cmd_run(argv: list[str]) -> int:
     from sim.experiment import default_workers, is_terminal
-    from sim.results import OutputError
+    from sim.results import OutputError, failure_status
     from sim.scenario import ScenarioError
 
     args = _run_parser().parse_args(argv)
@@ -239,12 +239,10 @@ def _cmd_run(argv: list[str]) -> int:
         scenario = _load(args.scenario, args.overrides, extra)
     except ScenarioError as err:
         problems.extend(err.problems)
-    if not problems and args.scheduler is not None:
-        from sim.experiment import scheduler_problem
+    if not problems:
+        from sim.experiment import scheduler_problems
 
-        unusable = scheduler_problem(args.scheduler)
-        if unusable is not None:
-            problems.append(f"error: {args.scenario}: --scheduler: {unusable}")
+        problems.extend(scheduler_problems(args.scheduler, f"error: {args.scenario}"))
     if problems:  # every problem at once: the command line's and the scenario's
         return _report_problems(ScenarioError(problems))
 
@@ -258,18 +256,11 @@ def _cmd_run(argv: list[str]) -> int:
                                argv=["run.py", *argv], precision_weeks=args.precision,
                                max_replications=args.max_replications or DEFAULT_MAX_REPLICATIONS,
                                scheduler=args.scheduler, event_sample=args.event_sample)
-    except OutputError as err:
-        print(f"error: {args.scenario}: {'--out' if args.out is not None else 'results'}: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: nothing was written", file=sys.stderr)
-        return 130
-    except (OSError, TimeoutError) as err:
-        if args.scheduler is None:
+    except (OutputError, KeyboardInterrupt, OSError, TimeoutError) as err:
+        status = failure_status(err, f"error: {args.scenario}", args.out, args.scheduler)
+        if status is None:
             raise
-        print(f"error: {args.scenario}: --scheduler: lost {args.scheduler} ({err}); nothing was written",
-              file=sys.stderr)
-        return 2
+        return status
     precision = outcome.precision
     if precision is not None and not precision["reached"]:
         widest = precision["widest_arm"]

@@ -21,7 +21,7 @@ from sim.results import events_csv_text, patients_frame, to_csv_text
 from sim.scenario import Scenario
 
 __all__ = ["BLOCK_PATIENTS", "BlockTables", "Unit", "default_workers", "is_terminal", "map_as_completed", "map_ordered",
-           "plan_units", "run_units", "scheduler_problem"]
+           "plan_units", "run_units", "scheduler_problems"]
 
 BLOCK_PATIENTS = 1000
 """Patients per unit of work (about 30 ms of simulation); results are written a unit at a time."""
@@ -73,25 +73,28 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def scheduler_problem(address: str) -> str | None:
-    """Why a Dask scheduler address cannot be used, or None when a client connects to it.
+def scheduler_problems(address: str | None, where: str) -> list[str]:
+    """The ``WHERE: --scheduler: ...`` line when a Dask scheduler address cannot be used; none when
+    it is not given or a client connects to it.
 
     Checked before a run starts, so that a mistyped or unreachable address is a one-line error
     after a few seconds, not a traceback after Dask's own 30-second timeout.
     """
+    if address is None:
+        return []
     from distributed import Client
     from distributed.comm import get_address_host_port
 
     try:
         get_address_host_port(address)  # the form first: a Client would not clean up after a bad one
     except ValueError as err:
-        return f"not a scheduler address ({err}); e.g. tcp://127.0.0.1:8786"
+        return [f"{where}: --scheduler: not a scheduler address ({err}); e.g. tcp://127.0.0.1:8786"]
     try:
         with Client(address, timeout=SCHEDULER_CONNECT_SECONDS, set_as_default=False):
-            return None
+            return []
     except (OSError, TimeoutError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        return f"cannot connect to {address}: {reason}"
+        return [f"{where}: --scheduler: cannot connect to {address}: {reason}"]
 
 
 def is_terminal() -> bool:

@@ -11,6 +11,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
@@ -27,6 +28,7 @@ __all__ = [
     "FLOAT_FORMAT",
     "OutputError",
     "events_csv_text",
+    "failure_status",
     "patients_frame",
     "new_run_dir",
     "provenance",
@@ -34,6 +36,7 @@ __all__ = [
     "scenario_yaml",
     "to_csv_text",
     "write_json",
+    "write_text_atomic",
 ]
 
 FLOAT_FORMAT = "%.6f"
@@ -145,6 +148,34 @@ def events_csv_text(block: BlockResult) -> str:
 def scenario_yaml(scenario: Scenario) -> str:
     """The fully resolved scenario, defaults filled in, as YAML."""
     return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def failure_status(err: BaseException, where: str, out: str | None, scheduler: str | None) -> int | None:
+    """Report a run that stopped on ``err`` in one line (``where`` starts it) and return the exit
+    status; None when ``err`` is not one of the expected ways a run stops (the caller re-raises).
+
+    Nothing is left written in each case: the results folder is only renamed into place at the end.
+    """
+    if isinstance(err, OutputError):
+        print(f"{where}: {'--out' if out is not None else 'results'}: {err}", file=sys.stderr)
+        return 2
+    if isinstance(err, KeyboardInterrupt):
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
+    if isinstance(err, OSError | TimeoutError) and scheduler is not None:
+        print(f"{where}: --scheduler: lost {scheduler} ({err}); nothing was written", file=sys.stderr)
+        return 2
+    return None
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a file so that it exists either whole or not at all (temporary file, then rename)."""
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(temporary, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -52,7 +52,6 @@ reference arm within the subgroup). The figures and the report use the whole coh
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -633,20 +632,13 @@ def _arm_adverse_events(scenario: dict[str, Any]) -> dict[str, list[str]]:
     return out
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write a file whole or not at all (a re-plot never leaves a half-written table)."""
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
-
-
 def write_tables(run_dir: str | Path) -> RunTables:
     """Compute ``survival.csv``, ``survival_curves.csv`` and ``state_occupancy.csv`` from a folder's saved tables.
 
     Reads ``scenario.yaml``, ``patients.csv`` and ``events.csv`` (missing: no events), so the tables
     are the same whether written by the run or recomputed later.
     """
-    from sim.results import to_csv_text
+    from sim.results import to_csv_text, write_text_atomic
 
     run_dir = Path(run_dir)
     scenario = yaml.safe_load((run_dir / "scenario.yaml").read_text(encoding="utf-8"))
@@ -670,7 +662,7 @@ def write_tables(run_dir: str | Path) -> RunTables:
     survival = pd.concat(survivals, ignore_index=True)
     curves = pd.concat(curve_sets, ignore_index=True)
     occupancy = state_occupancy(events, horizon)
-    _write_text(run_dir / "survival.csv", to_csv_text(survival))
-    _write_text(run_dir / "survival_curves.csv", to_csv_text(curves))
-    _write_text(run_dir / "state_occupancy.csv", to_csv_text(occupancy))
+    write_text_atomic(run_dir / "survival.csv", to_csv_text(survival))
+    write_text_atomic(run_dir / "survival_curves.csv", to_csv_text(curves))
+    write_text_atomic(run_dir / "state_occupancy.csv", to_csv_text(occupancy))
     return RunTables(scenario, patients, events, whole_cohort(survival), whole_cohort(curves), occupancy)

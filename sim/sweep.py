@@ -51,6 +51,7 @@ from pydantic import (
 )
 
 from sim.analysis import mean_interval
+from sim.results import write_text_atomic
 from sim.rng import purpose_key
 from sim.scenario import (
     Scenario,
@@ -934,16 +935,6 @@ START_FILES = ("scenario.yaml", "sweep.yaml", "design.csv")
 """Written atomically before any point runs; a resume checks that it would write the same bytes."""
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write a file so that it exists either whole or not at all (temporary file, then rename)."""
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(temporary, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 def _point_file(run_dir: Path, index: int) -> Path:
     return run_dir / "points" / f"{index:06d}.json"
 
@@ -1054,12 +1045,12 @@ def _csv(frame: pd.DataFrame) -> str:
 
 
 def _write_outputs(run_dir: Path, tables: SweepTables) -> None:
-    _write_atomic(run_dir / "sweep.csv", _csv(tables.sweep))
-    _write_atomic(run_dir / "noise.csv", _csv(tables.noise))
+    write_text_atomic(run_dir / "sweep.csv", _csv(tables.sweep))
+    write_text_atomic(run_dir / "noise.csv", _csv(tables.noise))
     for name, frame in (("tornado.csv", tables.tornado), ("sensitivity.csv", tables.sensitivity),
                         ("psa.csv", tables.psa)):
         if frame is not None:
-            _write_atomic(run_dir / name, _csv(frame))
+            write_text_atomic(run_dir / name, _csv(frame))
 
 
 def _parameter_unit(path: str) -> str:
@@ -1416,8 +1407,8 @@ def _write_results(run_dir: Path, prepared: _Prepared, tables: SweepTables, plot
     if plots:
         figures = [p.name for p in draw_figures(run_dir, prepared.design, tables, base.arm_names, base.reference_arm,
                                                 outcomes)]
-    _write_atomic(run_dir / "report.md", render_report(prepared.name, prepared.sweep_file, base, prepared.design,
-                                                       tables, figures))
+    report = render_report(prepared.name, prepared.sweep_file, base, prepared.design, tables, figures)
+    write_text_atomic(run_dir / "report.md", report)
 
 
 def _progress(total: int, initial: int, name: str, show: bool) -> Any:
@@ -1571,7 +1562,7 @@ def open_folder(prepared: _Prepared, out: str | None = None, resume: str | None 
         return _resume_folder(resume, prepared.start_texts)
     partial, final = _new_folder(prepared.name, prepared.base.seed, out, Path(results_root))
     for name, text in prepared.start_texts.items():
-        _write_atomic(partial / name, text)
+        write_text_atomic(partial / name, text)
     return partial, final
 
 
@@ -1595,7 +1586,7 @@ def run_sweep(prepared: _Prepared, partial: Path, final: Path, *, workers: int =
         # Points are saved as each finishes (in any order): a kill loses only the points running.
         with closing(map_as_completed(simulate_point, job, todo, workers, scheduler)) as results:
             for point, record in results:
-                _write_atomic(_point_file(partial, point.index), _point_text(record))
+                write_text_atomic(_point_file(partial, point.index), _point_text(record))
                 if bar is not None:
                     bar.update()
     finally:
@@ -1784,12 +1775,10 @@ def run_command(args: argparse.Namespace, argv: list[str]) -> int:
     except ScenarioError as err:
         problems.extend(err.problems)
         prepared = None
-    if not problems and prepared is not None and args.scheduler is not None:
-        from sim.experiment import scheduler_problem
+    if not problems and prepared is not None:
+        from sim.experiment import scheduler_problems
 
-        unusable = scheduler_problem(args.scheduler)
-        if unusable is not None:
-            problems.append(f"error: {where}: --scheduler: {unusable}")
+        problems.extend(scheduler_problems(args.scheduler, f"error: {where}"))
     if problems or prepared is None:
         for line in problems:
             print(line, file=sys.stderr)

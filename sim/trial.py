@@ -915,7 +915,7 @@ def run_trial_planning(plan: TrialPlan, *, out: str | Path | None = None, result
 
 def _write_results(run_dir: Path, plan: TrialPlan, power: pd.DataFrame, trials: pd.DataFrame, plots: bool) -> None:
     """The power curve (if ``plots``) and ``report.md`` of a trial-planning folder, each written atomically."""
-    from sim.sweep import _write_atomic
+    from sim.results import write_text_atomic
 
     figure = None
     if plots:
@@ -923,7 +923,7 @@ def _write_results(run_dir: Path, plan: TrialPlan, power: pd.DataFrame, trials: 
 
         draw_trial_figures(run_dir, power, plan.trial.target_power, title=_figure_title(plan))
         figure = "figures/power_curve.png"
-    _write_atomic(run_dir / "report.md", render_report(plan, power, trials, figure))
+    write_text_atomic(run_dir / "report.md", render_report(plan, power, trials, figure))
 
 
 # --- redrawing a trial-planning folder -------------------------------------------------------------
@@ -1053,7 +1053,7 @@ _NOT_FOR_TRIALS = {
 def run_command(args: Any, argv: list[str]) -> int:
     """``python run.py TRIAL.yaml``: validate everything, run, write the folder; returns the exit status."""
     from sim.experiment import default_workers, is_terminal
-    from sim.results import OutputError
+    from sim.results import OutputError, failure_status
 
     where = f"error: {args.scenario}"
     problems = []
@@ -1074,12 +1074,10 @@ def run_command(args: Any, argv: list[str]) -> int:
         plan = load_trial(args.scenario, overrides)
     except ScenarioError as err:
         problems.extend(err.problems)
-    if not problems and args.scheduler is not None:
-        from sim.experiment import scheduler_problem
+    if not problems:
+        from sim.experiment import scheduler_problems
 
-        unusable = scheduler_problem(args.scheduler)
-        if unusable is not None:
-            problems.append(f"{where}: --scheduler: {unusable}")
+        problems.extend(scheduler_problems(args.scheduler, where))
     if problems:
         for line in problems:
             print(line, file=sys.stderr)
@@ -1088,17 +1086,11 @@ def run_command(args: Any, argv: list[str]) -> int:
         outcome = run_trial_planning(plan, out=args.out, workers=args.workers or default_workers(),
                                      scheduler=args.scheduler, plots=not args.no_plots,
                                      progress=not args.quiet and is_terminal(), argv=argv)
-    except OutputError as err:
-        print(f"{where}: {'--out' if args.out is not None else 'results'}: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: nothing was written", file=sys.stderr)
-        return 130
-    except (OSError, TimeoutError) as err:
-        if args.scheduler is None:
+    except (OutputError, KeyboardInterrupt, OSError, TimeoutError) as err:
+        status = failure_status(err, where, args.out, args.scheduler)
+        if status is None:
             raise
-        print(f"{where}: --scheduler: lost {args.scheduler} ({err}); nothing was written", file=sys.stderr)
-        return 2
+        return status
     if not args.quiet:
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(_format_power(outcome.power).to_string(index=False))
