@@ -1,0 +1,33 @@
+"""Behaviour pinned across refactorings: every shipped scenario, sweep and trial file, run small,
+writes byte-identical data files to the hashes recorded in ``tests/golden/behaviour_hashes.json``.
+
+The hashes are refreshed only on purpose, by ``python benchmarks/behaviour_hashes.py --record``
+after a change that is meant to move results (say why in the commit).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("behaviour_hashes", ROOT / "benchmarks" / "behaviour_hashes.py")
+assert _spec is not None and _spec.loader is not None
+behaviour = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(behaviour)
+RECORDED = json.loads(behaviour.RECORD.read_text(encoding="utf-8"))
+
+
+def test_every_shipped_file_is_recorded() -> None:
+    assert sorted(behaviour.cases()) == sorted(RECORDED)
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED))
+def test_data_files_are_byte_identical(name: str, tmp_path: Path) -> None:
+    hashes = behaviour.run_case(behaviour.cases()[name], tmp_path / "out")
+    changed = sorted(f for f in set(hashes) | set(RECORDED[name]) if hashes.get(f) != RECORDED[name].get(f))
+    assert not changed, (f"{name}: {', '.join(changed)} differ from the recorded hashes; if the change is meant "
+                         "to move results, run `python benchmarks/behaviour_hashes.py --record` and say why")
