@@ -33,7 +33,8 @@ SKIPPED = {"run.json", "report.md"}
 def cases() -> dict[str, list[str]]:
     """Every shipped file, with the options that make it small."""
     found: dict[str, list[str]] = {}
-    for path in sorted((ROOT / "scenarios").glob("*.yaml")) + sorted((ROOT / "scenarios" / "validation").glob("*.yaml")):
+    runs = sorted((ROOT / "scenarios").glob("*.yaml")) + sorted((ROOT / "scenarios" / "validation").glob("*.yaml"))
+    for path in runs:
         found[str(path.relative_to(ROOT))] = [str(path), "--replications", "2", "--patients", "60", *SMALL]
     for path in sorted((ROOT / "scenarios" / "sweeps").glob("*.yaml")):
         found[str(path.relative_to(ROOT))] = [str(path), "--replications", "2", "--patients", "30", *SMALL]
