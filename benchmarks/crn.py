@@ -19,8 +19,8 @@ from _measure import ROOT, machine, print_table
 
 sys.path.insert(0, str(ROOT))
 
-from sim.model import simulate  # noqa: E402
-from sim.scenario import load_scenario  # noqa: E402
+from sim.engine.simulate import simulate  # noqa: E402
+from sim.spec.load import load_scenario  # noqa: E402
 
 
 def _mean_disease_free(scenario, arm: str, replication: int) -> float:  # type: ignore[no-untyped-def]

@@ -9,8 +9,10 @@ import os
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
-from sim.model import simulate  # noqa: E402
+from sim.engine.simulate import simulate  # noqa: E402
 from sim.runner import run_scenario  # noqa: E402
-from sim.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
+from sim.spec.base import ScenarioError  # noqa: E402
+from sim.spec.load import load_scenario  # noqa: E402
+from sim.spec.scenario import Scenario  # noqa: E402
 
 __all__ = ["Scenario", "ScenarioError", "load_scenario", "run_scenario", "simulate"]

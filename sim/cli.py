@@ -109,7 +109,9 @@ def _check_parser() -> argparse.ArgumentParser:
 
 
 def _load(path: str, overrides: list[str], extra: Sequence[tuple[str, Any]] = ()):  # type: ignore[no-untyped-def]
-    from sim.scenario import ScenarioError, load_scenario, parse_set_option
+    from sim.spec.base import ScenarioError
+    from sim.spec.load import load_scenario
+    from sim.spec.paths import parse_set_option
 
     problems: list[str] = []
     parsed: list[tuple[str, Any]] = list(extra)
@@ -134,7 +136,7 @@ def _report_problems(err: Exception) -> int:
 
 
 def _cmd_check(argv: list[str]) -> int:
-    from sim.scenario import ScenarioError
+    from sim.spec.base import ScenarioError
 
     args = _check_parser().parse_args(argv)
     kind = _study_kind(args.scenario)
@@ -165,7 +167,7 @@ def _cmd_check(argv: list[str]) -> int:
 
 
 def _cmd_schema(argv: list[str]) -> int:
-    from sim.scenario import scenario_json_schema
+    from sim.spec.load import scenario_json_schema
 
     parser = _Parser(prog="run.py schema", description="Print a file format as JSON Schema (for editor completion).")
     parser.add_argument("kind", nargs="?", choices=("scenario", "sweep", "trial"), default="scenario",
@@ -198,7 +200,8 @@ def _out_problems(out: str) -> list[str]:
 
 def _study_kind(path: str) -> str | None:
     """'sweep' or 'trial' when the file is a sweep or trial-planning file, else None."""
-    from sim.scenario import ScenarioError, read_yaml
+    from sim.spec.base import ScenarioError
+    from sim.spec.load import read_yaml
 
     try:
         data = read_yaml(Path(path))
@@ -213,7 +216,7 @@ def _study_kind(path: str) -> str | None:
 def _cmd_run(argv: list[str]) -> int:
     from sim.experiment import default_workers, is_terminal
     from sim.results import OutputError, failure_status
-    from sim.scenario import ScenarioError
+    from sim.spec.base import ScenarioError
 
     args = _run_parser().parse_args(argv)
     kind = _study_kind(args.scenario)

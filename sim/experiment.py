@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from sim.model import BlockResult, patient_columns, simulate
+from sim.engine.records import BlockResult, patient_columns
+from sim.engine.simulate import simulate
 from sim.results import events_csv_text, patients_frame, to_csv_text
-from sim.scenario import Scenario
+from sim.spec.scenario import Scenario
 
 __all__ = ["BLOCK_PATIENTS", "BlockTables", "Unit", "default_workers", "is_terminal", "map_as_completed", "map_ordered",
            "plan_units", "run_units", "scheduler_problems"]

@@ -21,8 +21,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sim.model import FLOAT_COLUMNS, BlockResult
-from sim.scenario import Scenario
+from sim.engine.records import FLOAT_COLUMNS, BlockResult
+from sim.spec.scenario import Scenario
 
 __all__ = [
     "FLOAT_FORMAT",

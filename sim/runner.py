@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis import compare, mean_interval, summarise
+from sim.engine.records import EVENT_COLUMNS, patient_columns
 from sim.experiment import plan_units, run_units
-from sim.model import EVENT_COLUMNS, patient_columns
 from sim.report import render_report
 from sim.results import new_run_dir, provenance, scenario_yaml, to_csv_text, write_json
-from sim.scenario import Scenario
+from sim.spec.scenario import Scenario
 
 __all__ = ["MIN_PRECISION_REPLICATIONS", "FolderError", "RunOutcome", "check_scenario", "finish_folder", "folder_kind",
            "folder_problem", "redraw", "run_info", "run_scenario"]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import difflib
 import itertools
 import json
 import math
@@ -29,38 +28,41 @@ import re
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Tag,
     TypeAdapter,
     ValidationError,
-    model_validator,
 )
 
 from sim.analysis import mean_interval
+from sim.engine.streams import purpose_key
+from sim.outcomes import OUTCOMES
 from sim.results import write_text_atomic
-from sim.rng import purpose_key
-from sim.scenario import (
-    Scenario,
-    ScenarioError,
-    apply_overrides,
-    load_scenario,
-    parse_set_option,
-    read_yaml,
-    validate_scenario,
+from sim.spec.base import ScenarioError
+from sim.spec.distributions import BetaPrior, GammaPrior, LognormalPrior, NormalPrior, TriangularPrior, UniformPrior
+from sim.spec.errors import describe_errors
+from sim.spec.load import apply_overrides, load_scenario, read_yaml, validate_scenario
+from sim.spec.paths import leaf, parse_set_option
+from sim.spec.scenario import Scenario
+from sim.spec.sweep import (
+    EXPECTED,
+    METHODS,
+    SAMPLED_METHODS,
+    ParameterSpec,
+    Range,
+    Sweep,
+    SweepFile,
+    Values,
+    consistency,
+    spec_kind,
 )
 
 __all__ = [
@@ -72,7 +74,6 @@ __all__ = [
     "SweepTables",
     "analyse",
     "design",
-    "load_sweep",
     "open_folder",
     "prepare",
     "read_folder",
@@ -85,35 +86,8 @@ __all__ = [
 # --- outcomes ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """How an outcome is shown: label, unit of its differences, display scale, and which way is better."""
-
-    label: str
-    unit: str
-    difference_unit: str
-    scale: float
-    better: int  # +1: higher is better, -1: lower is better
-
-
-OUTCOMES: dict[str, Outcome] = {
-    "disease_free_weeks": Outcome("Disease-free weeks", "weeks", "weeks", 1.0, +1),
-    "disease_free_fraction": Outcome("Disease-free fraction", "%", "percentage points", 100.0, +1),
-    "complete_response": Outcome("Complete response", "%", "percentage points", 100.0, +1),
-    "responded": Outcome("Responded", "%", "percentage points", 100.0, +1),
-    "dropout": Outcome("Dropout", "%", "percentage points", 100.0, -1),
-    "relapses": Outcome("Relapses", "per patient", "per patient", 1.0, -1),
-    "adverse_events": Outcome("Adverse events", "per patient", "per patient", 1.0, -1),
-    "discontinuations": Outcome("Discontinuations", "per patient", "per patient", 1.0, -1),
-}
-"""Outcomes a sweep can report: patient-table columns averaged per arm and replication."""
-
-METHODS = ("grid", "one_way", "lhs", "sobol", "morris", "psa")
-SAMPLED_METHODS = ("lhs", "sobol", "morris", "psa")
 REPORT_POINTS = 60
 """A grid or Latin hypercube of at most this many points is tabulated point by point in ``report.md``."""
-MAX_POINTS = 100_000
-"""A larger design is refused before anything runs: it is almost always a mistake (a grid too fine)."""
 
 UNSWEPT = {"seed": "every point uses the base seed (common random numbers)",
            "replications": "every point uses the sweep's replications"}
@@ -121,313 +95,7 @@ UNSWEPT = {"seed": "every point uses the base seed (common random numbers)",
 # --- the sweep section: a typed, frozen schema -----------------------------------------------------
 
 
-def _not_bool(value: Any) -> Any:
-    # YAML reads yes/no/true/false as booleans, which pydantic would quietly take as 1 and 0
-    if isinstance(value, bool):
-        raise ValueError(f"must be a number, got {value!r}")
-    return value
-
-
-Number = Annotated[float, BeforeValidator(_not_bool)]
-Positive = Annotated[float, Field(gt=0.0), BeforeValidator(_not_bool)]
-Label = Annotated[str, Field(min_length=1)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class Range(_Strict):
-    """A range from low to high (one_way, lhs, sobol, morris)."""
-
-    low: Number
-    high: Number
-    label: Label | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Range:
-        if not self.low < self.high:
-            raise ValueError(f"low ({self.low:g}) must be below high ({self.high:g})")
-        return self
-
-
-class Values(_Strict):
-    """The values of a grid axis."""
-
-    values: Annotated[list[Number], Field(min_length=1)]
-    label: Label | None = None
-
-    @model_validator(mode="after")
-    def _distinct(self) -> Values:
-        if len(set(self.values)) != len(self.values):
-            raise ValueError(f"values must differ, got {self.values}")
-        return self
-
-
-class BetaPrior(_Strict):
-    """Beta(alpha, beta), for a probability."""
-
-    distribution: Literal["beta"]
-    alpha: Positive
-    beta: Positive
-    label: Label | None = None
-
-
-class NormalPrior(_Strict):
-    """Normal with the given mean and standard deviation."""
-
-    distribution: Literal["normal"]
-    mean: Number
-    sd: Positive
-    label: Label | None = None
-
-
-class GammaPrior(_Strict):
-    """Gamma with the given mean and standard deviation, for a positive value such as a rate."""
-
-    distribution: Literal["gamma"]
-    mean: Positive
-    sd: Positive
-    label: Label | None = None
-
-
-class LognormalPrior(_Strict):
-    """Lognormal with the given median and log-scale standard deviation."""
-
-    distribution: Literal["lognormal"]
-    median: Positive
-    sigma: Positive
-    label: Label | None = None
-
-
-class UniformPrior(_Strict):
-    """Uniform on [low, high]."""
-
-    distribution: Literal["uniform"]
-    low: Number
-    high: Number
-    label: Label | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self) -> UniformPrior:
-        if not self.low < self.high:
-            raise ValueError(f"low ({self.low:g}) must be below high ({self.high:g})")
-        return self
-
-
-class TriangularPrior(_Strict):
-    """Triangular on [low, high] with the given mode."""
-
-    distribution: Literal["triangular"]
-    low: Number
-    mode: Number
-    high: Number
-    label: Label | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self) -> TriangularPrior:
-        if not (self.low <= self.mode <= self.high and self.low < self.high):
-            raise ValueError(f"needs low <= mode <= high and low < high, got {self.low:g}, {self.mode:g}, "
-                             f"{self.high:g}")
-        return self
-
-
-Prior = Annotated[
-    Union[BetaPrior, NormalPrior, GammaPrior, LognormalPrior, UniformPrior, TriangularPrior],
-    Field(discriminator="distribution"),
-]
-PRIORS = ("beta", "normal", "gamma", "lognormal", "uniform", "triangular")
-_SPEC_FIELDS = {"range": ["low", "high", "label"], "values": ["values", "label"],
-                "beta": ["distribution", "alpha", "beta", "label"], "normal": ["distribution", "mean", "sd", "label"],
-                "gamma": ["distribution", "mean", "sd", "label"],
-                "lognormal": ["distribution", "median", "sigma", "label"],
-                "uniform": ["distribution", "low", "high", "label"],
-                "triangular": ["distribution", "low", "mode", "high", "label"]}
-
-
-def _spec_kind(value: Any) -> str | None:
-    """Which form a parameter takes: a range, grid values, or an uncertainty distribution."""
-    if isinstance(value, dict):
-        if "distribution" in value:
-            return "distribution"
-        return "values" if "values" in value else "range"
-    if isinstance(value, Range):
-        return "range"
-    if isinstance(value, Values):
-        return "values"
-    if isinstance(value, BaseModel):
-        return "distribution"
-    return None
-
-
-ParameterSpec = Annotated[
-    Union[Annotated[Range, Tag("range")], Annotated[Values, Tag("values")], Annotated[Prior, Tag("distribution")]],
-    Discriminator(_spec_kind, custom_error_type="parameter_form",
-                  custom_error_message="must be a mapping: {low, high}, {values: [...]} or {distribution: ...}"),
-]
-Count = Annotated[int, Field(ge=1), BeforeValidator(_not_bool)]
-OutcomeName = Literal[tuple(OUTCOMES)]  # type: ignore[valid-type]
-
-_EXPECTED = {"grid": ("values", "{values: [...]}"), "one_way": ("range", "{low, high}"),
-             "lhs": ("range", "{low, high}"), "sobol": ("range", "{low, high}"),
-             "morris": ("range", "{low, high}"), "psa": ("distribution", "{distribution: ...}")}
-_KIND_TEXT = {"values": "grid values", "range": "a range", "distribution": "a distribution"}
-_PATH = re.compile(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*")
-
-
-class _Problems(ValueError):
-    """Several problems of one model, each at a key below it."""
-
-    def __init__(self, items: list[tuple[str, str]]):
-        super().__init__("; ".join(f"{k}: {m}" for k, m in items))
-        self.items = items
-
-
-def _consistency(method: str, kinds: dict[str, str | None], levels: Any, samples: Any,
-                 outcomes: list[Any]) -> list[tuple[str, str]]:
-    """Problems between the keys of a sweep section (paths relative to it); also run on a section that
-    fails the schema, so that every problem is reported at once."""
-    problems: list[tuple[str, str]] = []
-    kind, text = _EXPECTED[method]
-    for path, got in kinds.items():
-        if not _PATH.fullmatch(path):
-            problems.append((f"parameters.{path}", "must be a dotted path into the base scenario, "
-                                                   "e.g. therapies.lenalidomide_5.taper.weeks"))
-        if got is not None and got != kind:
-            problems.append((f"parameters.{path}", f"{method} takes {text}, got {_KIND_TEXT[got]}"))
-    if method in SAMPLED_METHODS and samples is None:
-        problems.append(("samples", f"missing: {method} needs the number of samples"))
-    if method not in SAMPLED_METHODS and samples is not None:
-        problems.append(("samples", f"only for {', '.join(SAMPLED_METHODS)}, not {method}"))
-    if levels is not None and method not in ("one_way", "morris"):
-        problems.append(("levels", f"only for one_way and morris, not {method}"))
-    if isinstance(samples, int) and samples > 0:
-        if method == "sobol" and samples & (samples - 1):
-            problems.append(("samples", f"must be a power of 2 for sobol (Sobol' sequences are balanced only "
-                                        f"then), got {samples}"))
-        if method == "morris" and samples < 2:
-            problems.append(("samples", f"morris needs at least 2 trajectories, got {samples}"))
-    if method == "morris" and isinstance(levels, int) and levels % 2:
-        problems.append(("levels", f"must be even for morris, got {levels}"))
-    hashable = [o for o in outcomes if isinstance(o, str)]
-    repeated = sorted({o for o in hashable if hashable.count(o) > 1})
-    if repeated:
-        problems.append(("outcomes", f"given twice: {', '.join(repeated)}"))
-    return problems
-
-
-class Sweep(_Strict):
-    """The ``sweep`` section: what to vary, how, and what to report."""
-
-    method: Literal["grid", "one_way", "lhs", "sobol", "morris", "psa"]
-    parameters: Annotated[dict[str, ParameterSpec], Field(min_length=1)]
-    levels: Annotated[int, Field(ge=2), BeforeValidator(_not_bool)] | None = None
-    samples: Count | None = None
-    replications: Annotated[int, Field(ge=2), BeforeValidator(_not_bool)] | None = None
-    outcomes: Annotated[list[OutcomeName], Field(min_length=1)] = ["disease_free_weeks", "dropout"]  # type: ignore[valid-type]
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Sweep:
-        kinds = {path: _spec_kind(spec) for path, spec in self.parameters.items()}
-        problems = _consistency(self.method, kinds, self.levels, self.samples, list(self.outcomes))
-        if not problems and self.point_count() > MAX_POINTS:
-            problems.append(("samples" if self.method in SAMPLED_METHODS else "parameters",
-                             f"the design has {self.point_count()} points; at most {MAX_POINTS}"))
-        if problems:
-            raise _Problems(problems)
-        return self
-
-    @property
-    def level_count(self) -> int:
-        """Points per parameter (one_way) or grid levels (morris)."""
-        if self.levels is not None:
-            return self.levels
-        return 4 if self.method == "morris" else 3
-
-    def point_count(self) -> int:
-        """How many points the design has."""
-        d = len(self.parameters)
-        n = self.samples or 0
-        if self.method == "grid":
-            return math.prod(len(spec.values) for spec in self.parameters.values()  # type: ignore[union-attr]
-                             if isinstance(spec, Values))
-        return {"one_way": 1 + d * self.level_count, "lhs": n, "psa": n,
-                "sobol": n * (d + 2), "morris": n * (d + 1)}[self.method]
-
-
-class SweepFile(_Strict):
-    """A sweep file: a base scenario and the sweep section that varies it."""
-
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] | None = None
-    description: str = ""
-    base: Annotated[str, Field(min_length=1)]
-    sweep: Sweep
-
-
 # --- reading sweep files -------------------------------------------------------------------------
-
-
-def _hint(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _describe(err: ValidationError) -> list[tuple[str, str]]:
-    """Pydantic errors of a sweep file as (dotted path, message)."""
-    out: list[tuple[str, str]] = []
-    for e in err.errors(include_url=False):
-        loc = [str(p) for p in e["loc"] if not str(p).startswith("function-")]
-        form = None
-        if len(loc) > 3 and loc[:2] == ["sweep", "parameters"]:
-            rest = loc[3:]
-            if rest and rest[0] in ("range", "values", "distribution"):
-                form = rest.pop(0)
-                if form == "distribution" and rest and rest[0] in PRIORS:
-                    form = rest.pop(0)
-            loc = loc[:3] + rest
-        kind = e["type"]
-        ctx = e.get("ctx", {})
-        if kind == "value_error" and isinstance(ctx.get("error"), _Problems):
-            out.extend((".".join([*loc, key]), message) for key, message in ctx["error"].items)
-            continue
-        if kind == "extra_forbidden":
-            key = loc[-1]
-            fields = {(): SweepFile.model_fields, ("sweep",): Sweep.model_fields}.get(tuple(loc[:-1]))
-            choices = list(fields) if fields is not None else _SPEC_FIELDS.get(str(form), [])
-            message = f"unknown key '{key}'{_hint(key, choices)}"
-        elif kind == "missing":
-            message = "missing required key"
-        elif kind == "literal_error":
-            choices = list(METHODS) if loc[-1] == "method" else list(OUTCOMES)
-            message = f"must be one of {', '.join(choices)}, got {e['input']!r}{_hint(str(e['input']), choices)}"
-        elif kind == "union_tag_invalid":
-            tag = str(ctx.get("tag", "?"))
-            loc.append("distribution")
-            message = f"unknown distribution '{tag}'{_hint(tag, PRIORS)}; one of {', '.join(PRIORS)}"
-        elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-            bound = {"greater_than_equal": f"at least {ctx.get('ge')}", "less_than_equal": f"at most {ctx.get('le')}",
-                     "greater_than": f"greater than {ctx.get('gt')}", "less_than": f"less than {ctx.get('lt')}"}[kind]
-            message = f"must be {bound}, got {e['input']!r}"
-        elif kind == "value_error":
-            message = str(ctx.get("error", e["msg"]))
-        elif kind == "parameter_form":
-            message = f"{e['msg']}, got {e['input']!r}"
-        else:
-            message = f"{e['msg'][0].lower()}{e['msg'][1:]}, got {e['input']!r}"
-        item = (".".join(loc) or "(top level)", message)
-        if item not in out:
-            out.append(item)
-    return out
-
-
-def load_sweep(path: str | Path) -> SweepFile:
-    """Read and validate a sweep file, or raise ScenarioError with one ``error: FILE: PATH: message`` per problem."""
-    path = Path(path)
-    data = read_yaml(path)
-    try:
-        return SweepFile.model_validate(data)
-    except ValidationError as err:
-        raise ScenarioError([f"error: {path}: {where}: {message}" for where, message in _describe(err)]) from None
 
 
 # --- design --------------------------------------------------------------------------------------
@@ -475,23 +143,6 @@ class Design:
         return frame
 
 
-def _leaf(tree: Any, path: str) -> tuple[bool, Any, str]:
-    """Follow a dotted path: (found, value, message when not found)."""
-    node = tree
-    keys = path.split(".")
-    for depth, key in enumerate(keys):
-        if isinstance(node, list) and key.isdigit() and int(key) < len(node):
-            node = node[int(key)]
-            continue
-        if not isinstance(node, dict):
-            return False, None, f"'{'.'.join(keys[:depth])}' is not a mapping"
-        if key not in node:
-            where = ".".join(keys[:depth]) or "the scenario"
-            return False, None, f"{where} has no '{key}'{_hint(key, [str(k) for k in node])}"
-        node = node[key]
-    return True, node, ""
-
-
 def _default_label(path: str) -> str:
     return path.removeprefix("therapies.")
 
@@ -506,7 +157,7 @@ def _path_problem(path: str, data: dict[str, Any], method: str | None) -> tuple[
     head = path.split(".")[0]
     if head in UNSWEPT:
         return f"cannot be swept: {UNSWEPT[head]}", None
-    found, value, why = _leaf(data, path)
+    found, value, why = leaf(data, path)
     if not found:
         return f"not a value of the base scenario: {why}", None
     if isinstance(value, bool) or not (value is None or isinstance(value, (int, float))):
@@ -723,7 +374,7 @@ def simulate_point(job: PointJob, point: Point) -> dict[str, Any]:
     Returns the point's record: ``{"point", "values", "replications", "means": {arm: {outcome: [R
     means]}}}``. A pure function of its arguments, so it gives the same record wherever it runs.
     """
-    from sim.model import simulate
+    from sim.engine.simulate import simulate
 
     scenario = point_scenario(job, point)
     means: dict[str, dict[str, list[float]]] = {arm: {o: [] for o in job.outcomes} for arm in scenario.arms}
@@ -1466,12 +1117,12 @@ def _section_problems(sweep_path: Path, raw: dict[str, Any], base: Scenario | No
         except ValidationError:
             specs[str(path)] = None
     if schema_failed and method is not None:
-        kinds = {str(p): _spec_kind(v) for p, v in parameters.items()}
+        kinds = {str(p): spec_kind(v) for p, v in parameters.items()}
         levels, samples = section.get("levels"), section.get("samples")
         listed = section.get("outcomes")
         outcomes = listed if isinstance(listed, list) else []
         problems.extend(f"error: {sweep_path}: sweep.{key}: {message}"
-                        for key, message in _consistency(method, kinds, levels, samples, outcomes))
+                        for key, message in consistency(method, kinds, levels, samples, outcomes))
     if base is None:
         return problems
     data = base.model_dump(mode="json")
@@ -1479,7 +1130,7 @@ def _section_problems(sweep_path: Path, raw: dict[str, Any], base: Scenario | No
         problem, value = _path_problem(path, data, method)
         if problem is not None:
             problems.append(f"error: {sweep_path}: sweep.parameters.{path}: {problem}")
-        elif spec is not None and (method is None or _spec_kind(spec) == _EXPECTED[method][0]):
+        elif spec is not None and (method is None or spec_kind(spec) == EXPECTED[method][0]):
             problems.extend(_extreme_problems(sweep_path, data, path, spec, isinstance(value, int)))
     return problems
 
@@ -1506,7 +1157,7 @@ def prepare(sweep_path: str | Path, overrides: Sequence[str] = (), replications:
     try:
         sweep_file = SweepFile.model_validate(raw)
     except ValidationError as err:
-        problems.extend(f"error: {sweep_path}: {where}: {message}" for where, message in _describe(err))
+        problems.extend(f"error: {sweep_path}: {w}: {m}" for w, m in describe_errors(err, SweepFile))
     extra = [(p, v) for p, v in (("cohort.size", patients), ("seed", seed)) if v is not None and v >= 0]
     base = _load_base(sweep_path, raw, parsed, extra, problems)
     problems.extend(_section_problems(sweep_path, raw, base, sweep_file is None))
@@ -1670,7 +1321,7 @@ def read_folder(run_dir: str | Path) -> tuple[_Prepared, list[dict[str, Any]]]:
     try:
         sweep_file = SweepFile.model_validate(raw)
     except ValidationError as err:
-        where, message = _describe(err)[0]
+        where, message = describe_errors(err, SweepFile)[0]
         raise FolderError(f"{path}: sweep.yaml: {where}: {message}") from None
     sweep = sweep_file.sweep
     count = sweep.replications or base.replications

@@ -60,35 +60,26 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from scipy import special, stats
 
-from sim.model import BlockResult, simulate
-from sim.rng import Streams
-from sim.scenario import (
-    Count,
-    NotBool,
-    PositiveFloat,
-    Scenario,
-    ScenarioError,
-    apply_overrides,
-    describe_errors,
-    load_scenario,
-    parse_set_option,
-    read_yaml,
-)
+from sim.engine.records import BlockResult
+from sim.engine.simulate import simulate
+from sim.engine.streams import Streams
+from sim.spec.base import ScenarioError
+from sim.spec.errors import describe_errors
+from sim.spec.load import apply_overrides, load_scenario, read_yaml
+from sim.spec.paths import parse_set_option
+from sim.spec.scenario import Scenario
+from sim.spec.trial import ARM_PATIENT_OFFSET, VISIT_OBSERVED, Trial, TrialFile, cross_check
 
 __all__ = [
-    "ARM_PATIENT_OFFSET",
-    "Endpoint",
     "EndpointValues",
-    "Trial",
-    "TrialFile",
     "TrialPlan",
     "analyse_trial",
     "compare_arms",
@@ -106,8 +97,6 @@ __all__ = [
     "visit_states",
 ]
 
-ARM_PATIENT_OFFSET = 1_000_000_000
-"""Patient numbers of arm ``a`` start at ``a * ARM_PATIENT_OFFSET`` in the base scenario's streams."""
 
 TRIALS_PER_UNIT = 50
 """Simulated trials per unit of work: at 20 patients a trial, already ~1000 patients (~0.1 s), far above
@@ -115,135 +104,12 @@ the few milliseconds a process pool or Dask spends sending a task."""
 
 PROGRESS_DELAY_SECONDS = 1.0
 
-BINARY = ("complete_response", "response", "dropout")
-CONTINUOUS = ("disease_free_weeks",)
-TIME_TO_EVENT = ("time_to_dropout", "time_to_relapse", "time_to_complete_response")
-VISIT_OBSERVED = ("complete_response", "response", "disease_free_weeks", "time_to_relapse",
-                  "time_to_complete_response")
-TESTS = {"binary": ("fisher", "chi2"), "continuous": ("mann_whitney", "welch_t"), "time_to_event": ("logrank",)}
 
 _ACTIVE, _RESPONSE, _REMISSION = 0, 1, 2
 _STATE_AFTER = {"response": _RESPONSE, "remission": _REMISSION, "relapse": _ACTIVE}
 
 
-def endpoint_kind(metric: str) -> str:
-    """'binary', 'continuous' or 'time_to_event'."""
-    if metric in BINARY:
-        return "binary"
-    if metric in CONTINUOUS:
-        return "continuous"
-    return "time_to_event"
-
-
 # --- the trial file ------------------------------------------------------------------------------
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-OpenUnit = Annotated[float, Field(gt=0.0, lt=1.0), NotBool]
-
-
-class Endpoint(_Strict):
-    """What each patient contributes, and by which week."""
-
-    metric: Literal["complete_response", "response", "dropout", "disease_free_weeks", "time_to_dropout",
-                    "time_to_relapse", "time_to_complete_response"]
-    at_week: PositiveFloat | None = None
-
-
-class Trial(_Strict):
-    """A two-arm randomised trial design, simulated at several sizes."""
-
-    arms: Annotated[list[str], Field(min_length=2, max_length=2)]
-    patients_per_arm: Annotated[list[Count], Field(min_length=1)]
-    endpoint: Endpoint
-    test: Literal["fisher", "chi2", "logrank", "mann_whitney", "welch_t"]
-    alternative: Literal["two-sided", "greater", "less"] = "two-sided"
-    alpha: OpenUnit
-    simulations: Count
-    accrual_per_week: PositiveFloat
-    allocation: Annotated[list[Count], Field(min_length=2, max_length=2)] = [1, 1]
-    duration_weeks: PositiveFloat | None = None
-    visit_weeks: Annotated[list[PositiveFloat], Field(min_length=1)]
-    target_power: OpenUnit
-
-    @property
-    def kind(self) -> str:
-        """The endpoint's kind: 'binary', 'continuous' or 'time_to_event'."""
-        return endpoint_kind(self.endpoint.metric)
-
-    @property
-    def endpoint_week(self) -> float:
-        """W: the endpoint's week, or for time-to-event endpoints by default the last visit week."""
-        week = self.endpoint.at_week
-        return float(max(self.visit_weeks)) if week is None else float(week)
-
-    def arm_sizes(self, n: int) -> tuple[int, ...]:
-        """Patients in each arm of the design with ``n`` patients in the smallest arm."""
-        low = min(self.allocation)
-        return tuple(n * r // low for r in self.allocation)
-
-
-class TrialFile(_Strict):
-    """A trial-planning file: a base scenario and the trial design."""
-
-    base: str = Field(min_length=1)
-    description: str = ""
-    trial: Trial
-
-
-def _cross_check(trial: Trial, scenario: Scenario) -> list[tuple[str, str]]:
-    """Problems of a trial design against itself and its base scenario, as (dotted path, message)."""
-    problems: list[tuple[str, str]] = []
-    for i, arm in enumerate(trial.arms):
-        if arm not in scenario.arms:
-            problems.append((f"trial.arms.{i}", f"'{arm}' is not an arm of the base scenario "
-                                                f"({', '.join(scenario.arms)})"))
-    kind = trial.kind
-    metric = trial.endpoint.metric
-    if trial.test not in TESTS[kind]:
-        problems.append(("trial.test", f"{trial.test} does not fit {metric}, a {kind.replace('_', '-')} endpoint; "
-                                       f"use {' or '.join(TESTS[kind])}"))
-    visits = trial.visit_weeks
-    for i in range(1, len(visits)):
-        if visits[i] <= visits[i - 1]:
-            problems.append((f"trial.visit_weeks.{i}", f"visit weeks must increase, got {visits[i]:g} after "
-                                                       f"{visits[i - 1]:g}"))
-    horizon = scenario.follow_up_weeks
-    for i, week in enumerate(visits):
-        if week > horizon:
-            problems.append((f"trial.visit_weeks.{i}", f"week {week:g} is after the base scenario's "
-                                                       f"follow_up_weeks ({horizon:g})"))
-    at_week = trial.endpoint.at_week
-    if at_week is None and metric in BINARY:
-        problems.append(("trial.endpoint.at_week", f"missing: {metric} needs the week it is measured at"))
-    if at_week is not None:
-        if at_week > horizon:
-            problems.append(("trial.endpoint.at_week", f"week {at_week:g} is after the base scenario's "
-                                                       f"follow_up_weeks ({horizon:g})"))
-        elif metric in VISIT_OBSERVED and at_week not in visits:
-            problems.append(("trial.endpoint.at_week", f"{metric} is seen at visits, but week {at_week:g} is not "
-                                                       f"one of visit_weeks"))
-    sizes = trial.patients_per_arm
-    for i in range(1, len(sizes)):
-        if sizes[i] <= sizes[i - 1]:
-            problems.append((f"trial.patients_per_arm.{i}", f"sizes must increase, got {sizes[i]} after "
-                                                            f"{sizes[i - 1]}"))
-    low = min(trial.allocation)
-    for i, n in enumerate(sizes):
-        if any(n * r % low for r in trial.allocation):
-            problems.append((f"trial.patients_per_arm.{i}", f"{n} patients in the smallest arm cannot be split "
-                                                            f"{':'.join(map(str, trial.allocation))}; use a "
-                                                            f"multiple of {low}"))
-    if max(trial.arm_sizes(sizes[-1])) >= ARM_PATIENT_OFFSET:
-        problems.append(("trial.patients_per_arm", f"at most {ARM_PATIENT_OFFSET - 1} patients in an arm"))
-    duration = trial.duration_weeks
-    if duration is not None and trial.kind != "time_to_event" and trial.endpoint_week > duration:
-        problems.append(("trial.duration_weeks", f"{duration:g} ends the trial before week {trial.endpoint_week:g} "
-                                                 f"of the endpoint: no patient could be evaluated"))
-    return problems
 
 
 @dataclass(frozen=True)
@@ -326,7 +192,7 @@ def load_trial(path: str | Path, overrides: Iterable[str | tuple[str, Any]] = ()
             except ScenarioError as err:
                 problems.extend(err.problems)
     if trial_file is not None and scenario is not None:
-        problems.extend(line(p, m) for p, m in _cross_check(trial_file.trial, scenario))
+        problems.extend(line(p, m) for p, m in cross_check(trial_file.trial, scenario))
     if problems:
         raise ScenarioError(problems)
     assert trial_file is not None and scenario is not None and base_path is not None

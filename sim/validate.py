@@ -34,10 +34,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.engine.records import EVENT_COLUMNS, merge_blocks
 from sim.experiment import default_workers, plan_units, run_units
-from sim.model import EVENT_COLUMNS, merge_blocks
 from sim.results import OutputError, new_run_dir, provenance, scenario_yaml, to_csv_text, write_json
-from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.spec.base import ScenarioError
+from sim.spec.load import load_scenario
+from sim.spec.scenario import Scenario
 
 __all__ = ["TARGETS", "Target", "TrialData", "compare_targets", "main", "run_validation", "simulate_trials"]
 

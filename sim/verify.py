@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from sim.model import merge_blocks, simulate
-from sim.scenario import Scenario
+from sim.engine.records import merge_blocks
+from sim.engine.simulate import simulate
+from sim.spec.scenario import Scenario
 
 __all__ = ["CASES", "Check", "Outcome", "evaluate", "format_table", "main", "run_verification"]
 

@@ -8,8 +8,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sim.model import simulate
-from sim.scenario import Scenario, validate_scenario
+from sim.engine.simulate import simulate
+from sim.spec.load import validate_scenario
+from sim.spec.scenario import Scenario
 from sim.verify import _merge
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +65,6 @@ def timeline(events: pd.DataFrame, patient: int = 0) -> list[tuple[float, str, s
 
 @pytest.fixture
 def low_dose() -> Scenario:
-    from sim.scenario import load_scenario
+    from sim.spec.load import load_scenario
 
     return load_scenario(ROOT / "scenarios" / "low_dose.yaml")

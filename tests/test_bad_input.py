@@ -194,9 +194,10 @@ SCENARIO_CASES = [
          [f"{THAL}.relapse.after_taper.time.sigma: must be greater than 0.0, got -0.8"],
          ops=[put(f"{THAL}.relapse.after_taper.time.sigma", -0.8)]),
     Case("misspelt_distribution",
-         [f"{STD}.response.time_to_response: unknown distribution 'lognormall' (did you mean 'lognormal'?)"],
+         [f"{STD}.response.time_to_response.distribution: unknown distribution 'lognormall' "
+          "(did you mean 'lognormal'?)"],
          ops=[put(f"{STD}.response.time_to_response.distribution", "lognormall")]),
-    Case("unknown_distribution", [f"{STD}.relapse.after_stop.time: unknown distribution 'poisson'"],
+    Case("unknown_distribution", [f"{STD}.relapse.after_stop.time.distribution: unknown distribution 'poisson'"],
          ops=[put(f"{STD}.relapse.after_stop.time", {"distribution": "poisson", "mean": 3})], no_hint=True),
     Case("distribution_without_name", [(f"{LEN}.response.time_to_complete: ", "needs a 'distribution' key")],
          ops=[put(f"{LEN}.response.time_to_complete", {"median": 3.5, "sigma": 0.6})]),
@@ -296,8 +297,8 @@ SCENARIO_CASES = [
     Case("set_arm_to_undefined_therapy", ["arms.standard.0 (from --set): names undefined therapy 'hcq'"],
          args=["--set", "arms.standard.0=hcq"], unmodified=True),
     Case("set_misspelt_distribution",
-         [f"{LEN}.response.time_to_response: unknown distribution 'lognormall' "
-          "(did you mean 'lognormal'?)"],
+         [(f"{LEN}.response.time_to_response.distribution (from --set): unknown distribution 'lognormall' "
+           "(did you mean 'lognormal'?)")],
          args=["--set", f"{LEN}.response.time_to_response.distribution=lognormall"], unmodified=True),
     Case("set_several",
          ["seed (from --set): must be at least 0, got -2",

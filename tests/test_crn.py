@@ -6,17 +6,18 @@ import pandas as pd
 import pandas.testing as pdt
 from conftest import run
 
-from sim.model import patient_columns, simulate
+from sim.engine.records import patient_columns
+from sim.engine.simulate import simulate
+from sim.engine.streams import Streams, purpose_key
 from sim.results import patients_frame
-from sim.rng import Streams, purpose_key
 from sim.runner import run_scenario
-from sim.scenario import Scenario
+from sim.spec.scenario import Scenario
 
 
 def _with(s: Scenario, path: str, value: object) -> Scenario:
     from pathlib import Path
 
-    from sim.scenario import apply_overrides, validate_scenario
+    from sim.spec.load import apply_overrides, validate_scenario
 
     data = apply_overrides(Path("<test>"), s.model_dump(mode="json", exclude_none=True), [(path, value)])
     return validate_scenario(Path("<test>"), data)
@@ -93,13 +94,13 @@ def test_blocks_and_batches_do_not_change_results(low_dose):
 def test_results_do_not_depend_on_what_the_process_simulated_before(low_dose):
     """Plans are compiled once per scenario and kept: a scenario simulated after another (a sweep
     point after its neighbour, in one worker) gives what it gives in a fresh process."""
-    from sim import model
+    from sim.engine import plans
 
     a = _small(low_dose, 120)
     b = _with(a, "therapies.thalidomide_100.response.probability", 0.3)
 
     def fresh(s: Scenario) -> tuple[dict[str, list[object]], list[tuple[object, ...]]]:
-        model._COMPILED.clear()
+        plans._COMPILED.clear()
         result = simulate(s, "thalidomide", 0)
         return result.patients, result.events
 
@@ -143,11 +144,11 @@ def test_workers_one_and_two_write_identical_files(low_dose, tmp_path):
 
 
 def test_stream_definition_one_pcg64_per_purpose_replications_as_windows():
-    """The documented definition (sim/rng.py, docs/model.md 5.2): purpose P of seed s is
+    """The documented definition (sim/engine/streams.py, docs/model.md 5.2): purpose P of seed s is
     PCG64(SeedSequence([s, purpose_key(P)])); replication r, patient n takes output r * 2**48 + n."""
     import numpy as np
 
-    from sim.rng import MAX_PATIENTS
+    from sim.engine.streams import MAX_PATIENTS
 
     bit_generator = np.random.PCG64(np.random.SeedSequence([7, purpose_key("c1.response")]))
     bit_generator.advance(3 * MAX_PATIENTS + 40)
@@ -160,7 +161,7 @@ def test_stream_definition_one_pcg64_per_purpose_replications_as_windows():
 def test_patients_beyond_a_replication_window_are_refused():
     import pytest
 
-    from sim.rng import MAX_PATIENTS
+    from sim.engine.streams import MAX_PATIENTS
 
     with pytest.raises(ValueError, match="outside"):
         Streams(7, 0, MAX_PATIENTS - 1, MAX_PATIENTS + 1)

@@ -23,7 +23,7 @@ from sim.plots import (
     swimmer,
 )
 from sim.runner import MIN_PRECISION_REPLICATIONS, run_scenario
-from sim.scenario import load_scenario
+from sim.spec.load import load_scenario
 from sim.survival import distribution, read_events, read_patients, swimmer_sample
 
 ROOT = Path(__file__).resolve().parent.parent

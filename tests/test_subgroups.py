@@ -12,9 +12,11 @@ from conftest import ROOT, run, scenario, therapy, timeline
 
 from sim.analysis import compare, summarise
 from sim.cli import main
-from sim.model import patient_columns, simulate
+from sim.engine.records import patient_columns
+from sim.engine.simulate import simulate
 from sim.results import patients_frame
-from sim.scenario import ScenarioError, load_scenario
+from sim.spec.base import ScenarioError
+from sim.spec.load import load_scenario
 
 
 def two_groups(share_fast: float = 0.5, size: int = 200, **changes):

@@ -21,7 +21,7 @@ from conftest import ROOT
 from scipy import stats
 
 from sim.cli import main
-from sim.scenario import load_scenario
+from sim.spec.load import load_scenario
 from sim.sweep import Sweep, design, parameters_of
 
 LOW_DOSE = ROOT / "scenarios" / "low_dose.yaml"

@@ -19,7 +19,7 @@ from conftest import ROOT, scenario, therapy
 from scipy import stats
 
 from sim.cli import main
-from sim.model import simulate
+from sim.engine.simulate import simulate
 from sim.trial import (
     Trial,
     analyse_trial,
@@ -614,7 +614,7 @@ BAD_TRIALS = [
     ({"alpha": 1.5}, [], "trial.alpha: must be less than 1"),
     ({"patients_per_arm": [30, 10]}, [], "trial.patients_per_arm.1: sizes must increase"),
     ({"visit_weeks": [4, 12, 200]}, [], "trial.visit_weeks.2: week 200 is after"),
-    ({"test": "ttest"}, [], "trial.test: input should be"),
+    ({"test": "ttest"}, [], "trial.test: must be one of"),
     ({"endpont": {"metric": "dropout"}}, [], "trial.endpont: unknown key"),
     ({"allocation": [2, 3], "patients_per_arm": [10, 15]}, [], "trial.patients_per_arm.1: 15 patients"),
     ({"duration_weeks": 8}, [], "trial.duration_weeks: 8 ends the trial before week 12"),

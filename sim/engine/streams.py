@@ -1,4 +1,4 @@
-"""The only place random streams are derived: one root seed, named purposes, patient-indexed vectors.
+"""Random streams, the only place they are derived: one root seed, named purposes, patient-indexed vectors.
 
 Each purpose (what is drawn: ``c2.relapse.after_stop``, ``loss_to_follow_up``, ...) has one PCG64
 stream per seed, seeded from (seed, a stable hash of the purpose). Replication r, patient n uses

@@ -1,0 +1,186 @@
+"""Draws of a block of patients: per purpose, vectors of uniforms turned into times by inverse CDF."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sim.engine.streams import Streams
+from sim.spec.distributions import ppf_truncated
+
+if TYPE_CHECKING:
+    from sim.engine.plans import Plan
+
+__all__ = ["Course", "Draws", "Names", "course_names"]
+
+
+class Draws:
+    """Per-block draws as Python lists indexed by patient, derived lazily by purpose."""
+
+    __slots__ = ("_streams", "_lists", "courses")
+
+    def __init__(self, streams: Streams):
+        self._streams = streams
+        self._lists: dict[Any, list[float]] = {}
+        self.courses: dict[tuple[Plan, int, bool], Course] = {}
+
+    def close(self) -> None:
+        """Drop the block's draws (courses refer back to this object)."""
+        self._lists.clear()
+        self.courses.clear()
+
+    def below(self, purpose: str, probability: float) -> list[bool]:
+        """Whether each patient's uniform for ``purpose`` is below ``probability``."""
+        return (self._streams.uniforms(purpose) < probability).tolist()
+
+    def uniforms(self, purpose: str) -> np.ndarray:
+        return self._streams.uniforms(purpose)
+
+    def times_array(self, purpose: str, spec: Any, upper: float | None = None) -> np.ndarray:
+        return ppf_truncated(spec, self._streams.uniforms(purpose), upper)
+
+    def times(self, purpose: str, spec: Any, upper: float | None = None) -> list[float]:
+        # Keyed by the spec object: plans hold their specs for the block's lifetime.
+        key = (purpose, id(spec), upper)
+        values = self._lists.get(key)
+        if values is None:
+            values = self.times_array(purpose, spec, upper).tolist()
+            self._lists[key] = values
+        return values
+
+    def exponential(self, purpose: str, mean_weeks: float) -> list[float]:
+        key = (purpose, "exp", mean_weeks)
+        values = self._lists.get(key)
+        if values is None:
+            u = self._streams.uniforms(purpose)
+            values = (-mean_weeks * np.log1p(-u)).tolist()
+            self._lists[key] = values
+        return values
+
+    def new_course(self, key: tuple[Plan, int, bool]) -> Course:
+        """Draw a course for the whole block and keep it in ``courses``: the key is (plan, the
+        course's ordinal in the patient's pathway, whether it is the plan's first course)."""
+        plan, ordinal, first = key
+        course = self.courses[key] = Course(self, plan, course_names(ordinal), first)
+        return course
+
+
+class Course:
+    """The draws of one course (a plan at a course ordinal) for every patient of a block.
+
+    What every course needs (response, its time, complete response, adverse events and their
+    onsets) is drawn at once; the rest (relapse times, taper and stop rules) on first use, as lists
+    indexed by patient; the uniform for discontinuing after an adverse event, by kind of event.
+
+    A patient's adverse events in a course are kept in the order they would happen: by onset from
+    the start of the course, the lower index first on equal onsets. ``first_onset[j]`` is the first
+    one's onset (infinity if none occurs); ``adverse_event(j, k)`` gives the k-th as (onset, index),
+    read only for the few patients who have more than one during a course.
+    """
+
+    __slots__ = ("_draws", "_plan", "_names", "responds", "time_to_response", "completes", "first_onset",
+                 "_onsets", "_order", "on_treatment", "time_to_complete", "after_taper", "after_taper_time",
+                 "after_stop", "after_stop_time", "_discontinue")
+
+    def __init__(self, draws: Draws, plan: Plan, names: Names, first: bool):
+        self._draws = draws
+        self._plan = plan
+        self._names = names
+        self._discontinue: dict[int, np.ndarray] = {}
+        self.responds = draws.below(names.response, plan.p_response if first else plan.p_retreat)
+        self.time_to_response = draws.times(names.time_to_response, plan.time_to_response, plan.assessment_week)
+        self.completes = draws.below(names.complete, plan.p_complete)
+        possible = [(index, ae_name, p_occurs, onset) for index, ae_name, p_occurs, onset, _ in plan.adverse_events
+                    if p_occurs > 0]
+        if not possible:
+            self.first_onset = [math.inf] * len(self.responds)
+            self._onsets = self._order = None
+            return
+        uniforms = draws.uniforms
+        onsets = np.stack([np.where(uniforms(names.ae(ae_name)[0]) < p_occurs,
+                                    draws.times_array(names.ae(ae_name)[1], onset), np.inf)
+                           for _, ae_name, p_occurs, onset in possible], axis=1)
+        order = np.argsort(onsets, axis=1, kind="stable")  # stable: the lower index first on ties
+        self._onsets = np.sort(onsets, axis=1)
+        self._order = np.array([index for index, _, _, _ in possible])[order]
+        self.first_onset = self._onsets[:, 0].tolist()
+
+    def adverse_event(self, j: int, k: int) -> tuple[float, int]:
+        """Patient j's k-th adverse event of the course (from 0): (onset, index); onset is infinity
+        past the last."""
+        onsets, order = self._onsets, self._order
+        if onsets is None or order is None or k >= onsets.shape[1]:
+            return math.inf, -1
+        return onsets.item(j, k), order.item(j, k)
+
+    def discontinue_uniform(self, index: int, j: int) -> float:
+        """Patient j's uniform for discontinuing after adverse event ``index``: drawn for the block
+        at the first adverse event of that kind in the course."""
+        uniforms = self._discontinue.get(index)
+        if uniforms is None:
+            uniforms = self._draws.uniforms(self._names.ae(self._plan.adverse_events[index][1])[2])
+            self._discontinue[index] = uniforms
+        return uniforms.item(j)
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for a lazy slot not yet filled (and only for the rules the plan has): draw it, keep it.
+        draws, names = self._draws, self._names
+        plan: Any = self._plan
+        if name == "on_treatment":
+            value: Any = draws.exponential(names.on_treatment, plan.on_treatment_mean)
+        elif name == "time_to_complete":
+            value = draws.times(names.time_to_complete, plan.time_to_complete)
+        elif name == "after_taper":  # whether the patient relapses after a taper
+            value = draws.below(names.after_taper, plan.after_taper[0])
+        elif name == "after_taper_time":
+            value = draws.times(names.after_taper_time, plan.after_taper[1])
+        elif name == "after_stop":  # whether the patient relapses after stopping
+            value = draws.below(names.after_stop, plan.after_stop[0])
+        elif name == "after_stop_time":
+            value = draws.times(names.after_stop_time, plan.after_stop[1])
+        else:
+            raise AttributeError(name)
+        setattr(self, name, value)
+        return value
+
+
+class Names:
+    """Stream names of one course ordinal: every draw of that course has its own purpose."""
+
+    __slots__ = ("prefix", "response", "time_to_response", "complete", "time_to_complete", "on_treatment",
+                 "after_taper", "after_taper_time", "after_stop", "after_stop_time", "_ae")
+
+    def __init__(self, course: int):
+        prefix = f"c{course}."
+        self.prefix = prefix
+        self.response = prefix + "response"
+        self.time_to_response = prefix + "time_to_response"
+        self.complete = prefix + "complete"
+        self.time_to_complete = prefix + "time_to_complete"
+        self.on_treatment = prefix + "relapse.on_treatment"
+        self.after_taper = prefix + "relapse.after_taper"
+        self.after_taper_time = prefix + "relapse.after_taper.time"
+        self.after_stop = prefix + "relapse.after_stop"
+        self.after_stop_time = prefix + "relapse.after_stop.time"
+        self._ae: dict[str, tuple[str, str, str]] = {}
+
+    def ae(self, name: str) -> tuple[str, str, str]:
+        """Purposes of an adverse event: (occurs, onset, discontinue)."""
+        names = self._ae.get(name)
+        if names is None:
+            base = f"{self.prefix}ae.{name}."
+            names = (base + "occurs", base + "onset", base + "discontinue")
+            self._ae[name] = names
+        return names
+
+
+_NAMES: dict[int, Names] = {}
+
+
+def course_names(course: int) -> Names:
+    names = _NAMES.get(course)
+    if names is None:
+        names = _NAMES[course] = Names(course)
+    return names

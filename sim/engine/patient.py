@@ -1,0 +1,262 @@
+"""The SimPy process of one patient: the pathway through the lines of an arm, event by event."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import Any
+
+import simpy
+
+from sim.engine.draws import Draws
+from sim.engine.plans import AFTER_CONTINUE, AFTER_TAPER, Plan
+from sim.engine.records import ACTIVE, FULL, OFF, REMISSION, RESPONSE, TAPER
+
+__all__ = ["patient_pathway"]
+
+# The kinds of pending event. On equal weeks they happen in this order: an adverse event while
+# still on drug, then a relapse (so a relapse due exactly at a taper's end happens during the
+# taper), then the course's next step: failure at assessment, response, remission, end of
+# maintenance or end of taper (a course has only one of these pending at a time).
+_ADVERSE, _RELAPSE, _FAILURE, _RESPONSE, _REMISSION, _MAINTENANCE_END, _TAPER_END = range(7)
+
+_NO_LINE_LEFT = ("no_line_left", "", "")
+_LOST_WITHOUT_LINE = ("lost_to_follow_up", "", "")
+_END_WITHOUT_LINE = ("end_of_follow_up", "", "")
+_INF = math.inf
+# What to do before waiting for the next event.
+_NOTHING, _STOP_DRUG, _NEXT_LINE, _RETREAT = 0, 1, 2, 3
+def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, follow_up: float, draws: Draws,
+             log: list[Any] | None, rows: list[Any], dosed: int) -> Generator[simpy.Event, Any, None]:
+    """One patient's course through the lines of an arm, as a SimPy process.
+
+    The state lives in local variables, and each rule is written once, in the branch of the event
+    that triggers it: this loop runs once per event of every patient. After an event, ``action``
+    says what follows it: stop the drug (``stop_reason`` says why), move to the next usable line,
+    or start a new course of the same therapy. When the patient's observation ends, their record
+    goes into ``rows[j]``. Its events go into ``log``, two items each: the week and the plan's
+    label for the event, (event, therapy, detail), by two ``append`` calls (the cheapest way to
+    grow a list: about half the cost of ``log += (week, label)``).
+
+    Pending events live in three places, because a pathway never has more than one of each kind:
+    the next step of the course (``step_week``, ``step``: failure at assessment, response,
+    remission, end of maintenance or end of taper, one at a time), the relapse (``relapse_week``),
+    and the course's next adverse event (``adverse_week``; it is the course's ``adverse_next``-th,
+    in onset order). Absent events are due at infinity. On equal weeks an adverse event comes
+    first, then the relapse, then the course's step (see the keys at the top of this module).
+    """
+    now = 0.0
+    disease = ACTIVE
+    level = OFF
+    step_week = relapse_week = _INF
+    step = -1
+    adverse_week = _INF
+    adverse_next = 0
+    course_start = 0.0
+    line = -1
+    n_lines = len(lines)
+    plan: Any = None
+    course: Any = None  # the current course's draws
+    ordinal = 0  # the current course's ordinal over the whole pathway (names its streams)
+    courses_of: dict[str, int] = {}
+    will_complete = False
+    discontinued: tuple[str, ...] = ()  # drugs stopped for an adverse event
+    mg_per_week: float | None = None  # the current dose, while on drug
+    dose_index = -1  # the current drug's place in `dose`
+    therapy = ""  # the current plan's name
+    first_response: float | None = None
+    first_remission: float | None = None
+    first_relapse: float | None = None
+    relapse_after_remission: float | None = None
+    disease_free = 0.0
+    on_treatment = 0.0
+    dose = [0.0] * dosed
+    relapses = adverse_events = discontinuations = courses = 0
+    dropout_reason: str | None = None
+    dropout_week: float | None = None
+    action = _NEXT_LINE
+    stop_reason = ""
+    courses_drawn = draws.courses
+
+    while True:
+        if action:
+            if action == _STOP_DRUG:
+                level = OFF
+                if log is not None:
+                    log.append(now)
+                    log.append(plan.log_stop[stop_reason])
+                step_week = relapse_week = adverse_week = _INF
+                if disease is not ACTIVE and plan.after_stop is not None and course.after_stop[j]:
+                    relapse_week = now + course.after_stop_time[j]
+            else:
+                if action == _NEXT_LINE:
+                    if level is not OFF:
+                        level = OFF
+                        if log is not None:
+                            log.append(now)
+                            log.append(plan.log_stop["switch"])
+                    step_week = relapse_week = adverse_week = _INF
+                    line += 1
+                    while line < n_lines and lines[line].drug in discontinued:
+                        # A drug stopped for an adverse event is never restarted, in any later line either.
+                        line += 1
+                    if line < n_lines:
+                        plan = lines[line]
+                    else:
+                        plan = None
+                        if log is not None:
+                            log.append(now)
+                            log.append(_NO_LINE_LEFT)
+                if plan is not None:
+                    # Start a course of `plan`.
+                    ordinal += 1
+                    therapy = plan.name
+                    number = courses_of.get(therapy, 0) + 1
+                    courses_of[therapy] = number
+                    courses += 1
+                    level = FULL
+                    mg_per_week = plan.full_mg_per_week
+                    dose_index = plan.dose_index
+                    relapse_week = _INF
+                    if log is not None:
+                        log.append(now)
+                        log.append(plan.log_course_start.get((line, number)) or plan.course_start_label(line, number))
+                    drawn = (plan, ordinal, number == 1)
+                    course = courses_drawn.get(drawn) or draws.new_course(drawn)
+                    if course.responds[j]:
+                        step_week, step = now + course.time_to_response[j], _RESPONSE
+                    elif plan.assessment_week is not None:
+                        step_week, step = now + plan.assessment_week, _FAILURE
+                    else:
+                        step_week = _INF
+                    will_complete = course.completes[j]
+                    course_start = now
+                    adverse_week = now + course.first_onset[j]
+                    adverse_next = 0
+            action = _NOTHING
+
+        # The next event: the earliest, ties broken by kind.
+        t, key = step_week, step
+        if relapse_week <= t:
+            t, key = relapse_week, _RELAPSE
+        if adverse_week <= t:
+            t, key = adverse_week, _ADVERSE
+        ending = t >= end_week
+        if ending:
+            t = end_week
+        if t > now:
+            yield timeout(t - now)
+            # Accumulate time in the current state up to t.
+            dt = t - now
+            if disease is REMISSION:
+                disease_free += dt
+            if level is not OFF:
+                on_treatment += dt
+                if mg_per_week is not None:
+                    dose[dose_index] += mg_per_week * dt
+            now = t
+        if ending:
+            break
+
+        if key == _RESPONSE:
+            step_week = _INF
+            disease = RESPONSE
+            if first_response is None:
+                first_response = now
+            if log is not None:
+                log.append(now)
+                log.append(plan.log_response)
+            if plan.relapses_on_treatment:
+                relapse_week = now + course.on_treatment[j]
+            if will_complete:
+                step_week, step = now + course.time_to_complete[j], _REMISSION
+            elif plan.after_maintenance != AFTER_CONTINUE:
+                step_week, step = now + plan.maintenance_weeks, _MAINTENANCE_END
+        elif key == _REMISSION:
+            step_week = _INF
+            disease = REMISSION
+            if first_remission is None:
+                first_remission = now
+            if log is not None:
+                log.append(now)
+                log.append(plan.log_remission)
+            if plan.after_maintenance != AFTER_CONTINUE:
+                step_week, step = now + plan.maintenance_weeks, _MAINTENANCE_END
+        elif key == _MAINTENANCE_END:
+            if plan.after_maintenance == AFTER_TAPER:
+                level = TAPER
+                mg_per_week = plan.taper_mg_per_week
+                if log is not None:
+                    log.append(now)
+                    log.append(plan.log_taper_start)
+                relapse_week = _INF  # a change of dose voids the full-dose relapse draw
+                if plan.after_taper is not None and course.after_taper[j]:
+                    relapse_week = now + course.after_taper_time[j]
+                step_week, step = now + plan.taper_weeks, _TAPER_END
+            else:
+                action, stop_reason = _STOP_DRUG, "end_of_maintenance"
+        elif key == _RELAPSE:
+            relapse_week = _INF
+            relapses += 1
+            if first_relapse is None:
+                first_relapse = now
+            if first_remission is not None and relapse_after_remission is None:
+                relapse_after_remission = now
+            disease = ACTIVE
+            if log is not None:
+                log.append(now)
+                log.append(plan.log_relapse[level])
+            if level is FULL:
+                action = _NEXT_LINE  # relapse on full dose is a treatment failure
+            elif plan.retreat and plan.drug not in discontinued and courses_of[therapy] < plan.max_courses:
+                level = OFF
+                action = _RETREAT
+            else:
+                action = _NEXT_LINE
+        elif key == _TAPER_END:
+            action, stop_reason = _STOP_DRUG, "end_of_taper"
+        elif key == _FAILURE:
+            if log is not None:
+                log.append(now)
+                log.append(plan.log_failure)
+            action = _NEXT_LINE
+        else:  # an adverse event
+            _, index = course.adverse_event(j, adverse_next)
+            adverse_next += 1
+            onset, _ = course.adverse_event(j, adverse_next)
+            adverse_week = course_start + onset
+            _, ae_name, _, _, p_discontinue = plan.adverse_events[index]
+            adverse_events += 1
+            if log is not None:
+                log.append(now)
+                log.append(plan.log_adverse[index])
+            if course.discontinue_uniform(index, j) < p_discontinue:
+                discontinuations += 1
+                discontinued += (plan.drug,)
+                if log is not None:
+                    log.append(now)
+                    log.append(plan.log_discontinuation[index])
+                if dropout_reason is None:
+                    dropout_reason = ae_name
+                    dropout_week = now
+                if disease is ACTIVE:
+                    action = _NEXT_LINE
+                else:
+                    # A responder stays off drug under the after-stop rule (this also cancels a
+                    # pending remission) and moves to the next line at relapse.
+                    action, stop_reason = _STOP_DRUG, "discontinued"
+
+    if end_week < follow_up:
+        if log is not None:
+            log.append(now)
+            log.append(plan.log_lost if plan is not None else _LOST_WITHOUT_LINE)
+        if dropout_reason is None:
+            dropout_reason = "lost_to_follow_up"
+            dropout_week = end_week
+    elif log is not None:
+        log.append(now)
+        log.append(plan.log_end if plan is not None else _END_WITHOUT_LINE)
+    # In the order of records.PATIENT_FIELDS.
+    rows[j] = (first_response, first_remission, disease_free, relapses, first_relapse, relapse_after_remission,
+               dropout_reason, dropout_week, adverse_events, discontinuations, courses, on_treatment, disease,
+               dose)

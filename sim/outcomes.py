@@ -1,0 +1,113 @@
+"""The one registry of outcomes: each metric's label, unit, display scale and which direction is better.
+
+Every table, report, figure and sweep that shows an outcome takes these from here. A metric is a
+column of ``patients.csv`` averaged per arm (a proportion for true/false columns).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["OUTCOMES", "Outcome", "forest_panels", "headline", "outcome", "subgroup_headline", "summary_metrics",
+           "sweep_outcomes"]
+
+Kind = Literal["weeks", "proportion", "count"]
+
+_UNITS: dict[str, tuple[str, str, float, int]] = {
+    # kind: (unit of a mean, unit of a difference, display scale, decimals shown)
+    "weeks": ("weeks", "weeks", 1.0, 1),
+    "proportion": ("%", "percentage points", 100.0, 1),
+    "count": ("per patient", "per patient", 1.0, 2),
+}
+_PANELS = {"weeks": ("Weeks", "difference (weeks)"),
+           "proportion": ("Proportions", "difference (percentage points)"),
+           "count": ("Counts per patient", "difference (events per patient)")}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a metric is named, scaled and read: ``better`` is +1 when higher is better, -1 when lower
+    is, 0 when neither (exposure such as weeks on treatment)."""
+
+    name: str
+    label: str
+    kind: Kind
+    better: int
+    headline: bool = True  # in the per-arm table of the terminal and report
+    subgroups: bool = False  # in the report's section per subgroup
+    swept: bool = True  # a sweep may report it
+
+    @property
+    def unit(self) -> str:
+        """Unit of an arm's mean, as displayed."""
+        return _UNITS[self.kind][0]
+
+    @property
+    def difference_unit(self) -> str:
+        """Unit of a difference between arms, as displayed."""
+        return _UNITS[self.kind][1]
+
+    @property
+    def scale(self) -> float:
+        """Factor from the stored value to the displayed one (100 for proportions)."""
+        return _UNITS[self.kind][2]
+
+    @property
+    def digits(self) -> int:
+        """Decimals shown."""
+        return _UNITS[self.kind][3]
+
+
+OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
+    Outcome("disease_free_weeks", "Disease-free weeks", "weeks", +1, subgroups=True),
+    Outcome("disease_free_fraction", "Disease-free fraction", "proportion", +1),
+    Outcome("complete_response", "Complete response", "proportion", +1, subgroups=True),
+    Outcome("responded", "Responded", "proportion", +1),
+    Outcome("dropout", "Dropout", "proportion", -1, subgroups=True),
+    Outcome("relapses", "Relapses", "count", -1, subgroups=True),
+    Outcome("adverse_events", "Adverse events", "count", -1),
+    Outcome("discontinuations", "Discontinuations", "count", -1, headline=False),
+    Outcome("courses", "Courses", "count", 0, headline=False, swept=False),
+    Outcome("weeks_on_treatment", "Weeks on treatment", "weeks", 0, swept=False),
+)}
+"""Every summarised metric, in the order tables show them."""
+
+
+def outcome(name: str) -> Outcome:
+    """The registry entry of a metric; a cumulative dose column ``dose_mg_<drug>`` gets its own."""
+    if name in OUTCOMES:
+        return OUTCOMES[name]
+    if name.startswith("dose_mg_"):
+        return Outcome(name, f"Cumulative {name.removeprefix('dose_mg_')} (mg)", "count", 0, headline=False,
+                       swept=False)
+    raise KeyError(name)
+
+
+def summary_metrics(columns: list[str]) -> list[str]:
+    """The metrics summarised for a patients table with these columns: the registry's and each dose."""
+    return list(OUTCOMES) + [c for c in columns if c.startswith("dose_mg_")]
+
+
+def headline() -> dict[str, str]:
+    """Metric: label, for the per-arm table."""
+    return {name: o.label for name, o in OUTCOMES.items() if o.headline}
+
+
+def subgroup_headline() -> dict[str, str]:
+    """Metric: label, for the report's section per subgroup."""
+    return {name: o.label for name, o in OUTCOMES.items() if o.subgroups}
+
+
+def sweep_outcomes() -> list[str]:
+    """Metrics a sweep may report."""
+    return [name for name, o in OUTCOMES.items() if o.swept]
+
+
+def forest_panels() -> list[tuple[str, str, float, dict[str, str]]]:
+    """Panels of the forest plot: title, axis label, display scale and {metric: label}, one per kind."""
+    panels = []
+    for kind, (title, axis) in _PANELS.items():
+        metrics = {name: o.label for name, o in OUTCOMES.items() if o.kind == kind}
+        panels.append((title, axis, _UNITS[kind][2], metrics))
+    return panels

@@ -1,0 +1,1 @@
+"""The file formats: scenario, sweep and trial files as typed, frozen schemas with readable errors."""

@@ -1,0 +1,62 @@
+"""The strict base of every schema, its number types, and the errors that name a YAML path."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+__all__ = ["Count", "Dose", "KeyProblems", "NotBool", "Number", "PositiveFloat", "Probability", "RatePerYear",
+           "ScenarioError", "Strict", "Weeks", "key_hint"]
+
+
+class ScenarioError(Exception):
+    """A file that cannot be used; ``problems`` holds one readable line per problem."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class KeyProblems(ValueError):
+    """Problems found by a model's own check, each at a key below the model, for precise dotted paths."""
+
+    def __init__(self, items: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{key}: {message}" for key, message in items))
+        self.items = items
+
+    @classmethod
+    def at(cls, key: str, message: str) -> KeyProblems:
+        """One problem at one key."""
+        return cls([(key, message)])
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors, values are frozen, and NaN or infinity is refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _not_bool(value: Any) -> Any:
+    # YAML reads yes/no/true/false as booleans, which pydantic would quietly take as 1 and 0
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, got {value!r}")
+    return value
+
+
+NotBool = BeforeValidator(_not_bool)
+Number = Annotated[float, NotBool]
+Probability = Annotated[float, Field(ge=0.0, le=1.0), NotBool]
+Weeks = Annotated[float, Field(ge=0.0), NotBool]
+PositiveFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False), NotBool]
+RatePerYear = Annotated[float, Field(ge=0.0, allow_inf_nan=False), NotBool]
+Dose = Annotated[float, Field(ge=0.0, allow_inf_nan=False), NotBool]
+Count = Annotated[int, Field(ge=1), NotBool]
+
+
+def key_hint(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'X'?)`` for the closest of ``choices``, or nothing."""
+    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

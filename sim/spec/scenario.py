@@ -1,0 +1,111 @@
+"""A scenario: the cohort, the arms (ordered lines of therapies), the horizon and the seed."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from sim.spec.base import Count, NotBool, PositiveFloat, Probability, RatePerYear, ScenarioError, Strict, key_hint
+from sim.spec.distributions import cdf
+from sim.spec.therapy import Therapy, resolve_therapy
+
+__all__ = ["Cohort", "Scenario", "Subgroup", "cross_check", "name_check"]
+
+
+class Subgroup(Strict):
+    """A share of the cohort whose therapies differ by dotted-path overrides."""
+
+    share: Probability
+    overrides: dict[str, dict[str, Any]] = {}
+
+
+class Cohort(Strict):
+    """Who is simulated: the number of patients per arm and replication, and their mix."""
+
+    size: Count
+    loss_to_follow_up_per_year: RatePerYear = 0.0
+    subgroups: dict[str, Subgroup] | None = None
+
+
+ScenarioName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+class Scenario(Strict):
+    """A whole scenario: cohort, arms, therapies, horizon and seed."""
+
+    name: ScenarioName
+    description: str = ""
+    seed: Annotated[int, Field(ge=0), NotBool]
+    replications: Count = 1
+    follow_up_weeks: PositiveFloat
+    cohort: Cohort
+    reference_arm: str
+    arms: dict[str, Annotated[list[str], Field(min_length=1)]]
+    therapies: dict[str, Therapy]
+
+    @property
+    def arm_names(self) -> list[str]:
+        """Arms in file order."""
+        return list(self.arms)
+
+    @property
+    def drugs_with_dose(self) -> list[str]:
+        """Drugs that have a dose, sorted: each gets a cumulative-dose column."""
+        return sorted({t.drug for t in self.therapies.values() if t.dose_mg_per_day is not None})
+
+
+def cross_check(scenario: Scenario) -> list[tuple[str, str]]:
+    """Problems that span several keys, as (dotted path, message)."""
+    problems: list[tuple[str, str]] = []
+    therapy_names = list(scenario.therapies)
+    for name, therapy in scenario.therapies.items():
+        week = therapy.response.assessment_week
+        if week is not None and therapy.response.probability > 0:
+            if cdf(therapy.response.time_to_response, week) <= 0.0:
+                problems.append(
+                    (
+                        f"therapies.{name}.response.time_to_response",
+                        f"no response is possible by assessment_week {week:g}",
+                    )
+                )
+    if scenario.cohort.subgroups is not None:
+        groups = scenario.cohort.subgroups
+        total = sum(g.share for g in groups.values())
+        if not math.isclose(total, 1.0, abs_tol=1e-9):
+            problems.append(("cohort.subgroups", f"shares must sum to 1, got {total:g}"))
+        for group_name, group in groups.items():
+            for overridden, changes in group.overrides.items():
+                base = f"cohort.subgroups.{group_name}.overrides.{overridden}"
+                if overridden not in scenario.therapies:
+                    problems.append((base, f"names undefined therapy '{overridden}'"
+                                           f"{key_hint(overridden, therapy_names)}"))
+                    continue
+                try:
+                    resolve_therapy(scenario.therapies[overridden], changes)
+                except ScenarioError as err:
+                    problems.extend((f"{base}.{p.split(': ', 1)[0]}", p.split(": ", 1)[1]) for p in err.problems)
+    return problems
+
+
+def name_check(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Arms naming undefined therapies and an unknown reference arm, checked on the raw mapping.
+
+    Run beside the schema so that these are reported in the same pass as type and range errors.
+    """
+    problems: list[tuple[str, str]] = []
+    therapies = data.get("therapies")
+    arms = data.get("arms")
+    therapy_names = [str(t) for t in therapies] if isinstance(therapies, dict) else None
+    if isinstance(arms, dict) and therapy_names is not None:
+        for arm, lines in arms.items():
+            for i, therapy in enumerate(lines if isinstance(lines, list) else []):
+                if isinstance(therapy, str) and therapy not in therapy_names:
+                    hint = key_hint(therapy, therapy_names)
+                    problems.append((f"arms.{arm}.{i}", f"names undefined therapy '{therapy}'{hint}"))
+    reference = data.get("reference_arm")
+    if isinstance(arms, dict) and isinstance(reference, str) and reference not in arms:
+        arm_names = [str(a) for a in arms]
+        problems.append(("reference_arm", f"'{reference}' is not an arm{key_hint(reference, arm_names)}"))
+    return problems
