@@ -27,8 +27,8 @@ from _measure import ROOT, machine, print_table
 sys.path.insert(0, str(ROOT))
 
 from sim.engine import simulate as model  # noqa: E402
-from sim.experiment import plan_units  # noqa: E402
 from sim.spec.load import load_scenario  # noqa: E402
+from sim.studies.units import plan_units  # noqa: E402
 
 FLOOR_BATCHES = (8, 16, 32, 64, 128)
 

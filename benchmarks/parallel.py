@@ -21,8 +21,8 @@ from _measure import ROOT, machine, print_table
 
 sys.path.insert(0, str(ROOT))
 
-from sim.experiment import plan_units, run_units  # noqa: E402
 from sim.spec.load import load_scenario  # noqa: E402
+from sim.studies.units import plan_units, run_units  # noqa: E402
 
 
 def _timed(scenario, units, work: str, repeats: int = 1, **where) -> tuple[float, list]:  # type: ignore[no-untyped-def]

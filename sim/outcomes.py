@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["OUTCOMES", "Outcome", "forest_panels", "headline", "outcome", "subgroup_headline", "summary_metrics",
-           "sweep_outcomes"]
+__all__ = ["ENDPOINTS", "OUTCOMES", "STATES", "STATE_LABELS", "Outcome", "forest_panels", "headline", "outcome",
+           "subgroup_headline", "summary_metrics", "sweep_outcomes"]
 
 Kind = Literal["weeks", "proportion", "count"]
 
@@ -111,3 +111,18 @@ def forest_panels() -> list[tuple[str, str, float, dict[str, str]]]:
         metrics = {name: o.label for name, o in OUTCOMES.items() if o.kind == kind}
         panels.append((title, axis, _UNITS[kind][2], metrics))
     return panels
+
+
+ENDPOINTS = {
+    "time_to_dropout": "Time to dropout",
+    "time_to_complete_response": "Time to complete response",
+    "time_to_relapse_after_remission": "Time to relapse after first remission",
+}
+"""Kaplan-Meier endpoints of a run and their labels."""
+
+STATES = ["active", "response", "remission", "lost"]
+"""Disease states of the occupancy table; ``lost`` is off study after loss to follow-up."""
+
+STATE_LABELS = {"active": "active disease", "response": "partial response", "remission": "complete remission",
+                "lost": "off study (lost to follow-up)"}
+"""The states' names for people."""

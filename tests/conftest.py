@@ -10,8 +10,8 @@ import pytest
 
 from sim.engine.simulate import simulate
 from sim.spec.load import validate_scenario
+from sim.spec.paths import deep_merge as _merge
 from sim.spec.scenario import Scenario
-from sim.verify import _merge
 
 ROOT = Path(__file__).resolve().parent.parent
 

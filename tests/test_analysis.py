@@ -9,21 +9,17 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from sim.analysis import compare, mean_interval, summarise
-from sim.survival import (
-    aalen_johansen,
+from sim.stats.summary import compare, mean_interval, summarise
+from sim.stats.survival import aalen_johansen, kaplan_meier, rmst
+from sim.stats.survival_tables import (
     at_risk_weeks,
     cumulative_incidence,
-    distribution,
     first_events,
-    kaplan_meier,
-    rmst,
-    state_occupancy,
     survival_curves,
     survival_table,
-    swimmer_sample,
     time_to_event,
 )
+from sim.stats.timecourse import distribution, state_occupancy, swimmer_sample
 
 Z = stats.norm.ppf(0.975)
 T1 = stats.t.ppf(0.975, 1)

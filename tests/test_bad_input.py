@@ -431,9 +431,9 @@ def test_unusable_scheduler(file: Path, address: str, fragment: str, tmp_path: P
                             capsys: pytest.CaptureFixture[str]) -> None:
     """A scheduler address that is malformed or that nothing answers: one line, status 2, nothing
     written, after the check's timeout (shortened here) rather than Dask's 30 seconds."""
-    import sim.experiment
+    import sim.execute
 
-    monkeypatch.setattr(sim.experiment, "SCHEDULER_CONNECT_SECONDS", 1.0)
+    monkeypatch.setattr(sim.execute, "SCHEDULER_CONNECT_SECONDS", 1.0)
     monkeypatch.chdir(tmp_path)
     assert main([str(file), "--scheduler", address, "--no-plots", "--quiet"]) == 2
     assert_reported(capsys.readouterr().err, file, [fragment])

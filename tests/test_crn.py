@@ -9,9 +9,9 @@ from conftest import run
 from sim.engine.records import patient_columns
 from sim.engine.simulate import simulate
 from sim.engine.streams import Streams, purpose_key
-from sim.results import patients_frame
-from sim.runner import run_scenario
+from sim.outputs.tables import patients_frame
 from sim.spec.scenario import Scenario
+from sim.studies.run import run_to_folder
 
 
 def _with(s: Scenario, path: str, value: object) -> Scenario:
@@ -127,14 +127,14 @@ def test_replications_differ(low_dose):
 
 
 def test_workers_one_and_two_write_identical_files(low_dose, tmp_path):
-    from sim import experiment
+    from sim.studies import units as experiment
 
     s = _small(low_dose, 260, 3)
     old = experiment.BLOCK_PATIENTS
     try:
         experiment.BLOCK_PATIENTS = 100  # several blocks per arm, so the pool really interleaves
-        one = run_scenario(s, out=tmp_path / "one", workers=1, plots=False).path
-        two = run_scenario(s, out=tmp_path / "two", workers=2, plots=False).path
+        one = run_to_folder(s, out=tmp_path / "one", workers=1, plots=False).path
+        two = run_to_folder(s, out=tmp_path / "two", workers=2, plots=False).path
     finally:
         experiment.BLOCK_PATIENTS = old
     for name in ("scenario.yaml", "patients.csv", "events.csv", "summary.csv", "comparison.csv", "report.md"):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from sim.experiment import map_as_completed, map_ordered
+from sim.execute import map_as_completed, map_ordered
 
 
 def _slow_square(delay: float, item: int) -> int:
@@ -35,7 +35,7 @@ def test_map_as_completed_yields_every_item_once_with_its_result(workers):
 def test_guided_chunks_cover_items_in_order_and_shrink(n, size, workers, smallest):
     """Tasks hold consecutive items, every item once; sizes never grow, stay within [smallest, size]
     (only the last may be short), and end at most ``smallest`` items, so workers finish together."""
-    from sim.experiment import _chunks
+    from sim.execute import _chunks
 
     chunks = _chunks(list(range(n)), size, workers, smallest)
     assert [item for chunk in chunks for item in chunk] == list(range(n))

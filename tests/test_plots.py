@@ -11,20 +11,22 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-import sim.runner as runner
-from sim.analysis import mean_interval
+import sim.cli.common as cli_common
+import sim.cli.run as cli_run
 from sim.cli import main
-from sim.plots import (
-    FIGURES,
-    disease_free_distribution,
-    forest,
-    kaplan_meier_curve,
-    state_occupancy_areas,
-    swimmer,
-)
-from sim.runner import MIN_PRECISION_REPLICATIONS, run_scenario
+from sim.cli.tools import redraw
+from sim.outputs.tables import read_events, read_patients
+from sim.plotting.distributions import disease_free_distribution
+from sim.plotting.forest import forest
+from sim.plotting.survival import kaplan_meier_curve
+from sim.plotting.timecourse import state_occupancy_areas, swimmer
 from sim.spec.load import load_scenario
-from sim.survival import distribution, read_events, read_patients, swimmer_sample
+from sim.stats.summary import mean_interval
+from sim.stats.timecourse import distribution, swimmer_sample
+from sim.studies.run import run_to_folder
+from sim.studies.run.evaluate import MIN_PRECISION_REPLICATIONS
+from sim.studies.run.figures import FIGURES
+from sim.studies.run.folder import finish_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "low_dose.yaml"
@@ -43,7 +45,7 @@ def digest(path: Path) -> str:
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small run with figures: 3 replications x 40 patients x 3 arms."""
-    return run_scenario(small(), out=tmp_path_factory.mktemp("run") / "out", workers=1, plots=True).path
+    return run_to_folder(small(), out=tmp_path_factory.mktemp("run") / "out", workers=1, plots=True).path
 
 
 def test_every_figure_is_written_and_is_a_png(folder: Path):
@@ -103,7 +105,7 @@ def test_event_figures_use_the_logged_patients_and_skip_without_events(folder: P
     shutil.copytree(folder, sampled)
     events = read_events(sampled / "events.csv")
     events[events["patient"] < 5].to_csv(sampled / "events.csv", index=False)
-    runner.finish_folder(sampled, plots=False)  # the tables and report; drawing is tested elsewhere
+    finish_folder(sampled, plots=False)  # the tables and report; drawing is tested elsewhere
     occupancy = pd.read_csv(sampled / "state_occupancy.csv")
     assert (occupancy[occupancy["week"] == 0].groupby("arm")["patients"].sum() == 5 * 3).all()
     assert "(15 of 120 patients per arm were logged)" in (sampled / "report.md").read_text(encoding="utf-8")
@@ -111,7 +113,7 @@ def test_event_figures_use_the_logged_patients_and_skip_without_events(folder: P
     empty = tmp_path / "empty"
     shutil.copytree(folder, empty)
     (empty / "events.csv").write_text("replication,arm,patient,week,event,therapy,detail\n", encoding="utf-8")
-    runner.redraw(empty)
+    redraw(empty)
     assert not (empty / "figures" / "state_occupancy.png").exists()
     assert not (empty / "figures" / "swimmer.png").exists()
     assert (empty / "figures" / "kaplan_meier.png").exists()
@@ -154,7 +156,7 @@ def _widths(patients: pd.DataFrame, replications: int) -> dict[str, float]:
 
 def test_precision_stops_at_the_first_precise_replication_and_equals_a_plain_run(tmp_path: Path):
     target = 25.0
-    outcome = run_scenario(small(patients=30), out=tmp_path / "precise", plots=False, precision_weeks=target,
+    outcome = run_to_folder(small(patients=30), out=tmp_path / "precise", plots=False, precision_weeks=target,
                            max_replications=40)
     needed = outcome.replications
     run = json.loads((outcome.path / "run.json").read_text(encoding="utf-8"))
@@ -170,7 +172,7 @@ def test_precision_stops_at_the_first_precise_replication_and_equals_a_plain_run
     assert (widths < target).all()
     assert f"{needed} replications were needed" in (outcome.path / "report.md").read_text(encoding="utf-8")
 
-    plain = run_scenario(small(patients=30, replications=needed), out=tmp_path / "plain", plots=False)
+    plain = run_to_folder(small(patients=30, replications=needed), out=tmp_path / "plain", plots=False)
     for name in ("patients.csv", "events.csv", "summary.csv", "comparison.csv", "survival.csv", "scenario.yaml"):
         assert digest(plain.path / name) == digest(outcome.path / name), name
 
@@ -212,8 +214,10 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path, capsys: p
 
 def test_progress_bar_shows_blocks_and_time_left(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                  monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(runner, "PROGRESS_DELAY_SECONDS", 0.0)
-    run_scenario(small(patients=10, replications=2), out=tmp_path / "out", plots=False, progress=True)
+    monkeypatch.setattr(cli_common, "PROGRESS_DELAY_SECONDS", 0.0)
+    monkeypatch.setattr(cli_run, "is_terminal", lambda: True)
+    assert main([str(SCENARIO), "--patients", "10", "--replications", "2", "--workers", "1", "--no-plots",
+                 "--out", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
     assert "low_dose: 2 replications" in err and "/6 [" in err and "block/s" in err
     assert "00:00<" in err  # tqdm's "elapsed<remaining"
@@ -221,8 +225,9 @@ def test_progress_bar_shows_blocks_and_time_left(tmp_path: Path, capsys: pytest.
 
 def test_precision_progress_counts_replications(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                 monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(runner, "PROGRESS_DELAY_SECONDS", 0.0)
-    run_scenario(small(patients=10), out=tmp_path / "out", plots=False, progress=True, precision_weeks=1e-3,
-                 max_replications=5)
+    monkeypatch.setattr(cli_common, "PROGRESS_DELAY_SECONDS", 0.0)
+    monkeypatch.setattr(cli_run, "is_terminal", lambda: True)
+    assert main([str(SCENARIO), "--patients", "10", "--precision", "0.001", "--max-replications", "5",
+                 "--workers", "1", "--no-plots", "--out", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
     assert "/5 [" in err and "replication/s" in err

@@ -10,13 +10,13 @@ import pandas.testing as pdt
 import pytest
 from conftest import ROOT, run, scenario, therapy, timeline
 
-from sim.analysis import compare, summarise
 from sim.cli import main
 from sim.engine.records import patient_columns
 from sim.engine.simulate import simulate
-from sim.results import patients_frame
+from sim.outputs.tables import patients_frame
 from sim.spec.base import ScenarioError
 from sim.spec.load import load_scenario
+from sim.stats.summary import compare, summarise
 
 
 def two_groups(share_fast: float = 0.5, size: int = 200, **changes):
@@ -151,12 +151,13 @@ def test_survival_tables_have_whole_cohort_then_subgroup_rows(tmp_path: Path):
     """Fixed pathways: response at week 2, remission 4 weeks later ('fast') or 10 ('slow'), then
     on drug to the end of follow-up (100 weeks). So each subgroup's median time to complete response
     is 6 or 12 weeks exactly, and its mean disease-free time 94 or 88 weeks."""
-    from sim.runner import run_scenario
-    from sim.survival import read_patients, survival_table, whole_cohort
+    from sim.outputs.tables import read_patients
+    from sim.stats.survival_tables import survival_table, whole_cohort
+    from sim.studies.run import run_to_folder
 
     s = two_groups(size=200, replications=2)
     out = tmp_path / "run"
-    run_scenario(s, out=out, plots=False)
+    run_to_folder(s, out=out, plots=False)
     survival = pd.read_csv(out / "survival.csv", dtype={"arm": str, "subgroup": str})
     assert list(survival.columns[:3]) == ["arm", "subgroup", "endpoint"]
     assert list(dict.fromkeys(survival["subgroup"])) == ["all", "fast", "slow"]

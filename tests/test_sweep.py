@@ -22,7 +22,9 @@ from scipy import stats
 
 from sim.cli import main
 from sim.spec.load import load_scenario
-from sim.sweep import Sweep, design, parameters_of
+from sim.spec.sweep import Sweep
+from sim.studies.sweep import design
+from sim.studies.sweep.design import parameters_of
 
 LOW_DOSE = ROOT / "scenarios" / "low_dose.yaml"
 STANDARD_RESPONSE = "therapies.standard.response.probability"
@@ -302,7 +304,7 @@ def test_resume_refuses_a_different_sweep_and_a_finished_folder(tmp_path, capsys
     (tmp_path / "again").mkdir()
     again = tmp_path / "again" / "run"
     started = again.with_name("run.partial")
-    from sim.sweep import open_folder, prepare
+    from sim.studies.sweep import open_folder, prepare
 
     open_folder(prepare(path, patients=20), out=str(again))
     assert started.is_dir()
@@ -317,7 +319,7 @@ def test_resume_refuses_a_folder_another_command_is_running(tmp_path, capsys):
     nothing written); once the first command is gone, the same --resume finishes the sweep."""
     import os
 
-    from sim.sweep import hold_folder, open_folder, prepare
+    from sim.studies.sweep import hold_folder, open_folder, prepare
 
     path = sweep_file(tmp_path, "method: grid\nparameters:\n"
                                 f"  {TAPER_RELAPSE}: {{values: [0.2, 0.8]}}\nreplications: 2")
@@ -590,7 +592,7 @@ EXAMPLES = sorted((ROOT / "scenarios" / "sweeps").glob("*.yaml"))
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_sweeps_are_valid_and_cite_the_evidence(path):
-    from sim.sweep import prepare
+    from sim.studies.sweep import prepare
 
     prepared = prepare(path)
     assert len(prepared.design.points) >= 10

@@ -20,17 +20,11 @@ from scipy import stats
 
 from sim.cli import main
 from sim.engine.simulate import simulate
-from sim.trial import (
-    Trial,
-    analyse_trial,
-    compare_arms,
-    endpoint_values,
-    enrolment_weeks,
-    load_trial,
-    logrank,
-    simulate_trial,
-    visit_states,
-)
+from sim.spec.trial import Trial
+from sim.stats.testing import compare_arms, logrank
+from sim.studies.trial import load_trial
+from sim.studies.trial.design import enrolment_weeks
+from sim.studies.trial.evaluate import analyse_trial, endpoint_values, simulate_trial, visit_states
 
 Z = 4.0
 

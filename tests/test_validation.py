@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.validate import TARGETS, compare_targets, simulate_trials, validation_scenarios
+from sim.studies.validate import TARGETS, compare_targets, simulate_trials, validation_scenarios
 
 pytestmark = pytest.mark.validation
 

@@ -10,8 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from sim import verify
 from sim.cli import main
+from sim.studies import verify
+from sim.studies.verify import cases as verify_cases
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +69,13 @@ def test_command_exit_status(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
     assert "0 failed" in printed and "FAIL" not in printed
 
     def broken(seed: int, n: int) -> list[verify.Check]:
-        return [dataclasses.replace(c, expected=c.expected + 1) for c in verify.case_sequence(seed, n)]
+        return [dataclasses.replace(c, expected=c.expected + 1) for c in verify_cases.case_sequence(seed, n)]
 
-    monkeypatch.setattr(verify, "CASES", [verify.case_deterministic_pathway, broken])
+    monkeypatch.setattr(verify, "CASES", [verify_cases.case_deterministic_pathway, broken])
     assert main(["verify"]) == 1
     assert "FAIL" in capsys.readouterr().out
 
 
 def test_verify_does_not_import_matplotlib() -> None:
-    code = "import sys, sim.verify; sys.exit('matplotlib' in sys.modules)"
+    code = "import sys, sim.studies.verify; sys.exit('matplotlib' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

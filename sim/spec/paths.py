@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -9,7 +10,7 @@ import yaml
 
 from sim.spec.base import ScenarioError, key_hint
 
-__all__ = ["PathError", "assign", "leaf", "list_index", "parse_set_option"]
+__all__ = ["PathError", "assign", "deep_merge", "leaf", "list_index", "parse_set_option"]
 
 
 class PathError(Exception):
@@ -74,3 +75,14 @@ def leaf(tree: Any, path: str) -> tuple[bool, Any, str]:
             return False, None, f"{where} has no '{key}'{key_hint(key, [str(k) for k in node])}"
         node = node[key]
     return True, node, ""
+
+
+def deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``base`` with ``changes`` merged in, mapping by mapping."""
+    out = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -1,8 +1,8 @@
-"""Figures of a sweep folder: tornado, one-way curves, heat map, sensitivity bars and PSA plots.
+"""Sweep figures: tornado, one-way curves, heat map, sensitivity bars and PSA plots.
 
 Each function takes its table, draws on ``ax`` (a new one when None) and returns the axes. Nothing is
-computed here but display scaling and layout (the statistics come from :mod:`sim.sweep`), and
-nothing is saved: :func:`sim.sweep.draw_figures` composes and saves the figures.
+computed here but display scaling and layout (the statistics come from :mod:`sim.studies.sweep`), and
+nothing is saved here.
 """
 
 from __future__ import annotations
@@ -10,17 +10,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from sim.plots import _new_axes as _axes  # noqa: E402
-from sim.plots import arm_colours  # noqa: E402
+from sim.plotting.style import arm_colours  # noqa: E402
+from sim.plotting.style import new_axes as _axes  # noqa: E402
 
 __all__ = [
     "arm_colours",

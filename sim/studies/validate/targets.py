@@ -1,63 +1,30 @@
-"""Validation: simulated virtual trials against the published outcomes of docs/evidence.md §9.
-
-Three comparisons, each with the study's own cohort size:
-
-* §9a, the Vall d'Hebron lenalidomide phase II trial (``scenarios/validation/vh_lenalidomide.yaml``,
-  one replication = one 15-patient trial);
-* §9b, the Vall d'Hebron thalidomide study (``scenarios/validation/vh_thalidomide.yaml``, one
-  replication = one 60-patient study);
-* §9c, the pooled thalidomide meta-analysis (the ``thalidomide_100`` arm of
-  ``scenarios/low_dose.yaml``, one replication = one pool of 548 patients, the meta-analysis's N).
-
-For §9a and §9b each outcome is computed per virtual trial; the table gives the median and the
-central 95% of those values, and whether the published value lies inside that range. For §9c the
-pooled confidence interval is the band: the model's proportion over all simulated patients (its
-Monte Carlo error is negligible against the interval) must lie inside it. The per-pool spread is
-shown too, but not used: the published interval already carries the sampling (and between-study)
-uncertainty, so widening it by the model's own sampling spread would count that uncertainty twice.
-
-Nothing here is tuned to pass: the scenarios are run as they are, and an outcome outside its band
-is reported with the assumption responsible (docs/model.md, "Validation").
-"""
+"""The published outcomes the model is validated against, and how each is computed from a virtual trial."""
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sim.engine.records import EVENT_COLUMNS, merge_blocks
-from sim.experiment import default_workers, plan_units, run_units
-from sim.results import OutputError, new_run_dir, provenance, scenario_yaml, to_csv_text, write_json
-from sim.spec.base import ScenarioError
-from sim.spec.load import load_scenario
 from sim.spec.scenario import Scenario
 
-__all__ = ["TARGETS", "Target", "TrialData", "compare_targets", "main", "run_validation", "simulate_trials"]
-
-ROOT = Path(__file__).resolve().parent.parent
-LENALIDOMIDE = ROOT / "scenarios" / "validation" / "vh_lenalidomide.yaml"
-THALIDOMIDE = ROOT / "scenarios" / "validation" / "vh_thalidomide.yaml"
-LOW_DOSE = ROOT / "scenarios" / "low_dose.yaml"
-
-POOLED_PATIENTS = 548
-"""Patients in the Chasset 2018 meta-analysis (docs/evidence.md §2b): one simulated pool."""
-POOLED_REPLICATIONS = 100
-"""Simulated pools: 54,800 patients, so the model's proportions carry a Monte Carlo SE of about 0.002-0.003."""
+__all__ = ["LENALIDOMIDE_VH", "OUTSIDE_REASONS", "STATISTICS", "TARGETS", "THALIDOMIDE_POOLED", "THALIDOMIDE_VH",
+           "Target", "TrialData", "patient_flags", "relapse_delays"]
 
 EARLY_WEEKS = 4.0
 """An 'early' stop is one in the first month, as evidence §8 defines early intolerance."""
+
+
 WEEKS_PER_MONTH = 52.0 / 12.0
+
+
 REDUCTION_DETAILS = ("taper", "off")
 """Relapse details that follow a dose reduction or a stop (not a relapse on full dose)."""
+
+
 WITHDRAWAL_DETAILS = ("end_of_maintenance", "end_of_taper", "discontinued")
 """Drug stops of a responder: the drug is withdrawn while the disease is controlled."""
 
@@ -85,9 +52,6 @@ class Target:
     outside_reason: str = ""
 
 
-# --- per-trial outcomes --------------------------------------------------------------------------
-
-
 @dataclass
 class TrialData:
     """Patients and events of many virtual trials (replications) of one scenario."""
@@ -103,18 +67,7 @@ class TrialData:
         return self.scenario.replications
 
 
-def simulate_trials(scenario: Scenario, workers: int = 1) -> TrialData:
-    """Simulate every replication of a one-arm scenario, with its event log."""
-    if len(scenario.arms) != 1:
-        raise ValueError(f"{scenario.name}: validation runs one arm, got {list(scenario.arms)}")
-    columns, events = merge_blocks(run_units(scenario, plan_units(scenario), workers, log_events=True))
-    patient_table = pd.DataFrame(columns)
-    event_table = pd.DataFrame(events, columns=EVENT_COLUMNS)
-    return TrialData(scenario, patient_table, event_table, _patient_flags(patient_table, event_table),
-                     _relapse_delays(event_table))
-
-
-def _patient_flags(patients: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+def patient_flags(patients: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     """Per patient, the yes/no outcomes the published studies report."""
     keys = ["replication", "patient"]
     flags = patients[keys].copy()
@@ -146,7 +99,7 @@ def _patient_flags(patients: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame
     return flags
 
 
-def _relapse_delays(events: pd.DataFrame) -> pd.DataFrame:
+def relapse_delays(events: pd.DataFrame) -> pd.DataFrame:
     """Each relapse during a taper or off drug, with the weeks since that taper began or the drug stopped."""
     keys = ["replication", "patient"]
     anchors = events[events["event"].isin(["taper_start", "drug_stop", "relapse"])].copy()
@@ -158,9 +111,6 @@ def _relapse_delays(events: pd.DataFrame) -> pd.DataFrame:
     relapses["delay_weeks"] = np.where(relapses["detail"] == "taper", relapses["week"] - relapses["taper_week"],
                                        relapses["week"] - relapses["stop_week"])
     return relapses[[*keys, "week", "detail", "delay_weeks"]].reset_index(drop=True)
-
-
-# --- per-trial statistics ------------------------------------------------------------------------
 
 
 def _proportion(flag: str, among: str | None = None) -> Callable[[TrialData], tuple[np.ndarray, float]]:
@@ -222,11 +172,14 @@ STATISTICS: dict[str, Callable[[TrialData], tuple[np.ndarray, float]]] = {
 }
 
 
-# --- the published outcomes (docs/evidence.md §9) ------------------------------------------------
+_A = LENALIDOMIDE_VH = "§9a lenalidomide VH (N=15)"
 
-_A = "§9a lenalidomide VH (N=15)"
-_B = "§9b thalidomide VH (N=60)"
-_C = "§9c thalidomide pooled (N=548)"
+
+_B = THALIDOMIDE_VH = "§9b thalidomide VH (N=60)"
+
+
+_C = THALIDOMIDE_POOLED = "§9c thalidomide pooled (N=548)"
+
 
 TARGETS: list[Target] = [
     Target(_A, "early_ae_stop", "stop for AE, first 4 weeks", 1 / 15, "1/15 (6.7%)", (0, 3 / 15), "0-3 of 15",
@@ -268,6 +221,7 @@ TARGETS: list[Target] = [
            "CI 25-44%", "pooled_in_band"),
 ]
 
+
 OUTSIDE_REASONS: dict[tuple[str, str], str] = {
     (_B, "neuropathy"): (
         "the scenario's neuropathy hazard (1.2%/month) is the pooled rate of *confirmed* PN (16%, §9c); "
@@ -304,167 +258,3 @@ OUTSIDE_REASONS: dict[tuple[str, str], str] = {
         "after-stop relapses come a median 22 weeks after the stop; the assumed 2-year follow-up censors "
         "those of late stops (after retreatment courses)"),
 }
-
-
-# --- comparison ----------------------------------------------------------------------------------
-
-
-def _quantiles(values: np.ndarray) -> tuple[float, float, float]:
-    finite = values[np.isfinite(values)]
-    if len(finite) == 0:
-        return math.nan, math.nan, math.nan
-    low, median, high = np.quantile(finite, [0.025, 0.5, 0.975])
-    return float(median), float(low), float(high)
-
-
-def _verdict(target: Target, median: float, low: float, high: float, pooled: float) -> bool:
-    if target.criterion == "observed_in_simulated":
-        assert target.observed is not None
-        return bool(low - 1e-12 <= target.observed <= high + 1e-12)
-    assert target.band is not None
-    value = median if target.criterion == "simulated_in_band" else pooled
-    return bool(target.band[0] - 1e-12 <= value <= target.band[1] + 1e-12)
-
-
-def compare_targets(data_by_study: dict[str, TrialData], targets: list[Target] | None = None) -> pd.DataFrame:
-    """One row per published outcome: observed, simulated median and central 95%, inside or not."""
-    rows = []
-    for target in TARGETS if targets is None else targets:
-        data = data_by_study.get(target.study)
-        if data is None:
-            continue
-        per_trial, pooled = STATISTICS[target.key](data)
-        median, low, high = _quantiles(per_trial)
-        inside = _verdict(target, median, low, high, pooled)
-        rows.append({
-            "study": target.study,
-            "outcome": target.outcome,
-            "key": target.key,
-            "unit": target.unit,
-            "observed": target.observed,
-            "observed_text": target.observed_text,
-            "simulated_median": median,
-            "simulated_low": low,
-            "simulated_high": high,
-            "simulated_overall": pooled,
-            "band_low": target.band[0] if target.band else math.nan,
-            "band_high": target.band[1] if target.band else math.nan,
-            "band_text": target.band_text,
-            "criterion": target.criterion,
-            "inside": inside,
-            "meant_to_reproduce": target.meant_to_reproduce,
-            "trials": data.trials,
-            "cohort_size": data.scenario.cohort.size,
-            "trials_without_value": int(np.sum(~np.isfinite(per_trial))),
-            "reason_if_outside": "" if inside else OUTSIDE_REASONS.get((target.study, target.key),
-                                                                       "see docs/model.md, Validation"),
-        })
-    return pd.DataFrame(rows)
-
-
-def validation_scenarios(trials: int | None = None, pooled_replications: int = POOLED_REPLICATIONS,
-                         lenalidomide: Path = LENALIDOMIDE, thalidomide: Path = THALIDOMIDE,
-                         low_dose: Path = LOW_DOSE) -> dict[str, Scenario]:
-    """The three scenarios, by study label; ``trials`` replaces the files' replications."""
-    extra: list[tuple[str, Any]] = [("replications", trials)] if trials is not None else []
-    pooled = [("cohort.size", POOLED_PATIENTS), ("replications", pooled_replications),
-              ("arms", {"thalidomide": ["thalidomide_100"]}), ("reference_arm", "thalidomide")]
-    return {
-        _A: load_scenario(lenalidomide, extra),
-        _B: load_scenario(thalidomide, extra),
-        _C: load_scenario(low_dose, pooled),
-    }
-
-
-def run_validation(scenarios: dict[str, Scenario], workers: int = 1) -> tuple[pd.DataFrame, dict[str, TrialData]]:
-    """Simulate each study's scenario and compare it with the published outcomes."""
-    data = {study: simulate_trials(scenario, workers) for study, scenario in scenarios.items()}
-    return compare_targets(data), data
-
-
-def _show(value: float, unit: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if unit == "weeks":
-        return f"{value:.1f} wk"
-    return f"{100 * value:.1f}%" if value < 0.1 else f"{100 * value:.0f}%"
-
-
-def format_table(table: pd.DataFrame) -> str:
-    """The validation table as text, grouped by study."""
-    header = (f"{'outcome':<52} {'observed':>12}  {'sim. median':>11}  {'sim. central 95%':<19} "
-              f"{'model':>7}  {'evidence band':<22} {'verdict':<8}")
-    lines = [header, "-" * len(header)]
-    for study, rows in table.groupby("study", sort=False):
-        first = rows.iloc[0]
-        lines.append(f"{study}: {first['trials']} simulated cohorts of {first['cohort_size']}")
-        for r in rows.itertuples():
-            interval = f"[{_show(r.simulated_low, r.unit)}, {_show(r.simulated_high, r.unit)}]"
-            verdict = "inside" if r.inside else "OUTSIDE"
-            lines.append(f"  {r.outcome:<50} {r.observed_text:>12}  {_show(r.simulated_median, r.unit):>11}  "
-                         f"{interval:<19} {_show(r.simulated_overall, r.unit):>7}  {r.band_text:<22} {verdict}")
-    lines.append("-" * len(header))
-    lines.append("verdict: §9a/§9b: the observed value lies in the central 95% of simulated cohorts (for a range "
-                 "such as 'usually 2-8 weeks', the simulated median lies in the band); §9c: the model's proportion "
-                 "over all simulated patients ('model') lies in the pooled 95% CI.")
-    outside = table[~table["inside"]]
-    if len(outside):
-        lines.append("")
-        lines.append(f"{len(outside)} published outcome(s) fall OUTSIDE (parameters were not tuned to pass):")
-        for r in outside.itertuples():
-            lines.append(f"  - {r.study}, {r.outcome}: {r.reason_if_outside}")
-    else:
-        lines.append("every published outcome lies inside")
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``run.py validate``: run the validation scenarios and write validation.csv and a figure."""
-    parser = argparse.ArgumentParser(prog="run.py validate",
-                                     description="Compare simulated virtual trials with published outcomes "
-                                                 "(docs/evidence.md §9).")
-    parser.add_argument("--out", metavar="DIR", help="write here (must not exist or be empty) instead of "
-                        "results/validation/<run id>/")
-    parser.add_argument("--trials", type=int, metavar="N",
-                        help="virtual trials per Vall d'Hebron study instead of the files' replications")
-    parser.add_argument("--pooled-replications", type=int, default=POOLED_REPLICATIONS, metavar="N",
-                        help=f"simulated pools of {POOLED_PATIENTS} for §9c (default {POOLED_REPLICATIONS})")
-    parser.add_argument("--workers", type=int, metavar="N", help="local processes (default: all cores)")
-    parser.add_argument("--no-plots", action="store_true", help="skip the figure")
-    args = parser.parse_args(argv)
-    for option, value in (("--trials", args.trials), ("--pooled-replications", args.pooled_replications),
-                          ("--workers", args.workers)):
-        if value is not None and value < 1:
-            parser.error(f"{option} must be at least 1, got {value}")
-    started = time.perf_counter()
-    try:
-        scenarios = validation_scenarios(args.trials, args.pooled_replications)
-    except ScenarioError as err:
-        for line in err.problems:
-            print(line, file=sys.stderr)
-        return 2
-    workers = args.workers or default_workers()
-    table, _ = run_validation(scenarios, workers)
-    print(format_table(table))
-    named = next(iter(scenarios.values())).model_copy(update={"name": "validation"})
-    try:
-        with new_run_dir(named, args.out) as (work, final):
-            (work / "validation.csv").write_text(to_csv_text(table), encoding="utf-8")
-            for scenario in scenarios.values():
-                (work / f"{scenario.name}.scenario.yaml").write_text(scenario_yaml(scenario), encoding="utf-8")
-            wall = time.perf_counter() - started
-            write_json(work / "run.json", {
-                "command_line": ["run.py", "validate", *(argv or [])],
-                "wall_seconds": round(wall, 3),
-                "scenarios": [provenance(s, ["run.py", "validate", *(argv or [])], wall,
-                                         s.replications * s.cohort.size, workers) for s in scenarios.values()],
-            })
-            if not args.no_plots:
-                from sim.validation_plot import save_validation_figure  # matplotlib only here
-
-                save_validation_figure(table, work / "validation.png")
-    except OutputError as err:
-        print(f"error: validate: --out: {err}", file=sys.stderr)
-        return 2
-    print(f"\nresults: {final}")
-    return 0

@@ -1,4 +1,4 @@
-"""Summaries of the patients table: per-arm means and paired differences with 95% intervals."""
+"""Summaries of a patients table: per-arm means and paired differences with 95% intervals."""
 
 from __future__ import annotations
 
@@ -8,25 +8,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["SUMMARY_METRICS", "cohorts", "compare", "mean_interval", "summarise", "summary_metrics"]
+from sim.outcomes import summary_metrics as registry_metrics
 
-SUMMARY_METRICS = [
-    "disease_free_weeks",
-    "disease_free_fraction",
-    "complete_response",
-    "responded",
-    "dropout",
-    "relapses",
-    "adverse_events",
-    "discontinuations",
-    "courses",
-    "weeks_on_treatment",
-]
+__all__ = ["arms_in_order", "cohorts", "compare", "mean_interval", "summarise", "summary_metrics"]
 
 
 def summary_metrics(patients: pd.DataFrame) -> list[str]:
-    """The metrics summarised for a patients table: the standard ones and each cumulative dose."""
-    return SUMMARY_METRICS + [c for c in patients.columns if c.startswith("dose_mg_")]
+    """The metrics summarised for a patients table: the registry's and each cumulative dose."""
+    return registry_metrics(list(patients.columns))
+
+
+def arms_in_order(frame: pd.DataFrame) -> list[str]:
+    """The arms of a table, in the order they first appear."""
+    return list(dict.fromkeys(frame["arm"]))
 
 
 def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:

@@ -1,4 +1,4 @@
-"""Tables for people: the per-arm table, the comparison table and ``report.md``."""
+"""Tables for people: the per-arm table, the comparison table and a run's ``report.md``."""
 
 from __future__ import annotations
 
@@ -9,28 +9,21 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from sim.outcomes import headline, outcome, subgroup_headline
+from sim.outputs.text import markdown_table
+from sim.stats.survival_tables import whole_cohort
+from sim.stats.timecourse import SWIMMER_PATIENTS
+
 __all__ = ["arm_table", "comparison_table", "incidence_report_table", "render_report", "survival_report_table"]
 
-TABLE_METRICS = {
-    "disease_free_weeks": "Disease-free weeks",
-    "disease_free_fraction": "Disease-free fraction",
-    "complete_response": "Complete response",
-    "responded": "Responded",
-    "dropout": "Dropout",
-    "relapses": "Relapses",
-    "adverse_events": "Adverse events",
-    "weeks_on_treatment": "Weeks on treatment",
-}
-_PROPORTIONS = {"disease_free_fraction", "complete_response", "responded", "dropout"}
-_COUNTS = {"relapses", "adverse_events"}  # per patient, usually below 1: two decimals
 
 
 def _cell(metric: str, mean: float, low: float, high: float, percent: str = "%") -> str:
-    if metric in _PROPORTIONS:
-        centre, lo, hi, unit = 100 * mean, 100 * low, 100 * high, percent
-    else:
-        centre, lo, hi, unit = mean, low, high, ""
-    digits = 2 if metric in _COUNTS else 1
+    """``mean (low to high)`` in the metric's display unit and decimals."""
+    info = outcome(metric)
+    scale, unit = (info.scale, percent) if info.kind == "proportion" else (1.0, "")
+    centre, lo, hi = scale * mean, scale * low, scale * high
+    digits = info.digits
     if math.isnan(lo):
         return f"{centre:.{digits}f}{unit}"
     return f"{centre:.{digits}f}{unit} ({lo:.{digits}f} to {hi:.{digits}f})"
@@ -50,7 +43,7 @@ def arm_table(summary: pd.DataFrame, subgroup: str = "all") -> pd.DataFrame:
         by_metric = group.set_index("metric")
         rows[arm] = {
             label: _cell(metric, *by_metric.loc[metric, ["mean", "ci_low", "ci_high"]])
-            for metric, label in TABLE_METRICS.items()
+            for metric, label in headline().items()
             if metric in by_metric.index
         }
     table = pd.DataFrame.from_dict(rows, orient="index")
@@ -65,19 +58,12 @@ def comparison_table(comparison: pd.DataFrame, subgroup: str = "all") -> pd.Data
         by_metric = group.set_index("metric")
         rows[arm] = {
             label: _cell(metric, *by_metric.loc[metric, ["difference", "ci_low", "ci_high"]], percent=" pp")  # type: ignore[misc]
-            for metric, label in TABLE_METRICS.items()
+            for metric, label in headline().items()
             if metric in by_metric.index
         }
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "arm"
     return table
-
-
-def _markdown(table: pd.DataFrame) -> str:
-    header = "| " + " | ".join([table.index.name or "", *table.columns]) + " |"
-    rule = "|" + "|".join(["---"] * (len(table.columns) + 1)) + "|"
-    body = ["| " + " | ".join([str(index), *map(str, row)]) + " |" for index, row in table.iterrows()]
-    return "\n".join([header, rule, *body])
 
 
 def _number(value: float, low: float, high: float, digits: int = 1, scale: float = 1.0, unit: str = "") -> str:
@@ -100,6 +86,8 @@ SURVIVAL_LABELS = {
     "time_to_relapse_after_remission": "Time to relapse after first remission",
     "disease_free": "Disease-free time",
 }
+
+
 _STATISTIC_LABELS = {
     "median_weeks": "median, weeks",
     "rmst_weeks": "restricted mean, weeks",
@@ -220,8 +208,6 @@ def _figures_section(run_dir: Path, scenario: dict, occupancy: pd.DataFrame | No
     if occupancy is not None and len(occupancy):
         at_start = occupancy[occupancy["week"] == 0].groupby("arm")["patients"].sum()
         logged = int(at_start.max())
-    from sim.plots import SWIMMER_PATIENTS
-
     number = 0
     for name, caption in FIGURE_CAPTIONS.items():
         if not (figures / name).is_file():
@@ -238,10 +224,6 @@ def _figures_section(run_dir: Path, scenario: dict, occupancy: pd.DataFrame | No
     return lines
 
 
-SUBGROUP_METRICS = {"disease_free_weeks": "Disease-free weeks", "complete_response": "Complete response",
-                    "dropout": "Dropout", "relapses": "Relapses"}
-
-
 def _subgroup_section(summary: pd.DataFrame, comparison: pd.DataFrame, scenario: dict, reference: str) -> list[str]:
     """Headline outcomes and differences per subgroup, when the cohort has subgroups."""
     if "subgroup" not in summary.columns:
@@ -252,16 +234,16 @@ def _subgroup_section(summary: pd.DataFrame, comparison: pd.DataFrame, scenario:
              "Means (95% interval) within each subgroup, and differences from " + reference + " paired by "
              "replication; proportions in percent (differences in percentage points).", ""]
     for group in groups:
-        outcomes = arm_table(summary, group)[[c for c in SUBGROUP_METRICS.values()
+        outcomes = arm_table(summary, group)[[c for c in subgroup_headline().values()
                                               if c in arm_table(summary, group).columns]]
         share = f" (share {100 * shares[group]:.0f}%)" if shares.get(group) is not None else ""
-        lines += [f"**{group}**{share}", "", _markdown(outcomes), ""]
+        lines += [f"**{group}**{share}", "", markdown_table(outcomes, index=True), ""]
         if len(_cohort(comparison, group)):
             differences = comparison_table(comparison, group)
-            differences = differences[[c for c in SUBGROUP_METRICS.values() if c in differences.columns]]
+            differences = differences[[c for c in subgroup_headline().values() if c in differences.columns]]
             differences.index = [f"{arm} - {reference}" for arm in differences.index]
             differences.index.name = "difference"
-            lines += [_markdown(differences), ""]
+            lines += [markdown_table(differences, index=True), ""]
     return lines
 
 
@@ -274,8 +256,6 @@ def render_report(run_dir: Path) -> str:
     all_comparison = pd.read_csv(run_dir / "comparison.csv", dtype={"arm": str, "subgroup": str})
     summary, comparison = _cohort(all_summary, "all"), _cohort(all_comparison, "all")
     survival_path = run_dir / "survival.csv"
-    from sim.survival import whole_cohort
-
     survival = (whole_cohort(pd.read_csv(survival_path, dtype={"arm": str, "subgroup": str}))
                 if survival_path.is_file() else None)
     occupancy_path = run_dir / "state_occupancy.csv"
@@ -324,13 +304,13 @@ def render_report(run_dir: Path) -> str:
         "Proportions in percent; disease-free time is time in complete remission (CLASI-A 0); dropout is "
         "the first discontinuation for an adverse event or loss to follow-up.",
         "",
-        _markdown(arm_table(summary)),
+        markdown_table(arm_table(summary), index=True),
         "",
         f"## Differences from {reference}",
         "",
         "Each arm minus the reference arm, paired by replication; proportions in percentage points.",
         "",
-        _markdown(comparison_table(comparison)) if len(comparison) else "(only one arm)",
+        markdown_table(comparison_table(comparison), index=True) if len(comparison) else "(only one arm)",
         "",
     ]
     parts += _subgroup_section(all_summary, all_comparison, scenario, reference)
@@ -350,12 +330,12 @@ def render_report(run_dir: Path) -> str:
             f"first remission), {rmst_method}. Disease-free time is the mean time in remission. Details in "
             f"`survival.csv`; curves in `survival_curves.csv`{by_subgroup}.",
             "",
-            _markdown(survival_report_table(survival, arm_names)),
+            markdown_table(survival_report_table(survival, arm_names), index=True),
             "",
             f"Cumulative incidence of each patient's first event at {follow_up:g} weeks (Aalen-Johansen, "
             f"competing events; 95% interval):",
             "",
-            _markdown(incidence_report_table(survival, arm_names, follow_up)),
+            markdown_table(incidence_report_table(survival, arm_names, follow_up), index=True),
             "",
         ]
     parts += _figures_section(run_dir, scenario, occupancy)

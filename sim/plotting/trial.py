@@ -1,18 +1,15 @@
-"""Figures of trial planning: the power curve with its Monte Carlo band and the target power."""
+"""The trial-planning figure: the power curve with its Monte Carlo band and the target power."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import matplotlib.pyplot as plt
+import pandas as pd
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-__all__ = ["draw_trial_figures", "power_curve"]
+__all__ = ["power_curve"]
 
 _LINE = "#1f77b4"
+
+
 _TARGET = "#d62728"
 
 
@@ -44,20 +41,3 @@ def power_curve(power: pd.DataFrame, target_power: float | None = None, ax: plt.
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
     return ax
-
-
-def draw_trial_figures(run_dir: Path, power: pd.DataFrame, target_power: float, title: str = "") -> list[Path]:
-    """Draw the power curve into ``run_dir/figures/power_curve.png``; returns the files written."""
-    figures = Path(run_dir) / "figures"
-    figures.mkdir(exist_ok=True)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    power_curve(power, target_power, ax=ax)
-    if title:
-        ax.set_title(title, fontsize="medium")
-    fig.tight_layout()
-    path = figures / "power_curve.png"
-    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
-    fig.savefig(partial, dpi=120)
-    plt.close(fig)
-    partial.replace(path)
-    return [path]

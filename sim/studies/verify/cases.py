@@ -1,110 +1,26 @@
-"""Verification: the model against closed forms and exact pathways, one case per clinical rule.
+"""The verification cases: one per clinical rule, each a small scenario whose answer is known without simulating.
 
-Each case builds a small in-memory scenario whose answer is known without simulating: a pathway of
-fixed durations (exact times), or an exponential, uniform or truncated special case (a survival
-function, a truncated mean, a product of probabilities). The simulated value is compared with the
-expected one:
-
-* exact cases: every simulated patient must match to 1e-9 weeks;
-* proportions: the expected value must lie in the Monte Carlo interval ``p ± z·sqrt(p(1-p)/n)``;
-* means: the expected value must lie in ``mean ± z·sd/sqrt(n)``.
-
-``z`` makes the intervals simultaneous 95% intervals over all stochastic checks (Bonferroni), so a
-correct model fails the whole suite with probability at most 5% whatever the seed, not
-``1 - 0.95**k`` as with per-check 95% intervals. The rules are those of the clinical model in the
-project's design (docs/model.md lists them; the case names cite them).
+A pathway of fixed durations (exact times), or an exponential, uniform or truncated special case (a
+survival function, a truncated mean, a product of probabilities). The rules are those of the
+clinical model (``docs/model.md`` lists them; the case names cite them).
 """
 
 from __future__ import annotations
 
-import argparse
-import copy
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from sim.engine.records import merge_blocks
 from sim.engine.simulate import simulate
+from sim.spec.paths import deep_merge
 from sim.spec.scenario import Scenario
+from sim.studies.verify.checks import BLOCK, EXACT_PATIENTS, Check
 
-__all__ = ["CASES", "Check", "Outcome", "evaluate", "format_table", "main", "run_verification"]
-
-DEFAULT_SEED = 20121207
-EXACT_TOLERANCE = 1e-9
-BLOCK = 1000
-"""Patients per call of ``simulate``, as the experiment runner blocks them."""
-
-# Patients per case: exact pathways need few; stochastic checks get a standard error near 0.0035.
-EXACT_PATIENTS = 200
-STOCHASTIC_PATIENTS = 20000
-
-
-@dataclass(frozen=True)
-class Check:
-    """One verified quantity: its expected value, the formula that gives it, and simulated values."""
-
-    case: str
-    quantity: str
-    expected: float
-    formula: str
-    kind: str  # "exact", "proportion" or "mean"
-    values: np.ndarray
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A check's simulated value, its Monte Carlo interval (or range, if exact) and the verdict."""
-
-    check: Check
-    simulated: float
-    low: float
-    high: float
-    passed: bool
-
-    @property
-    def n(self) -> int:
-        """Patients (or relapses) the simulated value is taken over."""
-        return len(self.check.values)
-
-
-def evaluate(check: Check, z: float) -> Outcome:
-    """Compare one check with its expected value; ``z`` is the half-width in standard errors."""
-    values = np.asarray(check.values, dtype=float)
-    if len(values) == 0:
-        return Outcome(check, math.nan, math.nan, math.nan, False)
-    centre = float(values.mean())
-    if check.kind == "exact":
-        low, high = float(values.min()), float(values.max())
-        tolerance = EXACT_TOLERANCE * max(1.0, abs(check.expected))
-        passed = bool(np.all(np.abs(values - check.expected) <= tolerance))
-        return Outcome(check, centre, low, high, passed)
-    if check.kind == "proportion":
-        se = math.sqrt(centre * (1.0 - centre) / len(values))
-    elif check.kind == "mean":
-        se = float(values.std(ddof=1)) / math.sqrt(len(values)) if len(values) > 1 else math.nan
-    else:
-        raise ValueError(f"unknown kind of check: {check.kind!r}")
-    low, high = centre - z * se, centre + z * se
-    return Outcome(check, centre, low, high, bool(low <= check.expected <= high))
-
-
-# --- building and running cases ------------------------------------------------------------------
-
-
-def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
+__all__ = ["CASES"]
 
 def _therapy(**changes: Any) -> dict[str, Any]:
     """A therapy that always responds at week 1, in remission at once, continued at 10 mg/day."""
@@ -115,7 +31,7 @@ def _therapy(**changes: Any) -> dict[str, Any]:
                      "time_to_complete": 0},
         "after_maintenance": "continue",
     }
-    return _merge(base, changes)
+    return deep_merge(base, changes)
 
 
 def _scenario(therapies: dict[str, dict[str, Any]], *, follow_up: float, patients: int, seed: int,
@@ -184,10 +100,6 @@ def _proportion(case: str, quantity: str, expected: float, formula: str, values:
 
 def _mean(case: str, quantity: str, expected: float, formula: str, values: Any) -> Check:
     return Check(case, quantity, float(expected), formula, "mean", np.asarray(values, dtype=float))
-
-
-# --- the cases -----------------------------------------------------------------------------------
-# Each returns its checks. ``n`` is the number of patients for stochastic checks.
 
 
 def case_deterministic_pathway(seed: int, n: int) -> list[Check]:
@@ -473,7 +385,7 @@ def case_common_random_numbers(seed: int, n: int) -> list[Check]:
                               "time_to_response": {"distribution": "gamma", "mean": 4, "sd": 2},
                               "complete_probability": 0.5},
                     adverse_events={"rash": {"probability": 0.1, "onset": {"distribution": "exponential", "mean": 5}}})
-    other = _merge(base, {"adverse_events": {"rash": {"probability": 0.5}}})
+    other = deep_merge(base, {"adverse_events": {"rash": {"probability": 0.5}}})
     scenario = _scenario({"low_ae": base, "high_ae": other}, follow_up=30, patients=2000, seed=seed)
     low, high = _run(scenario, "low_ae"), _run(scenario, "high_ae")
     whole = simulate(scenario, "low_ae", 0, 0, 600)
@@ -515,84 +427,3 @@ CASES: list[Callable[[int, int], list[Check]]] = [
     case_subgroups,
     case_common_random_numbers,
 ]
-
-
-def simultaneous_z(stochastic_checks: int, level: float = 0.95) -> float:
-    """Half-width in standard errors for simultaneous ``level`` intervals (Bonferroni)."""
-    k = max(1, stochastic_checks)
-    return float(special.ndtri(1.0 - (1.0 - level) / (2 * k)))
-
-
-def run_verification(seed: int = DEFAULT_SEED, patients: int = STOCHASTIC_PATIENTS,
-                     cases: list[Callable[[int, int], list[Check]]] | None = None) -> list[Outcome]:
-    """Run the cases and compare each check with its expected value.
-
-    Parameters
-    ----------
-    seed:
-        Root seed of every case's scenario.
-    patients:
-        Patients per stochastic case.
-    cases:
-        The case functions (default: all of ``CASES``).
-    """
-    checks = [check for case in (CASES if cases is None else cases) for check in case(seed, patients)]
-    return evaluate_all(checks)
-
-
-def evaluate_all(checks: list[Check]) -> list[Outcome]:
-    """Evaluate checks with simultaneous 95% intervals over the stochastic ones."""
-    z = simultaneous_z(sum(1 for c in checks if c.kind != "exact"))
-    return [evaluate(check, z) for check in checks]
-
-
-def _number(x: float) -> str:
-    if math.isnan(x):
-        return "nan"
-    if float(x).is_integer() and abs(x) < 1e6:
-        return f"{int(x)}"
-    return f"{x:.4f}"
-
-
-def format_table(outcomes: list[Outcome]) -> str:
-    """The verification table: one row per check, grouped by case."""
-    header = f"{'quantity':<50} {'expected':>9}  {'source (formula)':<46} {'simulated':>9}  " \
-             f"{'MC 95% interval / range':<21} {'n':>6}  result"
-    lines = [header, "-" * len(header)]
-    case = None
-    for o in outcomes:
-        c = o.check
-        if c.case != case:
-            case = c.case
-            lines.append(case)
-        interval = f"[{_number(o.low)}, {_number(o.high)}]"
-        if c.kind == "exact":
-            interval = f"range {interval}"
-        lines.append(f"  {c.quantity:<48} {_number(c.expected):>9}  {c.formula:<46} {_number(o.simulated):>9}  "
-                     f"{interval:<21} {o.n:>6}  {'pass' if o.passed else 'FAIL'}")
-    stochastic = sum(1 for o in outcomes if o.check.kind != "exact")
-    failed = sum(1 for o in outcomes if not o.passed)
-    lines.append("-" * len(header))
-    lines.append(f"{len(outcomes)} checks in {len({o.check.case for o in outcomes})} cases: "
-                 f"{len(outcomes) - failed} passed, {failed} failed. Exact checks: every patient within "
-                 f"{EXACT_TOLERANCE:g}. Stochastic checks: simultaneous 95% intervals over {stochastic} checks "
-                 f"(z = {simultaneous_z(stochastic):.2f}; binomial SE for proportions, SD/sqrt(n) for means).")
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``run.py verify``: print the verification table; exit 0 if every check passes, else 1."""
-    parser = argparse.ArgumentParser(prog="run.py verify",
-                                     description="Check the model against closed forms and exact pathways.")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="N", help="root seed of the cases")
-    parser.add_argument("--patients", type=int, default=STOCHASTIC_PATIENTS, metavar="N",
-                        help=f"patients per stochastic case (default {STOCHASTIC_PATIENTS})")
-    args = parser.parse_args(argv)
-    if args.patients < 10 or args.seed < 0:
-        parser.error("--patients must be at least 10 and --seed not negative")
-    started = time.perf_counter()
-    outcomes = run_verification(args.seed, args.patients)
-    print(format_table(outcomes))
-    print(f"seed {args.seed}, {args.patients} patients per stochastic case, "
-          f"{time.perf_counter() - started:.1f} s")
-    return 0 if all(o.passed for o in outcomes) else 1

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["plot_validation", "save_validation_figure"]
+from sim.plotting.style import new_axes
+
+__all__ = ["plot_validation"]
 
 
 def plot_validation(table: pd.DataFrame, unit: str = "proportion", ax: Any = None) -> Any:
@@ -16,11 +17,8 @@ def plot_validation(table: pd.DataFrame, unit: str = "proportion", ax: Any = Non
     Per row: the simulated central 95% (bar) and median (dot), the evidence band (grey) and the
     published value (cross; red when outside).
     """
-    import matplotlib.pyplot as plt
-
     rows = table[table["unit"] == unit].reset_index(drop=True)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 0.4 * len(rows) + 1))
+    ax = new_axes(ax, (8, 0.4 * len(rows) + 1))
     scale = 100.0 if unit == "proportion" else 1.0
     seen: set[str] = set()
 
@@ -52,26 +50,3 @@ def plot_validation(table: pd.DataFrame, unit: str = "proportion", ax: Any = Non
     ax.set_xlabel("percent of patients (or of relapses)" if unit == "proportion" else "weeks")
     ax.grid(axis="x", alpha=0.3)
     return ax
-
-
-def save_validation_figure(table: pd.DataFrame, path: Path) -> None:
-    """Save the figure of a validation table (proportions above, times in weeks below)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    units = [u for u in ("proportion", "weeks") if (table["unit"] == u).any()]
-    heights = [max(1, int((table["unit"] == u).sum())) for u in units]
-    fig, axes = plt.subplots(len(units), 1, figsize=(10, 0.42 * sum(heights) + 2.2),
-                             gridspec_kw={"height_ratios": heights}, squeeze=False)
-    for unit, ax in zip(units, axes[:, 0], strict=True):
-        plot_validation(table, unit, ax=ax)
-    axes[0, 0].set_title("Validation: published outcomes vs simulated cohorts of the studies' own size",
-                         fontsize=10, pad=36)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    axes[0, 0].legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8,
-                      frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

@@ -1,0 +1,33 @@
+"""The command line: a thin shell over the Python API (``run.py``, and the ``cle-sim`` console script)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+__all__ = ["main"]
+
+
+def _commands() -> dict[str, Callable[[list[str]], int]]:
+    from sim.cli.tools import check_command, plot_command, schema_command, validate_command, verify_command
+
+    return {"check": check_command, "schema": schema_command, "verify": verify_command,
+            "validate": validate_command, "plot": plot_command}
+
+
+COMMANDS = ("check", "schema", "verify", "validate", "plot")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    from sim.cli.run import run_command, run_parser
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS:
+        return _commands()[argv[0]](argv[1:])
+    if not argv:
+        run_parser().print_usage(sys.stderr)
+        print("error: run.py: give a scenario, sweep or trial file, or one of the commands "
+              f"{', '.join(COMMANDS)} (see --help)", file=sys.stderr)
+        return 2
+    return run_command(argv)

@@ -1,0 +1,116 @@
+"""What every command shares: the argparse class, option checks, problem reporting, stopped runs, progress."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sim.outputs.folders import FolderError
+
+__all__ = ["PROGRESS_DELAY_SECONDS", "Parser", "failure_status", "is_terminal", "out_problems", "progress_bar",
+           "report_problems", "size_problems", "study_kind", "workers_problems"]
+
+PROGRESS_DELAY_SECONDS = 1.0
+"""A progress bar appears only once a command has taken this long."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports bad options in the project's one-line form, with exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
+def report_problems(problems: Sequence[str]) -> int:
+    """Print one line per problem on standard error; returns exit status 2."""
+    for line in problems:
+        print(line, file=sys.stderr)
+    return 2
+
+
+def is_terminal() -> bool:
+    """Whether progress should be shown: standard error is a terminal."""
+    return sys.stderr.isatty()
+
+
+def out_problems(out: str) -> list[str]:
+    """Why ``--out`` cannot be used (it must not exist, or be an empty folder), checked before running."""
+    folder = Path(out)
+    try:
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            return [f"{folder} exists and is not an empty folder; results are never overwritten"]
+    except OSError as err:
+        return [f"{folder} cannot be read ({err.strerror})"]
+    return []
+
+
+def workers_problems(where: str, workers: int | None) -> list[str]:
+    """The ``--workers`` problem, if any."""
+    if workers is not None and workers < 1:
+        return [f"{where}: --workers: must be at least 1, got {workers}"]
+    return []
+
+
+def size_problems(where: str, args: argparse.Namespace, options: Sequence[str] = ("replications", "patients", "seed"),
+                  least_replications: int = 1) -> tuple[list[str], list[tuple[str, Any]]]:
+    """Problems of ``--replications``, ``--patients`` and ``--seed``, and the scenario changes they make."""
+    problems: list[str] = []
+    changes: list[tuple[str, Any]] = []
+    table = {"replications": ("--replications", "replications", least_replications),
+             "patients": ("--patients", "cohort.size", 1), "seed": ("--seed", "seed", 0)}
+    for name in options:
+        option, path, least = table[name]
+        value = getattr(args, name, None)
+        if value is not None and value < least:
+            problems.append(f"{where}: {option}: must be at least {least}, got {value}")
+        elif value is not None:
+            changes.append((path, value))
+    return problems, changes
+
+
+def failure_status(err: BaseException, where: str, out: str | None, scheduler: str | None) -> int | None:
+    """Report a command that stopped on ``err`` in one line (``where`` starts it) and return the exit
+    status; None when ``err`` is not one of the expected ways a command stops (the caller re-raises).
+
+    Nothing is left written in each case: a results folder is only renamed into place at the end.
+    """
+    if isinstance(err, FolderError):
+        option = err.option or ("--out" if out is not None else "results")
+        print(f"{where}: {option}: {err}", file=sys.stderr)
+        return 2
+    if isinstance(err, KeyboardInterrupt):
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
+    if isinstance(err, OSError | TimeoutError) and scheduler is not None:
+        print(f"{where}: --scheduler: lost {scheduler} ({err}); nothing was written", file=sys.stderr)
+        return 2
+    return None
+
+
+def progress_bar(total: int, description: str, unit: str, initial: int = 0) -> Any:
+    """A bar on standard error with the time left, shown once the work has taken a second."""
+    from tqdm import tqdm
+
+    # A pseudo-terminal that reports a 0 x 0 size would make tqdm hide the bar ("below the screen").
+    size = shutil.get_terminal_size((100, 20))
+    return tqdm(total=total, initial=initial, desc=description, unit=unit, ncols=min(size.columns, 120),
+                nrows=max(size.lines, 2), leave=False, delay=PROGRESS_DELAY_SECONDS)
+
+
+def study_kind(path: str) -> str | None:
+    """'sweep' or 'trial' when the file is a sweep or trial-planning file, else None."""
+    from sim.spec.base import ScenarioError
+    from sim.spec.load import read_yaml
+
+    try:
+        data = read_yaml(Path(path))
+    except ScenarioError:
+        return None  # the scenario path reports it
+    for kind in ("sweep", "trial"):
+        if kind in data:
+            return kind
+    return None

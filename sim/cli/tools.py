@@ -1,0 +1,190 @@
+"""The commands beside running: check a file, print the schema, redraw a folder, verify and validate the model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from sim.cli.common import Parser, report_problems, study_kind
+from sim.outputs.folders import FolderError, folder_kind
+
+__all__ = ["check_command", "plot_command", "schema_command", "validate_command", "verify_command"]
+
+
+def _plot_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="run.py plot",
+                    description="Redraw the figures, derived tables and report.md of a results folder from its "
+                                "saved files, without simulating; works for run, sweep and trial folders (told "
+                                "apart by the kind in their run.json). A run folder: survival.csv, "
+                                "survival_curves.csv and state_occupancy.csv from patients.csv and events.csv. A "
+                                "sweep folder: sweep.csv, noise.csv and tornado.csv, sensitivity.csv or psa.csv from "
+                                "points/, with the design rebuilt from scenario.yaml and sweep.yaml and checked "
+                                "against design.csv. A trial folder: the power curve from power.csv and trials.csv. "
+                                "run.json and the tables drawn from are never changed; a folder that is unfinished, "
+                                "incomplete or inconsistent is refused with one 'error:' line and exit status 2, "
+                                "nothing written.")
+    parser.add_argument("results_dir", metavar="RESULTS_DIR",
+                        help="a folder written by run.py: a run, a sweep or trial planning")
+    return parser
+
+
+def check_command(argv: list[str]) -> int:
+    """``run.py check FILE``: validate a scenario, sweep or trial file without running it."""
+    from sim.cli.run import load_with_options
+    from sim.spec.base import ScenarioError
+
+    parser = Parser(prog="run.py check", description="Validate a scenario without running it.")
+    parser.add_argument("scenario", metavar="SCENARIO.yaml")
+    parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", dest="overrides")
+    args = parser.parse_args(argv)
+    kind = study_kind(args.scenario)
+    try:
+        if kind == "sweep":
+            from sim.studies.sweep import prepare
+
+            prepared = prepare(args.scenario, args.overrides)
+            print(f"{args.scenario}: ok: {prepared.sweep_file.sweep.method} sweep of "
+                  f"{len(prepared.sweep_file.sweep.parameters)} parameters, {len(prepared.design.points)} points, "
+                  f"base {prepared.base.name}")
+            return 0
+        if kind == "trial":
+            from sim.studies.trial import load_trial
+
+            plan = load_trial(args.scenario, args.overrides)
+            print(f"{args.scenario}: ok: trial {' vs '.join(plan.trial.arms)}, "
+                  f"{plan.trial.simulations} simulated trials at each of {len(plan.trial.patients_per_arm)} sizes, "
+                  f"base {plan.scenario.name}")
+            return 0
+        scenario = load_with_options(args.scenario, args.overrides)
+    except ScenarioError as err:
+        return report_problems(err.problems)
+    total = scenario.replications * scenario.cohort.size * len(scenario.arms)
+    print(f"{args.scenario}: ok: {len(scenario.arms)} arms, {len(scenario.therapies)} therapies, "
+          f"{total} patient trajectories")
+    return 0
+
+
+def schema_command(argv: list[str]) -> int:
+    """``run.py schema [scenario|sweep|trial]``: a file format as JSON Schema."""
+    from sim.spec.load import scenario_json_schema
+    from sim.spec.sweep import SweepFile
+    from sim.spec.trial import TrialFile
+
+    parser = Parser(prog="run.py schema", description="Print a file format as JSON Schema (for editor completion).")
+    parser.add_argument("kind", nargs="?", choices=("scenario", "sweep", "trial"), default="scenario",
+                        help="scenario (default), sweep or trial file")
+    kind = parser.parse_args(argv).kind
+    if kind == "scenario":
+        schema = scenario_json_schema()
+    else:
+        model: type[SweepFile] | type[TrialFile] = SweepFile if kind == "sweep" else TrialFile
+        schema = model.model_json_schema()
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    print(json.dumps(schema, indent=2))
+    return 0
+
+
+def redraw(results_dir: str | Path) -> Path:
+    """Redraw a results folder, dispatched on the kind its ``run.json`` records."""
+    path = Path(results_dir)
+    if not path.is_dir():
+        raise FolderError(f"{path}: no such results folder")
+    kind = folder_kind(path)
+    if kind == "sweep":
+        from sim.studies.sweep import redraw_folder as redraw_sweep
+
+        return redraw_sweep(path)
+    if kind == "trial":
+        from sim.studies.trial import redraw_folder as redraw_trial
+
+        return redraw_trial(path)
+    if kind == "validation":
+        from sim.studies.validate import redraw_folder as redraw_validation
+
+        return redraw_validation(path)
+    from sim.studies.run import redraw_run
+
+    return redraw_run(path)
+
+
+def plot_command(argv: list[str]) -> int:
+    """``run.py plot RESULTS_DIR``: redraw a folder's figures, derived tables and report."""
+    args = _plot_parser().parse_args(argv)
+    try:
+        path = redraw(args.results_dir)
+    except FolderError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"error: {args.results_dir}: cannot write ({err.strerror})", file=sys.stderr)
+        return 2
+    print(f"redrawn: {path}")
+    return 0
+
+
+def verify_command(argv: list[str]) -> int:
+    """``run.py verify``: print the verification table; exit 0 if every check passes, else 1."""
+    from sim.studies.verify import DEFAULT_SEED, STOCHASTIC_PATIENTS, format_table, run_verification
+
+    parser = Parser(prog="run.py verify", description="Check the model against closed forms and exact pathways.")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="N", help="root seed of the cases")
+    parser.add_argument("--patients", type=int, default=STOCHASTIC_PATIENTS, metavar="N",
+                        help=f"patients per stochastic case (default {STOCHASTIC_PATIENTS})")
+    args = parser.parse_args(argv)
+    if args.patients < 10 or args.seed < 0:
+        parser.error("--patients must be at least 10 and --seed not negative")
+    started = time.perf_counter()
+    outcomes = run_verification(args.seed, args.patients)
+    print(format_table(outcomes))
+    print(f"seed {args.seed}, {args.patients} patients per stochastic case, "
+          f"{time.perf_counter() - started:.1f} s")
+    return 0 if all(o.passed for o in outcomes) else 1
+
+
+def validate_command(argv: list[str]) -> int:
+    """``run.py validate``: run the validation scenarios and write validation.csv and a figure."""
+    from sim.execute import default_workers
+    from sim.spec.base import ScenarioError
+    from sim.studies.validate import (
+        POOLED_PATIENTS,
+        POOLED_REPLICATIONS,
+        format_table,
+        run_validation,
+        validation_scenarios,
+        write_folder,
+    )
+
+    parser = Parser(prog="run.py validate",
+                    description="Compare simulated virtual trials with published outcomes (docs/evidence.md §9).")
+    parser.add_argument("--out", metavar="DIR", help="write here (must not exist or be empty) instead of "
+                        "results/validation/<run id>/")
+    parser.add_argument("--trials", type=int, metavar="N",
+                        help="virtual trials per Vall d'Hebron study instead of the files' replications")
+    parser.add_argument("--pooled-replications", type=int, default=POOLED_REPLICATIONS, metavar="N",
+                        help=f"simulated pools of {POOLED_PATIENTS} for §9c (default {POOLED_REPLICATIONS})")
+    parser.add_argument("--workers", type=int, metavar="N", help="local processes (default: all cores)")
+    parser.add_argument("--no-plots", action="store_true", help="skip the figure")
+    args = parser.parse_args(argv)
+    for option, value in (("--trials", args.trials), ("--pooled-replications", args.pooled_replications),
+                          ("--workers", args.workers)):
+        if value is not None and value < 1:
+            parser.error(f"{option} must be at least 1, got {value}")
+    started = time.perf_counter()
+    try:
+        scenarios = validation_scenarios(args.trials, args.pooled_replications)
+    except ScenarioError as err:
+        return report_problems(err.problems)
+    workers = args.workers or default_workers()
+    table, _ = run_validation(scenarios, workers)
+    print(format_table(table))
+    try:
+        final = write_folder(table, scenarios, args.out, ["run.py", "validate", *argv], started, workers,
+                             plots=not args.no_plots)
+    except FolderError as err:
+        print(f"error: validate: --out: {err}", file=sys.stderr)
+        return 2
+    print(f"\nresults: {final}")
+    return 0

@@ -1,0 +1,72 @@
+"""``python run.py TRIAL.yaml``: trial planning from the command line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from sim.cli.common import failure_status, is_terminal, progress_bar, report_problems, workers_problems
+from sim.execute import default_workers, scheduler_problems
+from sim.outputs.folders import FolderError
+from sim.spec.base import ScenarioError
+from sim.studies.trial import load_trial, run_trial_planning
+from sim.studies.trial.report import conclusion, format_power
+
+__all__ = ["run_command"]
+
+_NOT_FOR_TRIALS = {
+    "replications": ("--replications", "set trial.simulations instead, e.g. --set trial.simulations=200"),
+    "patients": ("--patients", "set trial.patients_per_arm instead, e.g. --set 'trial.patients_per_arm=[20, 40]'"),
+    "precision": ("--precision", "not used by trial planning"),
+    "max_replications": ("--max-replications", "not used by trial planning"),
+    "resume": ("--resume", "not used by trial planning"),
+    "event_sample": ("--event-sample", "not used by trial planning"),
+}
+
+
+def run_command(args: Any, argv: list[str]) -> int:
+    """``python run.py TRIAL.yaml``: validate everything, run, write the folder; returns the exit status."""
+    where = f"error: {args.scenario}"
+    problems = []
+    for attribute, (option, hint) in _NOT_FOR_TRIALS.items():
+        if getattr(args, attribute, None) is not None:
+            problems.append(f"{where}: {option}: {hint}")
+    if getattr(args, "no_events", False):
+        problems.append(f"{where}: --no-events: not used by trial planning")
+    problems += workers_problems(where, args.workers)
+    overrides: list[str | tuple[str, Any]] = list(args.overrides or [])
+    if args.seed is not None:
+        if args.seed < 0:
+            problems.append(f"{where}: --seed: must be at least 0, got {args.seed}")
+        else:
+            overrides.append(("seed", args.seed))
+    try:
+        plan = load_trial(args.scenario, overrides)
+    except ScenarioError as err:
+        problems.extend(err.problems)
+    if not problems:
+        problems.extend(scheduler_problems(args.scheduler, where))
+    if problems:
+        return report_problems(problems)
+    try:
+        bar = None
+        if not args.quiet and is_terminal():
+            bar = progress_bar(plan.trial.simulations, f"{plan.name}: simulated trials", "trial")
+        try:
+            outcome = run_trial_planning(plan, out=args.out, workers=args.workers or default_workers(),
+                                         scheduler=args.scheduler, plots=not args.no_plots, progress=bar, argv=argv)
+        finally:
+            if bar is not None:
+                bar.close()
+    except (FolderError, KeyboardInterrupt, OSError, TimeoutError) as err:
+        status = failure_status(err, where, args.out, args.scheduler)
+        if status is None:
+            raise
+        return status
+    if not args.quiet:
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(format_power(outcome.power).to_string(index=False))
+        print(f"\n{conclusion(plan, outcome.power)}")
+        print(f"\nresults: {outcome.path}")
+    return 0

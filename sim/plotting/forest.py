@@ -1,0 +1,56 @@
+"""The forest plot: each arm's difference from the reference with its 95% interval."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from sim.plotting.style import arm_colours, new_axes
+
+__all__ = ["forest"]
+
+
+def forest(comparison: pd.DataFrame, metrics: dict[str, str], scale: float = 1.0, ax: plt.Axes | None = None,
+           colours: dict[str, str] | None = None, xlabel: str = "difference from the reference arm") -> plt.Axes:
+    """Forest plot: each arm's difference from the reference with its 95% interval, one row per (metric, arm).
+
+    ``scale`` only changes the display unit (100 shows proportions in percentage points).
+    """
+    ax = new_axes(ax, (8, 5))
+    arms = list(dict.fromkeys(comparison["arm"]))
+    colours = colours or arm_colours(arms)
+    labels: list[str] = []
+    y = 0.0
+    for metric, label in metrics.items():
+        for arm in arms:
+            row = comparison[(comparison["metric"] == metric) & (comparison["arm"] == arm)]
+            if row.empty:
+                continue
+            centre = scale * float(row["difference"].iloc[0])
+            low, high = scale * float(row["ci_low"].iloc[0]), scale * float(row["ci_high"].iloc[0])
+            if np.isfinite(low) and np.isfinite(high):
+                ax.errorbar(centre, y, xerr=[[centre - low], [high - centre]], fmt="o", color=colours[arm],
+                            capsize=3, markersize=5)
+            else:
+                ax.plot(centre, y, "o", color=colours[arm], markersize=5)
+            labels.append(f"{label}: {arm}")
+            y += 1
+        y += 0.5
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_yticks(_label_positions(metrics, comparison, arms), labels, fontsize="small")
+    ax.invert_yaxis()
+    ax.grid(axis="x", alpha=0.3)
+    return ax
+
+
+def _label_positions(metrics: dict[str, str], comparison: pd.DataFrame, arms: list[str]) -> list[float]:
+    positions, y = [], 0.0
+    for metric in metrics:
+        for arm in arms:
+            if ((comparison["metric"] == metric) & (comparison["arm"] == arm)).any():
+                positions.append(y)
+                y += 1
+        y += 0.5
+    return positions

@@ -1,0 +1,1 @@
+"""Statistics on tables: summaries, survival, time-course, hypothesis tests and trial designs."""

@@ -1,0 +1,149 @@
+"""The time course of a cohort from its event log: state occupancy, outcome distributions, a swimmer sample."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.outcomes import STATES
+from sim.stats.summary import arms_in_order
+from sim.stats.survival_tables import curve_weeks
+
+__all__ = ["OCCUPANCY_COLUMNS", "SWIMMER_PATIENTS", "SwimmerSample", "distribution", "state_occupancy",
+           "swimmer_sample"]
+
+
+OCCUPANCY_COLUMNS = ["arm", "week", "state", "patients", "share"]
+
+SWIMMER_PATIENTS = 30
+"""Patients shown per arm in the swimmer plot."""
+
+
+def distribution(patients: pd.DataFrame, metric: str, bin_width: float) -> pd.DataFrame:
+    """Per arm, the histogram density of a metric and its box-plot statistics, for a violin and box plot.
+
+    Rows ``arm, statistic, x, value``: ``zero_share``, the share of patients at exactly 0 (for
+    disease-free weeks, often most of an arm: a point mass that a smoothed density would hide or
+    smear below 0); ``density`` of the positive values at each bin centre ``x`` (bins of
+    ``bin_width`` from 0); ``mean``, ``q1``, ``median``, ``q3``, ``min``, ``max``, ``whisker_low``,
+    ``whisker_high`` (the most extreme values within 1.5 interquartile ranges of the box) of all values.
+    """
+    rows = []
+    for arm in arms_in_order(patients):
+        values = patients.loc[patients["arm"] == arm, metric].dropna().to_numpy(dtype=float)
+        if len(values) == 0:
+            continue
+        rows.append({"arm": arm, "statistic": "zero_share", "x": math.nan, "value": float(np.mean(values == 0))})
+        positive = values[values > 0]
+        if len(positive):
+            edges = np.arange(0.0, float(positive.max()) + bin_width, bin_width)
+            density, edges = np.histogram(positive, bins=edges, density=True)
+            centres = (edges[:-1] + edges[1:]) / 2
+            rows.extend({"arm": arm, "statistic": "density", "x": x, "value": d}
+                        for x, d in zip(centres, density, strict=True))
+        q1, median, q3 = np.percentile(values, [25, 50, 75])
+        inside = values[(values >= q1 - 1.5 * (q3 - q1)) & (values <= q3 + 1.5 * (q3 - q1))]
+        for statistic, value in (("mean", values.mean()), ("q1", q1), ("median", median), ("q3", q3),
+                                 ("min", values.min()), ("max", values.max()),
+                                 ("whisker_low", inside.min()), ("whisker_high", inside.max())):
+            rows.append({"arm": arm, "statistic": statistic, "x": math.nan, "value": float(value)})
+    return pd.DataFrame(rows, columns=["arm", "statistic", "x", "value"])
+
+
+_STATE_OF_EVENT = {"response": "response", "remission": "remission", "relapse": "active",
+                   "lost_to_follow_up": "lost"}
+
+
+def state_occupancy(events: pd.DataFrame, horizon_weeks: float) -> pd.DataFrame:
+    """Patients in each state at each grid week, per arm, among the patients present in the log.
+
+    Everyone starts ``active`` at week 0; ``response``, ``remission``, ``relapse`` (back to
+    ``active``) and ``lost_to_follow_up`` (``lost`` to the end) change the state. A state entered
+    at week t counts from t on.
+    """
+    if events.empty:
+        return pd.DataFrame(columns=OCCUPANCY_COLUMNS)
+    grid = curve_weeks(horizon_weeks)
+    keys = ["arm", "replication", "patient"]
+    changes = events[events["event"].isin(list(_STATE_OF_EVENT))][[*keys, "week", "event"]]
+    starts = events.drop_duplicates(keys)[keys].assign(week=0.0, state="active", order=-1)
+    changes = changes.assign(state=changes["event"].map(_STATE_OF_EVENT), order=np.arange(len(changes)))
+    # The log is in time order within a patient; ``order`` keeps same-week changes in log order.
+    spells = (pd.concat([starts, changes.drop(columns="event")], ignore_index=True)
+              .sort_values([*keys, "week", "order"]).reset_index(drop=True))
+    same_patient = (spells[keys].shift(-1) == spells[keys]).all(axis=1).to_numpy()
+    spells["end"] = np.where(same_patient, spells["week"].shift(-1), np.inf)
+    rows = []
+    for arm in arms_in_order(starts):
+        arm_spells = spells[spells["arm"] == arm]
+        present = int((starts["arm"] == arm).sum())
+        for state in STATES:
+            s = arm_spells[arm_spells["state"] == state]
+            begin = np.sort(s["week"].to_numpy(dtype=float))
+            end = np.sort(s["end"].to_numpy(dtype=float))
+            count = np.searchsorted(begin, grid, side="right") - np.searchsorted(end, grid, side="right")
+            rows.append(pd.DataFrame({"arm": arm, "week": grid, "state": state, "patients": count.astype(float),
+                                      "share": count / present}))
+    return pd.concat(rows, ignore_index=True)[OCCUPANCY_COLUMNS]
+
+
+@dataclass
+class SwimmerSample:
+    """Rows of a swimmer plot: the sampled patients, their dose spells and their markers."""
+
+    patients: pd.DataFrame  # arm, replication, patient, row, label, observed_weeks
+    spells: pd.DataFrame  # arm, row, therapy, level (full/taper), start, end
+    markers: pd.DataFrame  # arm, row, week, marker (response/remission/relapse/adverse_event/dropout)
+
+
+def swimmer_sample(events: pd.DataFrame, patients: pd.DataFrame, per_arm: int = SWIMMER_PATIENTS) -> SwimmerSample:
+    """The first ``per_arm`` patients (by replication, then patient number) logged in every arm.
+
+    Patients are exchangeable draws, so the first ones are a simple random sample, and because arms
+    share random numbers, row i of every arm is the same virtual patient.
+    """
+    keys = ["replication", "patient"]
+    arms = arms_in_order(events)
+    common = None
+    for arm in arms:
+        present = events.loc[events["arm"] == arm, keys].drop_duplicates()
+        common = present if common is None else common.merge(present, on=keys)
+    if common is None or common.empty:
+        empty = pd.DataFrame()
+        return SwimmerSample(empty, empty, empty)
+    chosen = common.sort_values(keys).head(per_arm).reset_index(drop=True)
+    chosen["row"] = np.arange(len(chosen))
+    several = chosen["replication"].nunique() > 1
+    chosen["label"] = [f"{r}:{p}" if several else f"{p}"
+                       for r, p in zip(chosen["replication"], chosen["patient"], strict=True)]
+    logged = events.merge(chosen, on=keys)
+    sampled = patients.merge(chosen, on=keys)
+    spells, markers = [], []
+    for (arm, row), group in logged.groupby(["arm", "row"], sort=True):
+        start, level, therapy = None, None, None
+        end_week = float(group["week"].iloc[-1])
+        for week, event, name in zip(group["week"], group["event"], group["therapy"], strict=True):
+            if event in ("course_start", "taper_start", "drug_stop", "no_line_left",
+                         "end_of_follow_up", "lost_to_follow_up") and start is not None and week > start:
+                spells.append((arm, row, therapy, level, start, week))
+            if event in ("drug_stop", "no_line_left", "end_of_follow_up", "lost_to_follow_up"):
+                start = None
+            elif event == "course_start":
+                start, level, therapy = week, "full", name
+            elif event == "taper_start":
+                start, level = week, "taper"
+            if event in ("response", "remission", "relapse", "adverse_event"):
+                markers.append((arm, row, week, event))
+        if start is not None and end_week > start:
+            spells.append((arm, row, therapy, level, start, end_week))
+    dropouts = sampled[sampled["dropout"].astype(bool)]
+    markers.extend(zip(dropouts["arm"], dropouts["row"], dropouts["dropout_week"].astype(float),
+                       ["dropout"] * len(dropouts), strict=True))
+    return SwimmerSample(
+        sampled[["arm", "replication", "patient", "row", "label", "observed_weeks"]].sort_values(["arm", "row"]),
+        pd.DataFrame(spells, columns=["arm", "row", "therapy", "level", "start", "end"]),
+        pd.DataFrame(markers, columns=["arm", "row", "week", "marker"]),
+    )

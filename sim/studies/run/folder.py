@@ -1,0 +1,137 @@
+"""A run's results folder: written as the simulation streams, finished with derived tables, figures and report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from sim.engine.records import EVENT_COLUMNS, patient_columns
+from sim.outputs.folders import FolderError, new_run_dir, write_json
+from sim.outputs.provenance import provenance
+from sim.outputs.tables import scenario_yaml, to_csv_text
+from sim.spec.scenario import Scenario
+from sim.stats.summary import compare, summarise
+from sim.studies.run.evaluate import simulate_run
+from sim.studies.run.report import render_report
+from sim.studies.run.tables import RunTables, write_tables
+from sim.studies.units import BlockTables
+
+__all__ = ["FOLDER_FILES", "RunOutcome", "finish_folder", "redraw_run", "run_info", "run_to_folder", "scenario_data",
+           "write_headline_files"]
+
+FOLDER_FILES = ("scenario.yaml", "patients.csv", "summary.csv", "comparison.csv", "run.json")
+"""The saved tables a results folder needs for its figures and report."""
+
+
+@dataclass
+class RunOutcome:
+    """Where a run was written, its two headline tables and, for a precision run, how it stopped."""
+
+    path: Path
+    summary: pd.DataFrame
+    comparison: pd.DataFrame
+    replications: int = 0
+    precision: dict[str, Any] | None = None
+
+
+def scenario_data(scenario: Scenario) -> dict[str, Any]:
+    """The resolved scenario as ``scenario.yaml`` holds it, read back as plain data."""
+    return yaml.safe_load(scenario_yaml(scenario))  # type: ignore[no-any-return]
+
+
+def write_headline_files(work: Path, scenario: Scenario, summary: pd.DataFrame, comparison: pd.DataFrame,
+                         info: dict[str, Any]) -> None:
+    """``scenario.yaml``, ``summary.csv``, ``comparison.csv`` and ``run.json`` of a run."""
+    (work / "scenario.yaml").write_text(scenario_yaml(scenario), encoding="utf-8")
+    (work / "summary.csv").write_text(to_csv_text(summary), encoding="utf-8")
+    (work / "comparison.csv").write_text(to_csv_text(comparison), encoding="utf-8")
+    write_json(work / "run.json", info)
+
+
+def run_info(scenario: Scenario, precision: dict[str, Any] | None, patients_simulated: int, argv: list[str],
+             wall_seconds: float, workers: int) -> dict[str, Any]:
+    """The run's ``run.json``."""
+    info = provenance(scenario, argv, wall_seconds, patients_simulated, workers, kind="run")
+    if precision is not None:
+        info["precision"] = precision
+    return info
+
+
+def run_to_folder(scenario: Scenario, *, out: str | Path | None = None, results_root: str | Path = "results",
+                  workers: int = 1, scheduler: str | None = None, log_events: bool = True,
+                  event_sample: int | None = None, precision_weeks: float | None = None, max_replications: int = 200,
+                  plots: bool = True, progress: Any = None, argv: list[str] | None = None) -> RunOutcome:
+    """Simulate a scenario and write its results folder as the units come back (what ``run.py`` does).
+
+    ``patients.csv`` and ``events.csv`` are streamed to disk, so only the typed patients table is
+    held in memory. The folder appears under its final name only when complete: ``out`` exactly
+    (it must not exist, or be empty), else a new ``results_root/<scenario name>/<run id>``.
+    Options as for :func:`sim.run`; ``progress`` is a tqdm-like bar, ``argv`` the command line for
+    ``run.json``.
+    """
+    started = time.perf_counter()
+    columns = patient_columns(scenario)
+    with new_run_dir(scenario, out, results_root) as (work, final):
+        with open(work / "patients.csv", "w", encoding="utf-8", newline="") as patients_file, \
+             open(work / "events.csv", "w", encoding="utf-8", newline="") as events_file:
+            patients_file.write(",".join(columns) + "\n")
+            events_file.write(",".join(EVENT_COLUMNS) + "\n")
+
+            def sink(tables: BlockTables) -> None:
+                patients_file.write(tables.patients_csv)
+                events_file.write(tables.events_csv)
+
+            simulated = simulate_run(scenario, sink, workers=workers, scheduler=scheduler, log_events=log_events,
+                                     event_sample=event_sample, precision_weeks=precision_weeks,
+                                     max_replications=max_replications, progress=progress)
+        patients = simulated.patients
+        summary = summarise(patients)
+        comparison = compare(patients, simulated.scenario.reference_arm)
+        info = run_info(simulated.scenario, simulated.precision, len(patients), argv or [],
+                        time.perf_counter() - started, workers)
+        write_headline_files(work, simulated.scenario, summary, comparison, info)
+        finish_folder(work, plots)
+    return RunOutcome(final, summary, comparison, simulated.scenario.replications, simulated.precision)
+
+
+def finish_folder(run_dir: Path, plots: bool = True, tables: RunTables | None = None,
+                  derived: dict[str, pd.DataFrame] | None = None) -> None:
+    """Write a folder's survival tables, figures (if ``plots``) and ``report.md`` from its saved tables.
+
+    ``tables`` and ``derived`` are the folder's derived tables when already computed (by
+    :func:`derive_tables` from the same data); otherwise they are computed from the saved files.
+    """
+    if tables is None or derived is None:
+        tables = write_tables(run_dir)
+    else:
+        for name, frame in derived.items():
+            (run_dir / name).write_text(to_csv_text(frame), encoding="utf-8")
+    if plots:
+        from sim.studies.run.figures import draw_figures  # matplotlib only when figures are wanted
+
+        draw_figures(run_dir, tables)
+    (run_dir / "report.md").write_text(render_report(run_dir), encoding="utf-8")
+
+
+def redraw_run(path: Path, check: Callable[[Path], None] | None = None) -> Path:
+    """Recompute the derived tables, figures and report of a run's folder, without simulating.
+
+    Raises FolderError, before anything is written, for a folder that is incomplete or unreadable.
+    """
+    missing = [name for name in FOLDER_FILES if not (path / name).is_file()]
+    if missing:
+        raise FolderError(f"{path}: not a results folder of a run, sweep or trial (missing {', '.join(missing)})")
+    if check is not None:
+        check(path)
+    try:
+        finish_folder(path, plots=True)
+    except (KeyError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise FolderError(f"{path}: unreadable results ({type(err).__name__}: {err})") from None
+    return path
+

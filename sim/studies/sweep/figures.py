@@ -1,0 +1,244 @@
+"""A sweep's figures, composed from its tables for its method and saved into ``figures/``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sim.outcomes import OUTCOMES, Outcome
+from sim.plotting import sweep as sp
+from sim.plotting.style import plt, save_figure
+from sim.studies.sweep.analyse import SweepTables
+from sim.studies.sweep.design import Design, Parameter
+
+__all__ = ["axis_label", "draw_figures"]
+
+
+def _parameter_unit(path: str) -> str:
+    leaf = path.split(".")[-1]
+    if leaf.endswith("probability") or leaf == "share":
+        return "probability"
+    if leaf.endswith("_per_year"):
+        return "per year"
+    if leaf == "dose_mg_per_day":
+        return "mg/day"
+    if leaf == "sigma":
+        return "log-scale SD"
+    if leaf in ("weeks", "maintenance_weeks", "follow_up_weeks", "assessment_week", "median", "mean", "sd", "low",
+                "high", "mode", "value", "scale"):
+        return "weeks"
+    return ""
+
+
+def axis_label(p: Parameter) -> str:
+    """A parameter's label with its unit, for an axis."""
+    unit = _parameter_unit(p.path)
+    return f"{p.label} ({unit})" if unit else p.label
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every figure of a sweep needs."""
+
+    design: Design
+    tables: SweepTables
+    arms: list[str]
+    reference: str
+    colours: dict[str, str]
+
+    @property
+    def others(self) -> list[str]:
+        """The arms compared with the reference."""
+        return [arm for arm in self.arms if arm != self.reference]
+
+    def difference_label(self, info: Outcome) -> str:
+        """Axis label of a difference from the reference."""
+        return f"difference vs {self.reference} ({info.difference_unit})"
+
+
+Figures = Iterator[tuple[str, plt.Figure]]
+
+
+def _panel_grid(count: int) -> tuple[plt.Figure, list[plt.Axes]]:
+    """Up to three panels a row; unused panels hidden."""
+    columns = min(3, count)
+    rows = math.ceil(count / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.4 * rows + 0.8), squeeze=False)
+    flat = [axes[k // columns][k % columns] for k in range(rows * columns)]
+    for ax in flat[count:]:
+        ax.set_visible(False)
+    return fig, flat[:count]
+
+
+def _one_way(c: _Context, outcome: str) -> Figures:
+    info = OUTCOMES[outcome]
+    if c.tables.tornado is None or not c.others:
+        return
+    params = c.design.parameters
+    height = 0.7 * len(params) + 2.2
+    fig, axes = plt.subplots(1, len(c.others), figsize=(6.5 * len(c.others), height), squeeze=False)
+    for ax, arm in zip(axes[0], c.others, strict=True):
+        tornado = c.tables.tornado
+        sp.tornado(tornado[(tornado["outcome"] == outcome) & (tornado["arm"] == arm)], scale=info.scale, ax=ax)
+        ax.set_title(f"{arm} − {c.reference}")
+        ax.set_xlabel(c.difference_label(info))
+    fig.suptitle(f"One-way sensitivity of {info.label.lower()}: each parameter from low to high, others at "
+                 f"base\n(bars sorted by swing; grey band: replication noise, 95% CI half-width at base)",
+                 fontsize="medium")
+    fig.tight_layout()
+    yield f"tornado_{outcome}.png", fig
+    fig, flat = _panel_grid(len(params))
+    for ax, p in zip(flat, params, strict=True):
+        rows = c.tables.sweep[c.tables.sweep["varied"] == p.path]
+        sp.one_way_curve(rows, p.path, outcome, c.others, scale=info.scale, base_value=p.base_value,
+                         colours=c.colours, ax=ax)
+        ax.set_xlabel(axis_label(p))
+        ax.set_ylabel(c.difference_label(info))
+    fig.suptitle(f"One-way curves: {info.label.lower()}, difference vs {c.reference} "
+                 f"(mean and 95% CI over replications)", fontsize="medium")
+    fig.tight_layout()
+    yield f"one_way_{outcome}.png", fig
+
+
+def _grid(c: _Context, outcome: str) -> Figures:
+    info = OUTCOMES[outcome]
+    params, table = c.design.parameters, c.tables.sweep
+    if not c.others:
+        return
+    if len(params) == 1:
+        p = params[0]
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        sp.one_way_curve(table, p.path, outcome, c.others, scale=info.scale, base_value=p.base_value,
+                         colours=c.colours, ax=ax)
+        ax.set_xlabel(axis_label(p))
+        ax.set_ylabel(c.difference_label(info))
+        ax.set_title(f"{info.label}: difference vs {c.reference} (mean and 95% CI)")
+        fig.tight_layout()
+        yield f"grid_{outcome}.png", fig
+    elif len(params) == 2:
+        px, py = params
+        fig, axes = plt.subplots(1, len(c.others), figsize=(5.8 * len(c.others), 4.6), squeeze=False)
+        matrices = {arm: table[table["arm"] == arm].pivot(index=py.path, columns=px.path,
+                                                          values=f"{outcome}_difference") * info.scale
+                    for arm in c.others}
+        every = np.concatenate([m.to_numpy(dtype=float).ravel() for m in matrices.values()])
+        every = every[np.isfinite(every)]
+        limits = (float(every.min()), float(every.max())) if every.size else None
+        for ax, arm in zip(axes[0], c.others, strict=True):
+            sp.heat_map(matrices[arm], colour_label=c.difference_label(info), limits=limits, ax=ax)
+            ax.set_title(f"{arm} − {c.reference}")
+            ax.set_xlabel(axis_label(px))
+            ax.set_ylabel(axis_label(py))
+        fig.suptitle(f"{info.label}: difference between arms over the grid (mean over replications)",
+                     fontsize="medium")
+        fig.tight_layout()
+        yield f"heatmap_{outcome}.png", fig
+
+
+def _lhs(c: _Context, outcome: str) -> Figures:
+    info = OUTCOMES[outcome]
+    if not c.others:
+        return
+    fig, flat = _panel_grid(len(c.design.parameters))
+    for ax, p in zip(flat, c.design.parameters, strict=True):
+        sp.parameter_scatter(c.tables.sweep, p.path, f"{outcome}_difference", c.others, scale=info.scale,
+                             colours=c.colours, ax=ax)
+        ax.set_xlabel(axis_label(p))
+        ax.set_ylabel(c.difference_label(info))
+    fig.suptitle(f"Latin hypercube: {info.label.lower()}, difference vs {c.reference} at each point "
+                 f"(all parameters vary together)", fontsize="medium")
+    fig.tight_layout()
+    yield f"lhs_{outcome}.png", fig
+
+
+def _indices(c: _Context, outcome: str) -> Figures:
+    info = OUTCOMES[outcome]
+    sensitivity, method = c.tables.sensitivity, c.design.method
+    if sensitivity is None:
+        return
+    measure = "difference" if c.others else "mean"
+    panels = c.others or c.arms
+    height = 0.45 * len(c.design.parameters) + 2.8
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), height), squeeze=False, sharey=True)
+    for ax, arm in zip(axes[0], panels, strict=True):
+        rows = sensitivity[(sensitivity["outcome"] == outcome) & (sensitivity["arm"] == arm)
+                           & (sensitivity["measure"] == measure)]
+        if method == "sobol":
+            sp.sobol_bars(rows, ax=ax)
+            ax.set_xlabel("Sobol index (share of variance)")
+        else:
+            sp.morris_bars(rows, scale=info.scale, ax=ax)
+            ax.set_xlabel(f"elementary effect ({info.difference_unit} over the parameter's range)")
+        ax.set_title(f"{arm} − {c.reference}" if measure == "difference" else arm)
+    what = "Sobol indices" if method == "sobol" else "Morris screening"
+    fig.suptitle(f"{what}: {info.label.lower()}" + (f", difference vs {c.reference}" if c.others else ""),
+                 fontsize="medium")
+    fig.tight_layout()
+    yield f"{method}_{outcome}.png", fig
+
+
+def _psa(c: _Context, outcome: str) -> Figures:
+    info = OUTCOMES[outcome]
+    if not c.others:
+        return
+    fig, ax = plt.subplots(figsize=(7, 4.4))
+    table = c.tables.sweep
+    differences = {arm: table.loc[table["arm"] == arm, f"{outcome}_difference"].to_numpy() * info.scale
+                   for arm in c.others}
+    sp.difference_histogram(differences, colours=c.colours, ax=ax)
+    ax.set_xlabel(c.difference_label(info))
+    ax.set_ylabel("parameter draws")
+    ax.set_title(f"PSA: {info.label.lower()}, difference vs {c.reference} over {len(c.design.points)} draws")
+    fig.tight_layout()
+    yield f"psa_differences_{outcome}.png", fig
+
+
+def _psa_summary(c: _Context, outcomes: list[str]) -> Figures:
+    if c.tables.psa is None:
+        return
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(outcomes) * len(c.arms) / 2, 4.4))
+    sp.best_probability_bars(c.tables.psa, {o: OUTCOMES[o].label for o in outcomes}, colours=c.colours, ax=ax)
+    ax.set_ylabel("probability of being best (%)")
+    ax.set_title("PSA: probability each arm is best (95% exact CI over draws)")
+    fig.tight_layout()
+    yield "psa_best.png", fig
+    if c.others and len(outcomes) >= 2:
+        x, y = (("disease_free_weeks", "dropout") if {"disease_free_weeks", "dropout"} <= set(outcomes)
+                else tuple(outcomes[:2]))
+        fig, ax = plt.subplots(figsize=(6.5, 5))
+        frame = c.tables.sweep[c.tables.sweep["arm"].isin(c.others)]
+        sp.difference_scatter(frame, f"{x}_difference", f"{y}_difference", x_scale=OUTCOMES[x].scale,
+                              y_scale=OUTCOMES[y].scale, colours=c.colours, ax=ax)
+        ax.set_xlabel(f"{OUTCOMES[x].label.lower()}: difference vs {c.reference} ({OUTCOMES[x].difference_unit})")
+        ax.set_ylabel(f"{OUTCOMES[y].label.lower()}: difference vs {c.reference} ({OUTCOMES[y].difference_unit})")
+        ax.set_title("PSA: joint distribution of the differences (one dot per draw)")
+        fig.tight_layout()
+        yield "psa_scatter.png", fig
+
+
+_BY_METHOD: dict[str, Callable[[_Context, str], Figures]] = {
+    "one_way": _one_way, "grid": _grid, "lhs": _lhs, "sobol": _indices, "morris": _indices, "psa": _psa}
+
+
+def build_figures(the_design: Design, tables: SweepTables, arms: list[str], reference_arm: str,
+                  outcomes: list[str]) -> Figures:
+    """The sweep's figures by file name, in order, for its method."""
+    context = _Context(the_design, tables, arms, reference_arm, sp.arm_colours(arms))
+    for outcome in outcomes:
+        yield from _BY_METHOD[the_design.method](context, outcome)
+    if the_design.method == "psa":
+        yield from _psa_summary(context, outcomes)
+
+
+def draw_figures(run_dir: Path, the_design: Design, tables: SweepTables, arms: list[str], reference_arm: str,
+                 outcomes: list[str]) -> list[Path]:
+    """Draw the sweep's figures into ``run_dir/figures``; returns the files written."""
+    figures = run_dir / "figures"
+    figures.mkdir(exist_ok=True)
+    return [save_figure(fig, figures / name)
+            for name, fig in build_figures(the_design, tables, arms, reference_arm, outcomes)]
+

@@ -1,0 +1,164 @@
+"""A sweep's ``report.md``: what was varied, the headline tables, the replication noise and the figures."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from sim.outcomes import OUTCOMES
+from sim.outputs.text import markdown_table, significant
+from sim.spec.scenario import Scenario
+from sim.spec.sweep import Range, SweepFile, Values
+from sim.studies.sweep.analyse import SweepTables
+from sim.studies.sweep.design import Design
+
+__all__ = ["REPORT_POINTS", "render_report"]
+
+REPORT_POINTS = 60
+"""A grid or Latin hypercube of at most this many points is tabulated point by point in ``report.md``."""
+
+
+def _spec_text(spec: Any) -> str:
+    if isinstance(spec, Range):
+        return f"{spec.low:g} to {spec.high:g}"
+    if isinstance(spec, Values):
+        return ", ".join(f"{v:g}" for v in spec.values)
+    fields = {k: v for k, v in spec.model_dump().items() if k not in ("distribution", "label")}
+    return f"{spec.distribution}(" + ", ".join(f"{k} {v:g}" for k, v in fields.items()) + ")"
+
+
+def render_report(name: str, sweep_file: SweepFile, base: Scenario, the_design: Design, tables: SweepTables,
+                  figures: list[str]) -> str:
+    """``report.md`` of a sweep folder: what was varied, the headline tables, the noise, the figures."""
+    sweep = sweep_file.sweep
+    arms, reference = base.arm_names, base.reference_arm
+    lines = [f"# Sweep: {name}", ""]
+    if sweep_file.description:
+        lines += [sweep_file.description.strip(), ""]
+    lines += [f"Base scenario `{base.name}` ({sweep_file.base}); method **{sweep.method}**, "
+              f"{len(the_design.points)} points, {base.replications} replications per point of "
+              f"{base.cohort.size} patients per arm; seed {base.seed}.", "",
+              "Every point uses the same seed and replications 0 to "
+              f"{base.replications - 1}: points and arms share their random numbers (common random numbers), so "
+              "differences between arms and between points are paired by replication. Intervals are 95% Student-t "
+              "intervals over replications.", "", "## Parameters", ""]
+    params = pd.DataFrame([{"parameter": f"`{p.path}`", "label": p.label, "base value": significant(p.base_value, 4)
+                            if p.base_value is not None else "(unset)", "varied over": _spec_text(p.spec)}
+                           for p in the_design.parameters])
+    lines += [markdown_table(params), ""]
+    noise = tables.noise
+    lines += ["## Replication noise", "",
+              ("Half-width of the 95% interval of each difference at the base point: an effect smaller than this is "
+               "not distinguishable from replication noise." if sweep.method == "one_way" else
+               "Median over points of the half-width of the 95% interval of each quantity; the noise share is the "
+               "mean squared standard error of the point means over their variance across the design (near 1: the "
+               "spread between points is mostly replication noise)."), ""]
+    rows = []
+    for outcome in sweep.outcomes:
+        info = OUTCOMES[outcome]
+        for arm in arms:
+            if arm == reference:
+                continue
+            r = noise[(noise["outcome"] == outcome) & (noise["arm"] == arm) & (noise["measure"] == "difference")]
+            if r.empty:
+                continue
+            row = {"outcome": info.label, "difference": f"{arm} − {reference}",
+                   "noise (± 95% CI half-width)": f"{info.scale * float(r['half_width'].iloc[0]):.3g} "
+                                                  f"{info.difference_unit}"}
+            if sweep.method not in ("one_way", "grid"):
+                row["noise share of spread"] = significant(float(r["noise_variance_share"].iloc[0]), 2)
+            rows.append(row)
+    if rows:
+        lines += [markdown_table(pd.DataFrame(rows)), ""]
+    if sweep.method in ("grid", "lhs") and len(the_design.points) <= REPORT_POINTS and len(arms) > 1:
+        lines += ["## Differences at each point", "",
+                  f"Each arm minus {reference}: mean (95% interval), paired by replication.", ""]
+        table = tables.sweep[tables.sweep["arm"] != reference]
+        columns: dict[str, list[str]] = {"point": [], **{p.label: [] for p in the_design.parameters}}
+        for point, group in table.groupby("point", sort=True):
+            columns["point"].append(str(point))
+            for p in the_design.parameters:
+                columns[p.label].append(f"{group[p.path].iloc[0]:.4g}")
+            for outcome in sweep.outcomes:
+                info = OUTCOMES[outcome]
+                for row in group.itertuples(index=False):
+                    row_dict = row._asdict()
+                    key = f"{info.label}: {row_dict['arm']} ({info.difference_unit})"
+                    mean, low, high = (info.scale * row_dict[f"{outcome}_difference{s}"]
+                                       for s in ("", "_ci_low", "_ci_high"))
+                    columns.setdefault(key, []).append(f"{mean:.3g} ({low:.3g} to {high:.3g})")
+        lines += [markdown_table(pd.DataFrame(columns)), ""]
+    if tables.tornado is not None and not tables.tornado.empty:
+        lines += ["## One-way effects (tornado)", "",
+                  "Difference from the reference arm with each parameter at its low and high value (others at base), "
+                  "sorted by swing. The change from low to high is paired by replication; its interval shows whether "
+                  "the swing exceeds replication noise.", ""]
+        for (outcome, arm), group in tables.tornado.groupby(["outcome", "arm"], sort=False):
+            info = OUTCOMES[str(outcome)]
+            s = info.scale
+            lines += [f"**{info.label}: {arm} − {reference}** ({info.difference_unit}; base "
+                      f"{s * group['base_difference'].iloc[0]:.3g} ± {s * group['noise_half_width'].iloc[0]:.2g})", ""]
+            table = pd.DataFrame({
+                "parameter": group["label"], "low → high": [f"{a:.4g} → {b:.4g}" for a, b in
+                                                           zip(group["low_value"], group["high_value"], strict=True)],
+                "at low": [f"{s * v:.3g}" for v in group["difference_at_low"]],
+                "at high": [f"{s * v:.3g}" for v in group["difference_at_high"]],
+                "change (95% CI)": [f"{s * c:.3g} ({s * lo:.3g} to {s * hi:.3g})" for c, lo, hi in
+                                    zip(group["change_low_to_high"], group["change_ci_low"], group["change_ci_high"],
+                                        strict=True)]})
+            lines += [markdown_table(table), ""]
+    if tables.sensitivity is not None:
+        sens = tables.sensitivity[tables.sensitivity["measure"] == ("difference" if len(arms) > 1 else "mean")]
+        title = "Sobol indices" if sweep.method == "sobol" else "Morris elementary effects"
+        lines += [f"## {title}", "", "Of each arm's difference from the reference (all quantities in "
+                                     "`sensitivity.csv`).", ""]
+        for (outcome, arm), group in sens.groupby(["outcome", "arm"], sort=False):
+            lines += [f"**{OUTCOMES[str(outcome)].label}: {arm}**", ""]
+            if sweep.method == "sobol":
+                table = pd.DataFrame({
+                    "parameter": group["label"],
+                    "S1 (± conf)": [f"{a:.2f} ± {b:.2f}" for a, b in zip(group["S1"], group["S1_conf"], strict=True)],
+                    "ST (± conf)": [f"{a:.2f} ± {b:.2f}" for a, b in zip(group["ST"], group["ST_conf"], strict=True)]})
+            else:
+                s = OUTCOMES[str(outcome)].scale
+                table = pd.DataFrame({"parameter": group["label"],
+                                      "mu* (± conf)": [f"{s * a:.3g} ± {s * b:.2g}" for a, b in
+                                                       zip(group["mu_star"], group["mu_star_conf"], strict=True)],
+                                      "sigma": [f"{s * v:.3g}" for v in group["sigma"]]})
+            lines += [markdown_table(table), ""]
+    if tables.psa is not None:
+        lines += ["## Probabilistic sensitivity analysis", "",
+                  f"{len(the_design.points)} draws of the parameters from their uncertainty distributions. "
+                  "\"Best\": highest mean where higher is better (disease-free time, response), lowest where lower is "
+                  "better (dropout, relapses, adverse events); 95% exact interval over draws.", ""]
+        table = []
+        for row in tables.psa.itertuples(index=False):
+            info = OUTCOMES[row.outcome]
+            s = info.scale
+            diff = "" if math.isnan(row.mean_difference) else (
+                f"{s * row.mean_difference:.3g} ({s * row.difference_p2_5:.3g} to {s * row.difference_p97_5:.3g})")
+            table.append({"outcome": info.label, "arm": row.arm,
+                          "P(best)": f"{100 * row.probability_best:.0f}% ({100 * row.probability_best_ci_low:.0f}"
+                                     f"–{100 * row.probability_best_ci_high:.0f}%)",
+                          f"difference vs {reference} (2.5–97.5%)": diff,
+                          f"P(better than {reference})": "" if math.isnan(row.probability_better)
+                          else f"{100 * row.probability_better:.0f}%"})
+        lines += [markdown_table(pd.DataFrame(table)), ""]
+    if figures:
+        lines += ["## Figures", ""] + [f"![{f}](figures/{f})" for f in figures] + [""]
+    lines += ["## Files", "",
+              "- `sweep.csv`: a row per point and arm: parameter values, each outcome's mean and 95% interval, and the "
+              f"paired difference from {reference} with its interval.",
+              "- `design.csv`: the points, expanded before anything ran; `points/`: each point's replication means, "
+              "saved as it finished.",
+              "- `noise.csv`: the replication noise of each quantity."]
+    extra = {"tornado.csv": tables.tornado, "sensitivity.csv": tables.sensitivity, "psa.csv": tables.psa}
+    notes = {"tornado.csv": "the one-way effects behind the tornado diagrams",
+             "sensitivity.csv": "the sensitivity indices with their intervals",
+             "psa.csv": "the probability each arm is best and the distribution of differences"}
+    lines += [f"- `{k}`: {notes[k]}." for k, v in extra.items() if v is not None]
+    lines += ["- `scenario.yaml`: the resolved base scenario; `sweep.yaml`: the resolved sweep; `run.json`: "
+              "provenance.", ""]
+    return "\n".join(lines)

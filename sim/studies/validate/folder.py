@@ -1,0 +1,70 @@
+"""The validation folder: ``validation.csv``, the scenarios run, the figure and ``run.json``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from sim.outputs.folders import FolderError, new_run_dir, write_json
+from sim.outputs.provenance import SCHEMA_VERSION, provenance
+from sim.outputs.tables import scenario_yaml, to_csv_text
+from sim.spec.scenario import Scenario
+
+__all__ = ["draw_figure", "redraw_folder", "write_folder"]
+
+
+def draw_figure(table: pd.DataFrame, path: Path) -> Path:
+    """Save the figure of a validation table (proportions above, times in weeks below)."""
+    from sim.plotting.style import plt, save_figure
+    from sim.plotting.validation import plot_validation
+
+    units = [u for u in ("proportion", "weeks") if (table["unit"] == u).any()]
+    heights = [max(1, int((table["unit"] == u).sum())) for u in units]
+    fig, axes = plt.subplots(len(units), 1, figsize=(10, 0.42 * sum(heights) + 2.2),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for unit, ax in zip(units, axes[:, 0], strict=True):
+        plot_validation(table, unit, ax=ax)
+    axes[0, 0].set_title("Validation: published outcomes vs simulated cohorts of the studies' own size",
+                         fontsize=10, pad=36)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    axes[0, 0].legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8,
+                      frameon=False)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def write_folder(table: pd.DataFrame, scenarios: dict[str, Scenario], out: str | None, argv: list[str],
+                 started: float, workers: int, plots: bool = True, results_root: str | Path = "results") -> Path:
+    """Write the validation folder; returns it."""
+    named = next(iter(scenarios.values())).model_copy(update={"name": "validation"})
+    with new_run_dir(named, out, results_root) as (work, final):
+        (work / "validation.csv").write_text(to_csv_text(table), encoding="utf-8")
+        for scenario in scenarios.values():
+            (work / f"{scenario.name}.scenario.yaml").write_text(scenario_yaml(scenario), encoding="utf-8")
+        wall = time.perf_counter() - started
+        write_json(work / "run.json", {
+            "kind": "validation",
+            "schema_version": SCHEMA_VERSION,
+            "command_line": argv,
+            "wall_seconds": round(wall, 3),
+            "scenarios": [provenance(s, argv, wall, s.replications * s.cohort.size, workers, kind="validation")
+                          for s in scenarios.values()],
+        })
+        if plots:
+            draw_figure(table, work / "validation.png")
+    return final
+
+
+def redraw_folder(path: Path) -> Path:
+    """Draw a validation folder's figure again from its ``validation.csv``."""
+    table_path = path / "validation.csv"
+    if not table_path.is_file():
+        raise FolderError(f"{path}: not a complete validation folder (missing validation.csv)")
+    try:
+        table = pd.read_csv(table_path)
+        draw_figure(table, path / "validation.png")
+    except (KeyError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise FolderError(f"{path}: validation.csv: unreadable ({type(err).__name__}: {err})") from None
+    return path
