@@ -5,10 +5,11 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 
 from sim.plotting.style import arm_colours, new_axes
 
-__all__ = ["forest"]
+__all__ = ["arm_markers", "forest"]
 
 
 def forest(comparison: pd.DataFrame, metrics: dict[str, str], scale: float = 1.0, ax: plt.Axes | None = None,
@@ -54,3 +55,8 @@ def _label_positions(metrics: dict[str, str], comparison: pd.DataFrame, arms: li
                 y += 1
         y += 0.5
     return positions
+
+
+def arm_markers(colours: dict[str, str]) -> list[Line2D]:
+    """Legend handles: one marker per arm in its colour."""
+    return [Line2D([], [], marker="o", color=colour, label=arm) for arm, colour in colours.items()]

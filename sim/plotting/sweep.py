@@ -10,14 +10,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.colors import TwoSlopeNorm  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.patches import Patch
 
-from sim.plotting.style import arm_colours  # noqa: E402
-from sim.plotting.style import new_axes as _axes  # noqa: E402
+from sim.plotting.style import arm_colours
+from sim.plotting.style import new_axes as _axes
 
 __all__ = [
     "arm_colours",

@@ -7,11 +7,10 @@ from typing import cast
 
 import numpy as np
 import pandas as pd
-from matplotlib.lines import Line2D
 
 from sim.outcomes import ENDPOINTS, STATES, forest_panels
 from sim.plotting.distributions import disease_free_distribution
-from sim.plotting.forest import forest
+from sim.plotting.forest import arm_markers, forest
 from sim.plotting.style import ARM_COLOURS, arm_colours, plt, save_figure
 from sim.plotting.survival import cumulative_incidence_curves, kaplan_meier_curve
 from sim.plotting.timecourse import state_occupancy_areas, swimmer, swimmer_legend
@@ -151,7 +150,7 @@ def _figure_forest(tables: RunTables, comparison: pd.DataFrame, colours: dict[st
         forest(comparison, metrics, scale, ax=ax, colours=colours, xlabel=xlabel)
         ax.set_title(title, fontsize="medium", loc="left")
     reference = tables.scenario.get("reference_arm")
-    handles = [Line2D([], [], marker="o", color=colours[a], label=a) for a in dict.fromkeys(comparison["arm"])]
+    handles = arm_markers({a: colours[a] for a in dict.fromkeys(comparison["arm"])})
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize="small")
     fig.suptitle(f"Differences from {reference}: mean and 95% interval")
     fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1))
