@@ -7,16 +7,35 @@ in order (or as each finishes), computed wherever asked, so the same seed gives 
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
+import signal
+import socket
+import struct
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-__all__ = ["SCHEDULER_CONNECT_SECONDS", "default_workers", "map_as_completed", "map_ordered", "scheduler_problems"]
+__all__ = ["PARENT_CHECK_SECONDS", "SCHEDULER_CONNECT_SECONDS", "WorkerLost", "address_problem", "default_workers",
+           "map_as_completed", "map_ordered", "scheduler_problems"]
 
 SCHEDULER_CONNECT_SECONDS = 10.0
-"""How long to try a ``--scheduler`` address before calling it unreachable."""
+"""How long a ``--scheduler`` may take to be found, to connect and to answer before it is called unusable."""
+
+PARENT_CHECK_SECONDS = 0.25
+"""How often a local worker checks that the process that started it is still alive (it exits if not)."""
+
+_HANDSHAKE_BYTES = 1 << 20
+"""The largest first message a Dask scheduler is believed to send (its handshake is under 100 bytes)."""
+
+
+class WorkerLost(RuntimeError):
+    """A local worker process ended without returning its work (killed, or out of memory)."""
 
 
 T = TypeVar("T")
@@ -33,36 +52,186 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
+def _split_address(address: str) -> tuple[str, int]:
+    """(host, port) of ``tcp://HOST:PORT`` (or ``HOST:PORT``); ValueError saying what is wrong."""
+    scheme, separator, rest = address.partition("://")
+    if not separator:
+        scheme, rest = "tcp", address
+    if scheme != "tcp":
+        raise ValueError(f"unknown address scheme {scheme!r}; only tcp:// is supported")
+    if rest.startswith("["):  # an IPv6 address: [::1]:8786
+        host, bracket, port_text = rest[1:].partition("]")
+        if not bracket or not port_text.startswith(":"):
+            raise ValueError("an IPv6 address needs the form [ADDRESS]:PORT")
+        port_text = port_text[1:]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"{host!r} is not an IPv6 address") from None
+    else:
+        host, colon, port_text = rest.rpartition(":")
+        if not colon or not host:
+            raise ValueError("missing port number" if not colon else "missing host")
+        if re.fullmatch(r"[0-9.]+", host):  # looks like IPv4: every octet must be 0-255
+            try:
+                ipaddress.IPv4Address(host)
+            except ValueError:
+                raise ValueError(f"{host!r} is not an IPv4 address (four numbers from 0 to 255)") from None
+        elif len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in host.rstrip(".").split(".")):
+            raise ValueError(f"{host[:60]!r} is not a host name")
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"port {port_text[:20]!r} is not a number from 1 to 65535")
+    return host, int(port_text)
+
+
+def address_problem(address: str) -> str | None:
+    """Why ``address`` is not a scheduler address (None when its form is right); nothing is contacted."""
+    try:
+        _split_address(address)
+    except ValueError as err:
+        return str(err)
+    return None
+
+
+def _with_deadline(task: Callable[[], T], seconds: float, what: str) -> T:
+    """``task()`` in a helper thread, or TimeoutError after ``seconds`` (the thread is left to finish alone)."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = task()
+        except BaseException as err:  # handed to the caller
+            box["error"] = err
+
+    helper = threading.Thread(target=target, daemon=True)
+    helper.start()
+    helper.join(seconds)
+    if helper.is_alive():
+        raise TimeoutError(f"{what} took more than {seconds:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
+
+
+def _receive(connection: socket.socket, count: int, deadline: float) -> bytes:
+    """Exactly ``count`` bytes, or TimeoutError at ``deadline`` / ConnectionError if the peer closes."""
+    data = bytearray()
+    while len(data) < count:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("connected, but no answer")
+        connection.settimeout(left)
+        try:
+            chunk = connection.recv(min(count - len(data), 65536))
+        except TimeoutError:
+            raise TimeoutError("connected, but no answer") from None
+        if not chunk:
+            raise ConnectionError("the connection was closed without an answer")
+        data += chunk
+    return bytes(data)
+
+
+def probe_scheduler(address: str, seconds: float) -> None:
+    """Check that a Dask scheduler answers at ``address`` within ``seconds``; OSError or TimeoutError if not.
+
+    Dask's own client waits without limit for a server that accepts a connection and never
+    answers, and believes any length a server announces; this reads the scheduler's greeting
+    itself, with a deadline and a bound on its size, before a client is made.
+    """
+    host, port = _split_address(address)
+    deadline = time.monotonic() + seconds
+    found = _with_deadline(lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM), seconds,
+                           f"looking up {host}")
+    family, kind, protocol, _, where = found[0]
+    with socket.socket(family, kind, protocol) as connection:
+        connection.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            connection.connect(where)
+        except TimeoutError:
+            raise TimeoutError("no connection") from None
+        head = _receive(connection, 8, deadline)
+        (size,) = struct.unpack("<Q", head)
+        if not 16 <= size <= _HANDSHAKE_BYTES:
+            raise ConnectionError("it answered, but not as a Dask scheduler does")
+        body = _receive(connection, size, deadline)
+        (frames,) = struct.unpack_from("<Q", body)
+        if not 1 <= frames <= 64 or 8 * (1 + frames) > size:
+            raise ConnectionError("it answered, but not as a Dask scheduler does")
+        connection.sendall(head + body)  # its own greeting back: a well-formed handshake, then goodbye
+
+
 def scheduler_problems(address: str | None, where: str) -> list[str]:
     """The ``WHERE: --scheduler: ...`` line when a Dask scheduler address cannot be used; none when
     it is not given or a client connects to it.
 
-    Checked before a run starts, so that a mistyped or unreachable address is a one-line error
-    after a few seconds, not a traceback after Dask's own 30-second timeout.
+    Checked before a run starts: a malformed address (a port out of range, an IPv4 octet over 255)
+    is refused at once, and a host that cannot be reached, or that does not answer as a scheduler
+    within ``SCHEDULER_CONNECT_SECONDS``, is a one-line error within that time.
     """
     if address is None:
         return []
-    from distributed import Client
-    from distributed.comm import get_address_host_port
+    problem = address_problem(address)
+    if problem is not None:
+        return [f"{where}: --scheduler: not a scheduler address ({problem}); e.g. tcp://127.0.0.1:8786"]
+    seconds = SCHEDULER_CONNECT_SECONDS
+    try:
+        probe_scheduler(address, seconds)
+        from distributed import Client
 
-    try:
-        get_address_host_port(address)  # the form first: a Client would not clean up after a bad one
-    except ValueError as err:
-        return [f"{where}: --scheduler: not a scheduler address ({err}); e.g. tcp://127.0.0.1:8786"]
-    try:
-        with Client(address, timeout=SCHEDULER_CONNECT_SECONDS, set_as_default=False):
-            return []
+        def connect() -> None:
+            with Client(address, timeout=seconds, set_as_default=False):
+                pass
+
+        _with_deadline(connect, 2 * seconds, "connecting")
     except (OSError, TimeoutError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        return [f"{where}: --scheduler: cannot connect to {address}: {reason}"]
+        if isinstance(err, TimeoutError) and "within" not in reason:
+            reason += f" within {seconds:g} s"
+        return [f"{where}: --scheduler: cannot connect to {address}: {reason[:200]}"]
+    return []
 
 
 _worker_state: dict[str, Any] = {}
 
 
-def _init_worker(function: Callable[..., Any], shared: Any) -> None:
+def _watch_parent(parent: int) -> None:
+    """End this worker as soon as the process that started it is gone (killed, even with SIGKILL)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
+
+
+def _init_worker(function: Callable[..., Any], shared: Any, parent: int) -> None:
+    # The main process answers Ctrl-C and SIGTERM by stopping its workers; a worker must not
+    # raise KeyboardInterrupt of its own (a traceback each) nor run the main process's handlers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Orphaned workers would simulate on, hold the results folder's lock and block on a pipe no
+    # one reads: each watches its parent and exits within PARENT_CHECK_SECONDS of its death.
+    threading.Thread(target=_watch_parent, args=(parent,), name="watch-parent", daemon=True).start()
     _worker_state["function"] = function
     _worker_state["shared"] = shared
+
+
+def _pool(workers: int, function: Callable[..., Any], shared: Any) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(function, shared, os.getpid()))
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel what is queued and end the workers now, rather than after the tasks they are running."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        try:
+            process.terminate()
+        except (OSError, ValueError, AttributeError):  # already gone
+            pass
+
+
+_LOST = ("a worker process stopped before returning its work (killed, or out of memory)")
 
 
 def _call_in_worker(chunk: list[Any]) -> list[Any]:
@@ -111,8 +280,7 @@ def map_ordered(function: Callable[[Any, T], R], shared: Any, items: Sequence[T]
             yield result
         return
     window = 4 * workers
-    with ProcessPoolExecutor(max_workers=min(workers, len(items)), initializer=_init_worker,
-                             initargs=(function, shared)) as pool:
+    with _pool(min(workers, len(items)), function, shared) as pool:
         queue: deque[tuple[list[T], Future[list[R]]]] = deque()
         try:
             for chunk in _chunks(items, chunk_size, workers, smallest_chunk):
@@ -121,8 +289,11 @@ def map_ordered(function: Callable[[Any, T], R], shared: Any, items: Sequence[T]
                     yield from _next_done(queue, on_done)
             while queue:
                 yield from _next_done(queue, on_done)
+        except BrokenProcessPool:
+            _stop(pool)
+            raise WorkerLost(_LOST) from None
         except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
+            _stop(pool)
             raise
 
 
@@ -144,8 +315,7 @@ def map_as_completed(function: Callable[[Any, T], R], shared: Any, items: Sequen
     from concurrent.futures import FIRST_COMPLETED, wait
 
     window = 4 * workers
-    with ProcessPoolExecutor(max_workers=min(workers, len(items)), initializer=_init_worker,
-                             initargs=(function, shared)) as pool:
+    with _pool(min(workers, len(items)), function, shared) as pool:
         running: dict[Future[list[R]], T] = {}
         pending = iter(items)
         try:
@@ -162,8 +332,11 @@ def map_as_completed(function: Callable[[Any, T], R], shared: Any, items: Sequen
                     running[pool.submit(_call_in_worker, [item])] = item
                     if len(running) >= window:
                         break
+        except BrokenProcessPool:
+            _stop(pool)
+            raise WorkerLost(_LOST) from None
         except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
+            _stop(pool)
             raise
 
 
@@ -171,7 +344,7 @@ def _as_completed_dask(function: Callable[[Any, T], R], shared: Any, items: Sequ
                        scheduler: str) -> Iterator[tuple[T, R]]:
     from distributed import Client, as_completed
 
-    with Client(scheduler, set_as_default=False) as client:
+    with Client(scheduler, timeout=SCHEDULER_CONNECT_SECONDS, set_as_default=False) as client:
         window = 4 * max(1, sum(client.nthreads().values()))
         [shared_future] = client.scatter([shared], broadcast=True)
         pending = iter(items)
@@ -210,7 +383,7 @@ def _map_dask(function: Callable[[Any, T], R], shared: Any, items: Sequence[T], 
               on_done: Callable[[T], None] | None, chunk_size: int, smallest_chunk: int) -> Iterator[R]:
     from distributed import Client
 
-    with Client(scheduler, set_as_default=False) as client:
+    with Client(scheduler, timeout=SCHEDULER_CONNECT_SECONDS, set_as_default=False) as client:
         workers = max(1, sum(client.nthreads().values()))
         window = 4 * workers
         [shared_future] = client.scatter([shared], broadcast=True)
