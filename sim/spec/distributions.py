@@ -24,22 +24,49 @@ __all__ = ["PRIORS", "TIME_DISTRIBUTIONS", "Beta", "BetaPrior", "Exponential", "
 
 Label = Annotated[str, Field(min_length=1)]
 
+_EXTREMES = np.array([2.0**-53, 0.5, 1.0 - 2.0**-53])
+"""The smallest, middle and largest uniforms a stream gives: the draws a distribution must keep finite."""
 
-class Fixed(Strict):
+
+class _Bounded(Strict):
+    """A distribution whose parameters must keep every draw and the mean finite in double precision."""
+
+    @model_validator(mode="after")
+    def _finite(self) -> Any:
+        try:
+            with np.errstate(all="ignore"):
+                draws = ppf(self, _EXTREMES)  # type: ignore[arg-type]
+                centre = mean(self)  # type: ignore[arg-type]
+        except (OverflowError, ZeroDivisionError):
+            raise ValueError(f"parameters out of range: {_overflow(self)}") from None
+        if not (np.all(np.isfinite(draws)) and math.isfinite(centre)):
+            raise ValueError(f"parameters out of range: {_overflow(self)}")
+        return self
+
+
+def _overflow(spec: Any) -> str:
+    """What overflows for these parameters, in words."""
+    if isinstance(spec, Gamma):
+        return (f"sd {spec.sd:g} and mean {spec.mean:g} give a shape (mean/sd)^2 beyond double precision; "
+                f"use fixed for a constant time")
+    return "its extreme draws or its mean overflow double precision"
+
+
+class Fixed(_Bounded):
     """A fixed duration."""
 
     distribution: Literal["fixed"]
     value: Weeks
 
 
-class Exponential(Strict):
+class Exponential(_Bounded):
     """Exponential with the given mean."""
 
     distribution: Literal["exponential"]
     mean: PositiveFloat
 
 
-class Uniform(Strict):
+class Uniform(_Bounded):
     """Uniform on [low, high]."""
 
     distribution: Literal["uniform"]
@@ -53,7 +80,7 @@ class Uniform(Strict):
         return self
 
 
-class Triangular(Strict):
+class Triangular(_Bounded):
     """Triangular on [low, high] with the given mode."""
 
     distribution: Literal["triangular"]
@@ -68,7 +95,7 @@ class Triangular(Strict):
         return self
 
 
-class Lognormal(Strict):
+class Lognormal(_Bounded):
     """Lognormal with the given median and log-scale standard deviation."""
 
     distribution: Literal["lognormal"]
@@ -76,7 +103,7 @@ class Lognormal(Strict):
     sigma: PositiveFloat
 
 
-class Gamma(Strict):
+class Gamma(_Bounded):
     """Gamma with the given mean and standard deviation."""
 
     distribution: Literal["gamma"]
@@ -84,7 +111,7 @@ class Gamma(Strict):
     sd: PositiveFloat
 
 
-class Weibull(Strict):
+class Weibull(_Bounded):
     """Weibull with the given shape and scale."""
 
     distribution: Literal["weibull"]
@@ -92,7 +119,7 @@ class Weibull(Strict):
     scale: PositiveFloat
 
 
-class Beta(Strict):
+class Beta(_Bounded):
     """Beta(alpha, beta), for a probability."""
 
     distribution: Literal["beta"]
@@ -100,7 +127,7 @@ class Beta(Strict):
     beta: PositiveFloat
 
 
-class Normal(Strict):
+class Normal(_Bounded):
     """Normal with the given mean and standard deviation."""
 
     distribution: Literal["normal"]
