@@ -113,6 +113,9 @@ def test_event_figures_use_the_logged_patients_and_skip_without_events(folder: P
     empty = tmp_path / "empty"
     shutil.copytree(folder, empty)
     (empty / "events.csv").write_text("replication,arm,patient,week,event,therapy,detail\n", encoding="utf-8")
+    info = json.loads((empty / "run.json").read_text(encoding="utf-8"))
+    del info["files"]  # events.csv was changed on purpose: a folder from before files were recorded, not checked
+    (empty / "run.json").write_text(json.dumps(info), encoding="utf-8")
     redraw(empty)
     assert not (empty / "figures" / "state_occupancy.png").exists()
     assert not (empty / "figures" / "swimmer.png").exists()

@@ -9,25 +9,42 @@ __all__ = ["main"]
 
 
 def _commands() -> dict[str, Callable[[list[str]], int]]:
-    from sim.cli.tools import check_command, plot_command, schema_command, validate_command, verify_command
+    from sim.cli.tools import (
+        check_command,
+        clean_command,
+        plot_command,
+        schema_command,
+        validate_command,
+        verify_command,
+    )
 
     return {"check": check_command, "schema": schema_command, "verify": verify_command,
-            "validate": validate_command, "plot": plot_command}
+            "validate": validate_command, "plot": plot_command, "clean": clean_command}
 
 
-COMMANDS = ("check", "schema", "verify", "validate", "plot")
+COMMANDS = ("check", "schema", "verify", "validate", "plot", "clean")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    from sim.cli.common import stopped_by_signals
     from sim.cli.run import run_command, run_parser
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in COMMANDS:
-        return _commands()[argv[0]](argv[1:])
-    if not argv:
-        run_parser().print_usage(sys.stderr)
-        print("error: run.py: give a scenario, sweep or trial file, or one of the commands "
-              f"{', '.join(COMMANDS)} (see --help)", file=sys.stderr)
+    try:
+        with stopped_by_signals():
+            if argv and argv[0] in COMMANDS:
+                return _commands()[argv[0]](argv[1:])
+            if not argv:
+                run_parser().print_usage(sys.stderr)
+                print("error: run.py: give a scenario, sweep or trial file, or one of the commands "
+                      f"{', '.join(COMMANDS)} (see --help)", file=sys.stderr)
+                return 2
+            return run_command(argv)
+    except KeyboardInterrupt as err:  # stopped before or after a command's own handling
+        how = f" by {err.args[0]}" if err.args and isinstance(err.args[0], str) else ""
+        print(f"interrupted{how}: nothing was written", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("error: run.py: out of memory; nothing was written", file=sys.stderr)
         return 2
-    return run_command(argv)

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sim.cli.budget import workers_problems
+from sim.execute import WorkerLost
+from sim.outputs.claims import leftovers, megabytes, write_problem
 from sim.outputs.folders import FolderError
 
-__all__ = ["PROGRESS_DELAY_SECONDS", "Parser", "failure_status", "is_terminal", "out_problems", "progress_bar",
-           "report_problems", "size_problems", "study_kind", "workers_problems"]
+__all__ = ["PROGRESS_DELAY_SECONDS", "Parser", "failure_status", "is_terminal", "leftover_warning", "out_problems",
+           "progress_bar", "report_problems", "size_problems", "stopped_by_signals", "study_kind",
+           "workers_problems"]
+
+LINE_CHARACTERS = 1000
+"""The longest line an error report prints (a longer one is cut in the middle)."""
 
 PROGRESS_DELAY_SECONDS = 1.0
 """A progress bar appears only once a command has taken this long."""
@@ -26,10 +35,47 @@ class Parser(argparse.ArgumentParser):
 
 
 def report_problems(problems: Sequence[str]) -> int:
-    """Print one line per problem on standard error; returns exit status 2."""
+    """Print one line per problem on standard error (each at most ``LINE_CHARACTERS``); returns exit status 2."""
     for line in problems:
-        print(line, file=sys.stderr)
+        if len(line) > LINE_CHARACTERS:
+            half = LINE_CHARACTERS // 2
+            line = f"{line[:half]} ... ({len(line) - 2 * half} characters left out) ... {line[-half:]}"
+        line = line.replace("\r", "\\r").replace("\n", "\\n")  # one line per problem, whatever it quotes
+        print(line.encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
     return 2
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: handled like Ctrl-C (work folders removed or kept resumable, exit status 130)."""
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+@contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """While a command runs, SIGTERM and SIGHUP stop it the way Ctrl-C does, instead of killing it outright
+    (which would leave its work folder and its workers behind)."""
+    try:
+        previous = {number: signal.signal(number, _stop) for number in (signal.SIGTERM, signal.SIGHUP)}
+    except ValueError:  # not the main thread: signals are not ours to take
+        yield
+        return
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def leftover_warning(folder: Path) -> None:
+    """Warn (one line) about work folders that stopped commands left in ``folder``, and how to remove them."""
+    found = [item for item in leftovers(folder, depth=1) if not item.resumable]
+    if found:
+        size = sum(item.size for item in found)
+        print(f"warning: {folder}: {len(found)} unfinished folder{'s' if len(found) > 1 else ''} left by stopped "
+              f"commands ({megabytes(size)}); remove with: python run.py clean {folder}", file=sys.stderr)
 
 
 def is_terminal() -> bool:
@@ -45,13 +91,6 @@ def out_problems(out: str) -> list[str]:
             return [f"{folder} exists and is not an empty folder; results are never overwritten"]
     except OSError as err:
         return [f"{folder} cannot be read ({err.strerror})"]
-    return []
-
-
-def workers_problems(where: str, workers: int | None) -> list[str]:
-    """The ``--workers`` problem, if any."""
-    if workers is not None and workers < 1:
-        return [f"{where}: --workers: must be at least 1, got {workers}"]
     return []
 
 
@@ -76,18 +115,25 @@ def failure_status(err: BaseException, where: str, out: str | None, scheduler: s
     """Report a command that stopped on ``err`` in one line (``where`` starts it) and return the exit
     status; None when ``err`` is not one of the expected ways a command stops (the caller re-raises).
 
-    Nothing is left written in each case: a results folder is only renamed into place at the end.
+    Nothing is left written in each case (a results folder is only renamed into place at the end),
+    unless the message says where complete tables were kept.
     """
     if isinstance(err, FolderError):
         option = err.option or ("--out" if out is not None else "results")
-        print(f"{where}: {option}: {err}", file=sys.stderr)
-        return 2
+        return report_problems([f"{where}: {option}: {err}"])
     if isinstance(err, KeyboardInterrupt):
-        print("interrupted: nothing was written", file=sys.stderr)
+        how = f" by {err.args[0]}" if isinstance(err, Stopped) and err.args else ""
+        print(f"interrupted{how}: nothing was written", file=sys.stderr)
         return 130
     if isinstance(err, OSError | TimeoutError) and scheduler is not None:
-        print(f"{where}: --scheduler: lost {scheduler} ({err}); nothing was written", file=sys.stderr)
-        return 2
+        return report_problems([f"{where}: --scheduler: lost {scheduler} ({err}); nothing was written"])
+    if isinstance(err, WorkerLost):
+        return report_problems([f"{where}: {err}; nothing was written"])
+    if isinstance(err, MemoryError):
+        return report_problems([f"{where}: out of memory; nothing was written (use fewer patients or replications, "
+                                f"--event-sample N or --no-events)"])
+    if isinstance(err, OSError):
+        return report_problems([f"{where}: {write_problem(err)}; nothing was written"])
     return None
 
 

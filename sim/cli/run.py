@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from sim.cli.budget import budget_problems, capacity, run_need
 from sim.cli.common import (
     Parser,
     failure_status,
     is_terminal,
+    leftover_warning,
     out_problems,
     progress_bar,
     report_problems,
@@ -18,7 +21,7 @@ from sim.cli.common import (
     study_kind,
     workers_problems,
 )
-from sim.execute import default_workers, scheduler_problems
+from sim.execute import WorkerLost, default_workers, scheduler_problems
 from sim.outputs.folders import FolderError
 from sim.spec.base import ScenarioError
 from sim.spec.load import load_scenario
@@ -46,7 +49,10 @@ examples:
   python run.py verify                              the built-in verification suite
   python run.py validate                            the model against the published trials
 
-exit status: 0 done, 2 bad input (one 'error: FILE: PATH: message' line per problem), 130 interrupted.
+  python run.py clean results                      remove what stopped commands left unfinished
+
+exit status: 0 done, 2 bad input or a run that cannot be done or finished (one 'error: ...' line per
+problem), 130 interrupted (Ctrl-C, SIGTERM or SIGHUP).
 """
 
 
@@ -95,6 +101,9 @@ def run_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quiet", action="store_true",
                         help="print nothing but errors and warnings; no progress bar (there is none either "
                              "when standard error is not a terminal)")
+    parser.add_argument("--force", action="store_true",
+                        help="run even when the estimated memory, disk or file size exceeds what this machine "
+                             "has, or --workers exceeds its cores (refused otherwise, before anything runs)")
     return parser
 
 
@@ -152,7 +161,9 @@ def run_command(argv: list[str]) -> int:
         return trial_command(args, ["run.py", *argv])
     where = f"error: {args.scenario}"
     problems, extra = size_problems(where, args)
-    problems += workers_problems(where, args.workers)
+    problems += workers_problems(where, args.workers, args.force)
+    if args.event_sample is not None and args.event_sample < 0:
+        problems.append(f"{where}: --event-sample: must be at least 0, got {args.event_sample}")
     if args.out is not None:
         problems.extend(f"{where}: --out: {p}" for p in out_problems(args.out))
     problems.extend(_precision_problems(args))
@@ -167,6 +178,15 @@ def run_command(argv: list[str]) -> int:
         return report_problems(problems)
     workers = args.workers or default_workers()
     max_replications = args.max_replications or DEFAULT_MAX_REPLICATIONS
+    destination = Path(args.out).parent if args.out is not None else Path("results") / scenario.name
+    if not args.force:
+        need = run_need(scenario, log_events=not args.no_events, event_sample=args.event_sample, workers=workers,
+                        plots=not args.no_plots,
+                        replications=max_replications if args.precision is not None else None)
+        problems = budget_problems(where, need, capacity(destination))
+        if problems:
+            return report_problems(problems)
+    leftover_warning(destination)
     bar = None
     if not args.quiet and is_terminal():
         plan = planned(scenario, args.precision, max_replications)
@@ -183,7 +203,7 @@ def run_command(argv: list[str]) -> int:
         finally:
             if bar is not None:
                 bar.close()
-    except (FolderError, KeyboardInterrupt, OSError, TimeoutError) as err:
+    except (FolderError, KeyboardInterrupt, OSError, TimeoutError, MemoryError, WorkerLost) as err:
         status = failure_status(err, where, args.out, args.scheduler)
         if status is None:
             raise

@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sim.cli.budget import budget_problems, capacity, sweep_need
 from sim.cli.common import failure_status, is_terminal, progress_bar, report_problems, workers_problems
-from sim.execute import default_workers, scheduler_problems
+from sim.execute import WorkerLost, default_workers, scheduler_problems
+from sim.outputs.claims import write_problem
 from sim.outputs.folders import FolderError
 from sim.spec.base import ScenarioError
 from sim.studies.sweep import PARTIAL, hold_folder, open_folder, prepare, run_sweep
@@ -40,7 +42,7 @@ def run_command(args: argparse.Namespace, argv: list[str]) -> int:
                           ("--max-replications", getattr(args, "max_replications", None))):
         if value is not None:
             problems.append(f"error: {where}: {option}: not for sweeps (each point runs the sweep's replications)")
-    problems += workers_problems(f"error: {where}", args.workers)
+    problems += workers_problems(f"error: {where}", args.workers, args.force)
     if args.resume is not None and args.out is not None:
         problems.append(f"error: {where}: --out: not with --resume (the folder is RUN_DIR without {PARTIAL})")
     try:
@@ -59,12 +61,22 @@ def run_command(args: argparse.Namespace, argv: list[str]) -> int:
             print(text, file=sys.stderr)
 
     workers = args.workers or default_workers()
+    base = prepared.base
+    if not args.force:
+        need = sweep_need(len(prepared.design.points), prepared.job.replications, len(base.arms),
+                          len(prepared.job.outcomes), base.cohort.size, workers)
+        destination = Path(args.resume).parent if args.resume else (
+            Path(args.out).parent if args.out else Path("results") / prepared.name)
+        problems = budget_problems(f"error: {where}", need, capacity(destination))
+        if problems:
+            return report_problems(problems)
     try:
         partial, final = open_folder(prepared, args.out, args.resume)
         held = hold_folder(partial)
     except FolderError as err:
         return failure_status(err, f"error: {where}", args.out, None) or 2
     resume = _resume_command(argv, partial)
+    saved = f"the finished points are saved in {partial}; resume with: {resume}"
 
     def bar(total: int, initial: int) -> Any:
         return progress_bar(total, f"{prepared.name}: points", "point", initial)
@@ -73,16 +85,20 @@ def run_command(args: argparse.Namespace, argv: list[str]) -> int:
         final = run_sweep(prepared, partial, final, workers=workers, scheduler=args.scheduler,
                           plots=not args.no_plots, progress=bar if not quiet and is_terminal() else None, argv=argv,
                           resumed=args.resume is not None, say=say, resume_hint=resume)
-    except KeyboardInterrupt:
-        print(f"interrupted: the finished points are saved in {partial}; resume with: "
-              f"{resume}", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        how = f" by {err.args[0]}" if err.args and isinstance(err.args[0], str) else ""
+        print(f"interrupted{how}: {saved}", file=sys.stderr)
         return 130
+    except FolderError as err:
+        return report_problems([f"error: {where}: {err.option + ': ' if err.option else ''}{err}; {saved}"])
     except (OSError, TimeoutError) as err:
-        if args.scheduler is None:
-            raise
-        print(f"error: {where}: --scheduler: cannot use {args.scheduler} ({err}); the finished points are saved "
-              f"in {partial}; resume with: {resume}", file=sys.stderr)
-        return 2
+        if args.scheduler is not None and getattr(err, "filename", None) is None:
+            return report_problems([f"error: {where}: --scheduler: cannot use {args.scheduler} ({err}); {saved}"])
+        problem = write_problem(err, None, None) if isinstance(err, OSError) else str(err)
+        return report_problems([f"error: {where}: {problem}; {saved}"])
+    except (WorkerLost, MemoryError) as err:
+        problem = str(err) if isinstance(err, WorkerLost) else "out of memory"
+        return report_problems([f"error: {where}: {problem}; {saved}"])
     finally:
         if held is not None:
             os.close(held)

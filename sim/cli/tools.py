@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-from sim.cli.common import Parser, report_problems, study_kind
+from sim.cli.common import Parser, failure_status, report_problems, study_kind, workers_problems
+from sim.outputs.claims import write_problem
 from sim.outputs.folders import FolderError, folder_kind
 
-__all__ = ["check_command", "plot_command", "schema_command", "validate_command", "verify_command"]
+__all__ = ["check_command", "clean_command", "plot_command", "schema_command", "validate_command", "verify_command"]
 
 
 def _plot_parser() -> argparse.ArgumentParser:
@@ -116,11 +116,11 @@ def plot_command(argv: list[str]) -> int:
     try:
         path = redraw(args.results_dir)
     except FolderError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return report_problems([f"error: {err}"])
     except OSError as err:
-        print(f"error: {args.results_dir}: cannot write ({err.strerror})", file=sys.stderr)
-        return 2
+        return report_problems([f"error: {args.results_dir}: {write_problem(err)}"])
+    except MemoryError:
+        return report_problems([f"error: {args.results_dir}: out of memory"])
     print(f"redrawn: {path}")
     return 0
 
@@ -146,15 +146,16 @@ def verify_command(argv: list[str]) -> int:
 
 def validate_command(argv: list[str]) -> int:
     """``run.py validate``: run the validation scenarios and write validation.csv and a figure."""
-    from sim.execute import default_workers
+    from sim.execute import WorkerLost, default_workers
     from sim.spec.base import ScenarioError
     from sim.studies.validate import (
         POOLED_PATIENTS,
         POOLED_REPLICATIONS,
         format_table,
         run_validation,
+        validation_folder,
         validation_scenarios,
-        write_folder,
+        write_files,
     )
 
     parser = Parser(prog="run.py validate",
@@ -167,24 +168,67 @@ def validate_command(argv: list[str]) -> int:
                         help=f"simulated pools of {POOLED_PATIENTS} for §9c (default {POOLED_REPLICATIONS})")
     parser.add_argument("--workers", type=int, metavar="N", help="local processes (default: all cores)")
     parser.add_argument("--no-plots", action="store_true", help="skip the figure")
+    parser.add_argument("--force", action="store_true", help="allow more --workers than cores")
     args = parser.parse_args(argv)
     for option, value in (("--trials", args.trials), ("--pooled-replications", args.pooled_replications),
                           ("--workers", args.workers)):
         if value is not None and value < 1:
             parser.error(f"{option} must be at least 1, got {value}")
+    problems = workers_problems("error: validate", args.workers, args.force)
+    if problems:
+        return report_problems(problems)
     started = time.perf_counter()
     try:
         scenarios = validation_scenarios(args.trials, args.pooled_replications)
     except ScenarioError as err:
         return report_problems(err.problems)
     workers = args.workers or default_workers()
-    table, _ = run_validation(scenarios, workers)
-    print(format_table(table))
     try:
-        final = write_folder(table, scenarios, args.out, ["run.py", "validate", *argv], started, workers,
-                             plots=not args.no_plots)
-    except FolderError as err:
-        print(f"error: validate: --out: {err}", file=sys.stderr)
-        return 2
+        with validation_folder(scenarios, args.out) as (work, final):  # claimed before anything is simulated
+            table, _ = run_validation(scenarios, workers)
+            print(format_table(table))
+            write_files(work, table, scenarios, ["run.py", "validate", *argv], started, workers,
+                        plots=not args.no_plots)
+    except (FolderError, KeyboardInterrupt, OSError, MemoryError, WorkerLost) as err:
+        status = failure_status(err, "error: validate", args.out, None)
+        if status is None:
+            raise
+        return status
     print(f"\nresults: {final}")
+    return 0
+
+
+def clean_command(argv: list[str]) -> int:
+    """``run.py clean RESULTS_DIR``: remove the work folders that stopped commands left unfinished."""
+    from sim.outputs.claims import leftovers, megabytes, remove_leftover
+
+    parser = Parser(prog="run.py clean",
+                    description="Remove what commands that were stopped (killed, out of memory, a full disk) left "
+                                "unfinished under RESULTS_DIR: the hidden .NAME.partial-PID folders of runs, trial "
+                                "planning and validation, and sweep folders NAME.partial that cannot be resumed. An "
+                                "interrupted sweep that --resume can finish is only listed, unless --sweeps is given. "
+                                "A folder a running command holds is never touched; nothing else is ever removed.")
+    parser.add_argument("results_dir", metavar="RESULTS_DIR", help="a results folder, e.g. results (searched 3 "
+                                                                  "levels down)")
+    parser.add_argument("--sweeps", action="store_true", help="remove resumable sweep folders too")
+    parser.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    args = parser.parse_args(argv)
+    root = Path(args.results_dir)
+    if not root.is_dir():
+        return report_problems([f"error: {root}: no such folder"])
+    removed = kept = 0
+    for item in leftovers(root):
+        if item.resumable and not args.sweeps:
+            print(f"kept {item.path} ({megabytes(item.size)}): an interrupted sweep; finish it with: python run.py "
+                  f"SWEEP.yaml --resume {item.path} (or remove it with --sweeps)")
+            kept += 1
+            continue
+        if args.dry_run:
+            print(f"would remove {item.path} ({megabytes(item.size)})")
+            removed += 1
+        elif remove_leftover(item):
+            print(f"removed {item.path} ({megabytes(item.size)})")
+            removed += 1
+    if not removed and not kept:
+        print(f"{root}: nothing left unfinished")
     return 0

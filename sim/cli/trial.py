@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from sim.cli.budget import budget_problems, capacity, trial_need
 from sim.cli.common import failure_status, is_terminal, progress_bar, report_problems, workers_problems
-from sim.execute import default_workers, scheduler_problems
+from sim.execute import WorkerLost, default_workers, scheduler_problems
 from sim.outputs.folders import FolderError
 from sim.spec.base import ScenarioError
 from sim.studies.trial import load_trial, run_trial_planning
@@ -34,7 +36,7 @@ def run_command(args: Any, argv: list[str]) -> int:
             problems.append(f"{where}: {option}: {hint}")
     if getattr(args, "no_events", False):
         problems.append(f"{where}: --no-events: not used by trial planning")
-    problems += workers_problems(where, args.workers)
+    problems += workers_problems(where, args.workers, args.force)
     overrides: list[str | tuple[str, Any]] = list(args.overrides or [])
     if args.seed is not None:
         if args.seed < 0:
@@ -49,17 +51,25 @@ def run_command(args: Any, argv: list[str]) -> int:
         problems.extend(scheduler_problems(args.scheduler, where))
     if problems:
         return report_problems(problems)
+    workers = args.workers or default_workers()
+    if not args.force:
+        need = trial_need(plan.trial.simulations, len(plan.trial.patients_per_arm), sum(plan.max_arm_sizes), workers,
+                          not args.no_plots)
+        destination = Path(args.out).parent if args.out is not None else Path("results") / plan.name
+        problems = budget_problems(where, need, capacity(destination))
+        if problems:
+            return report_problems(problems)
     try:
         bar = None
         if not args.quiet and is_terminal():
             bar = progress_bar(plan.trial.simulations, f"{plan.name}: simulated trials", "trial")
         try:
-            outcome = run_trial_planning(plan, out=args.out, workers=args.workers or default_workers(),
+            outcome = run_trial_planning(plan, out=args.out, workers=workers,
                                          scheduler=args.scheduler, plots=not args.no_plots, progress=bar, argv=argv)
         finally:
             if bar is not None:
                 bar.close()
-    except (FolderError, KeyboardInterrupt, OSError, TimeoutError) as err:
+    except (FolderError, KeyboardInterrupt, OSError, TimeoutError, MemoryError, WorkerLost) as err:
         status = failure_status(err, where, args.out, args.scheduler)
         if status is None:
             raise

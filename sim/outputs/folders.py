@@ -5,30 +5,21 @@ One error type, FolderError, for a folder that cannot be created, written or tru
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sim.outputs.claims import FolderError, claim_exact, claim_new, write_problem
 from sim.outputs.provenance import KINDS, run_id, scenario_sha256
 from sim.spec.scenario import Scenario
 
-__all__ = ["FolderError", "check_scenario", "folder_kind", "folder_problem", "new_run_dir", "run_info", "write_json",
-           "write_text_atomic"]
-
-
-class FolderError(Exception):
-    """A results folder that cannot be created, written, or used as a complete results folder.
-
-    ``option`` names the command-line option whose folder it is (``--out``, ``--resume``), if any.
-    """
-
-    def __init__(self, message: str, option: str | None = None):
-        super().__init__(message)
-        self.option = option
+__all__ = ["Digest", "FolderError", "RecordedFile", "check_files", "check_scenario", "folder_kind", "folder_problem",
+           "new_run_dir", "run_info", "write_json", "write_recorded", "write_text_atomic"]
 
 
 @contextmanager
@@ -37,46 +28,146 @@ def new_run_dir(scenario: Scenario, out: str | Path | None = None,
     """Yield ``(work, final)``: write into ``work``; it becomes ``final`` only if the block succeeds.
 
     ``final`` is ``out`` when given (it must not exist, or be an empty folder), else a new folder
-    ``results_root/<scenario name>/<run id>``. Nothing is left under either name on failure.
+    ``results_root/<scenario name>/<run id>``. The name is claimed before the block runs (see
+    ``sim.outputs.claims``): no other command can take it meanwhile, and FolderError says so at
+    once when it cannot be had or written. If the block fails, nothing is left under either name,
+    unless ``run.json`` was already written (the data files are then complete): the folder is then
+    kept as ``NAME.unfinished`` and the FolderError says where. A failure to write is a FolderError
+    naming the file and the reason (a full disk, the limit on file size).
     """
     if out is not None:
-        final = Path(out)
-        if final.exists() and (not final.is_dir() or any(final.iterdir())):
-            raise FolderError(f"{final}: exists and is not an empty folder; results are never overwritten")
+        claim = claim_exact(Path(out), option="--out")
     else:
-        parent = Path(results_root) / scenario.name
-        base = run_id(scenario.seed)
-        final = parent / base
-        suffix = 2
-        while final.exists():
-            final = parent / f"{base}-{suffix}"
-            suffix += 1
-    try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise FolderError(f"{final.parent}: cannot create ({err.strerror})") from None
-    work = final.parent / f".{final.name}.partial-{os.getpid()}"
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir()
+        claim = claim_new(Path(results_root) / scenario.name, run_id(scenario.seed))
+    work, final = claim.work, claim.final
     try:
         yield work, final
-        if final.exists():
-            final.rmdir()  # only ever an empty --out folder: checked above
-        work.rename(final)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+    except BaseException as err:
+        complete = (work / "run.json").is_file()
+        if isinstance(err, Exception) and not isinstance(err, FolderError) and complete:
+            kept = claim.keep()
+            if isinstance(err, OSError | MemoryError):
+                reason = write_problem(err, work, final) if isinstance(err, OSError) else "out of memory"
+                raise FolderError(f"{reason}; the simulated tables are complete and kept in {kept} (python run.py "
+                                  f"plot {kept} finishes that folder)") from None
+            err.add_note(f"The simulated tables are complete and kept in {kept}.")
+            raise
+        claim.abandon()
+        if isinstance(err, OSError):
+            raise FolderError(f"{write_problem(err, work, final)}; nothing was written") from None
         raise
+    claim.commit()
 
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write a file so that it exists either whole or not at all (temporary file, then rename)."""
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(temporary, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        raise OSError(err.errno, err.strerror, str(path)) from None
+
+
+class Digest:
+    """The size, SHA-256 and line count of a file, taken as it is written, for the ``files`` of ``run.json``."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self.lines = 0
+
+    def update(self, data: bytes) -> bytes:
+        """Count ``data`` (written next) and return it."""
+        self._hash.update(data)
+        self.size += len(data)
+        self.lines += data.count(b"\n")
+        return data
+
+    def record(self, name: str) -> dict[str, Any]:
+        """What ``run.json`` records of the file: bytes, sha256 and, for a table, its rows (lines but the header)."""
+        entry: dict[str, Any] = {"bytes": self.size, "sha256": self._hash.hexdigest()}
+        if name.endswith(".csv"):
+            entry["rows"] = max(0, self.lines - 1)
+        return entry
+
+
+class RecordedFile:
+    """A file written piece by piece and recorded as it goes (``Digest``); a failed write names the file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.digest = Digest()
+        self._handle = open(path, "wb")  # closed by close() or at the end of the with block
+
+    def write(self, text: str) -> None:
+        """Append UTF-8 text."""
+        data = self.digest.update(text.encode("utf-8"))
+        try:
+            self._handle.write(data)
+        except OSError as err:
+            raise OSError(err.errno, err.strerror, str(self.path)) from None
+
+    def close(self) -> dict[str, Any]:
+        """Flush and close; the file's record for ``run.json``."""
+        try:
+            self._handle.close()
+        except OSError as err:
+            raise OSError(err.errno, err.strerror, str(self.path)) from None
+        return self.digest.record(self.path.name)
+
+    def __enter__(self) -> RecordedFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._handle.closed:
+            try:
+                self._handle.close()
+            except OSError:
+                if exc[0] is None:
+                    raise
+
+
+def write_recorded(path: Path, text: str, files: dict[str, dict[str, Any]]) -> None:
+    """Write a UTF-8 text file and add its record to ``files`` (by file name)."""
+    digest = Digest()
+    path.write_bytes(digest.update(text.encode("utf-8")))
+    files[path.name] = digest.record(path.name)
+
+
+def check_files(run_dir: Path, info: dict[str, Any]) -> None:
+    """FolderError unless every file ``run.json`` records under ``files`` is there, whole and unchanged.
+
+    Sizes are compared first (a table cut short is found without reading it), then SHA-256. A
+    ``run.json`` without ``files`` (written before they were recorded) is not checked.
+    """
+    files = info.get("files")
+    if files is None:
+        return
+    if not isinstance(files, dict):
+        raise FolderError(f"{run_dir}: run.json: files: not a record of the folder's files")
+    for name, entry in files.items():
+        path = run_dir / str(name)
+        if not isinstance(entry, dict) or os.sep in str(name) or str(name).startswith("."):
+            raise FolderError(f"{run_dir}: run.json: files: {str(name)[:60]!r}: not a record of a file")
+        if not path.is_file():
+            raise FolderError(f"{run_dir}: {name}: missing (run.json records it)")
+        size = path.stat().st_size
+        if size != entry.get("bytes"):
+            raise FolderError(f"{run_dir}: {name}: {size} bytes, but run.json records {entry.get('bytes')}: cut "
+                              f"short or changed after the run; run it again")
+        digest = Digest()
+        with open(path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+        if digest.record(name)["sha256"] != entry.get("sha256"):
+            raise FolderError(f"{run_dir}: {name}: not the file the run wrote (its sha256 differs from run.json's); "
+                              f"changed after the run?")
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pandas as pd
 import yaml
@@ -13,8 +13,8 @@ import yaml
 from sim.engine.records import FLOAT_COLUMNS, BlockResult
 from sim.spec.scenario import Scenario
 
-__all__ = ["FLOAT_FORMAT", "events_csv_text", "patients_frame", "read_events", "read_patients", "scenario_yaml",
-           "to_csv_text"]
+__all__ = ["FLOAT_FORMAT", "csv_header", "events_csv_text", "patients_frame", "read_events", "read_patients",
+           "read_table", "scenario_yaml", "to_csv_text"]
 
 FLOAT_FORMAT = "%.6f"
 """Every float in a CSV file: weeks to a fraction of a minute, identical on every platform."""
@@ -66,6 +66,13 @@ def to_csv_text(frame: pd.DataFrame, header: bool = True) -> str:
     return buffer.getvalue()
 
 
+def csv_header(columns: list[str]) -> str:
+    """A header line, each name quoted as the csv module quotes it (a drug named ``a,b`` stays one column)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(columns)
+    return buffer.getvalue()
+
+
 def events_csv_text(block: BlockResult) -> str:
     """CSV lines (no header) of a block's event log, in ``EVENT_COLUMNS`` order, formatted as
     ``to_csv_text`` would format their table, without building it."""
@@ -81,12 +88,17 @@ def scenario_yaml(scenario: Scenario) -> str:
     return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
+def read_table(path: str | Path | IO[str], dtype: dict[str, Any] | None = None) -> pd.DataFrame:
+    """A CSV table as written here: only an empty field is missing, so an arm named ``NA`` or ``null``
+    stays a name (pandas would read those as missing by default)."""
+    return pd.read_csv(path, dtype=dtype, keep_default_na=False, na_values=[""])
+
+
 def read_patients(path: str | Path | IO[str]) -> pd.DataFrame:
     """``patients.csv`` with names as strings, booleans as booleans and missing times as NaN."""
-    return pd.read_csv(path, dtype={"arm": str, "dropout_reason": str, "final_state": str, "subgroup": str})
+    return read_table(path, {"arm": str, "dropout_reason": str, "final_state": str, "subgroup": str})
 
 
 def read_events(path: str | Path | IO[str]) -> pd.DataFrame:
     """``events.csv`` (possibly only its header) with names as strings."""
-    return pd.read_csv(path, dtype={"arm": str, "event": str, "therapy": str, "detail": str,
-                                    "week": float})
+    return read_table(path, {"arm": str, "event": str, "therapy": str, "detail": str, "week": float})

@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 
 from sim.engine.records import EVENT_COLUMNS, patient_columns
-from sim.outputs.folders import new_run_dir
-from sim.outputs.tables import read_events, read_patients
+from sim.outputs.folders import new_run_dir, write_recorded
+from sim.outputs.tables import csv_header, read_events, read_patients
 from sim.spec.base import ScenarioError
 from sim.spec.load import apply_overrides, load_scenario, validate_scenario
 from sim.spec.paths import parse_set_option
@@ -113,9 +113,10 @@ class RunResult:
         info = run_info(self.scenario, self.precision, self.patients_simulated, argv or ["sim.run"],
                         self.wall_seconds, self.workers)
         with new_run_dir(self.scenario, out, results_root) as (work, final):
-            (work / "patients.csv").write_text(self._texts[0], encoding="utf-8")
-            (work / "events.csv").write_text(self._texts[1], encoding="utf-8")
-            write_headline_files(work, self.scenario, self.summary, self.comparison, info)
+            files: dict[str, dict[str, Any]] = {}
+            write_recorded(work / "patients.csv", self._texts[0], files)
+            write_recorded(work / "events.csv", self._texts[1], files)
+            write_headline_files(work, self.scenario, self.summary, self.comparison, info, files)
             finish_folder(work, plots, self._tables, self._derived)
         return final
 
@@ -168,8 +169,8 @@ def run(scenario: Scenario | str | Path, *, patients: int | None = None, replica
     if workers < 1:
         raise ScenarioError([f"error: workers: must be at least 1, got {workers}"])
     started = time.perf_counter()
-    patients_text = [",".join(patient_columns(resolved)) + "\n"]
-    events_text = [",".join(EVENT_COLUMNS) + "\n"]
+    patients_text = [csv_header(patient_columns(resolved))]
+    events_text = [csv_header(EVENT_COLUMNS)]
 
     def sink(tables: BlockTables) -> None:
         patients_text.append(tables.patients_csv)

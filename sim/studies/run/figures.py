@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sim.outcomes import ENDPOINTS, STATES, forest_panels
+from sim.outputs.tables import read_table
 from sim.plotting.distributions import disease_free_distribution
 from sim.plotting.forest import arm_markers, forest
 from sim.plotting.style import ARM_COLOURS, arm_colours, plt, save_figure
@@ -190,7 +191,7 @@ def draw_figures(run_dir: Path, tables: RunTables | None = None) -> list[Path]:
     folder.mkdir(exist_ok=True)
     if tables is None:
         tables = read_tables(run_dir)
-    comparison = pd.read_csv(run_dir / "comparison.csv", dtype={"arm": str, "subgroup": str})
+    comparison = read_table(run_dir / "comparison.csv", dtype={"arm": str, "subgroup": str})
     figures = build_figures(tables, comparison)
     written = []
     for name in FIGURES:

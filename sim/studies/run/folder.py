@@ -12,9 +12,21 @@ import pandas as pd
 import yaml
 
 from sim.engine.records import EVENT_COLUMNS, patient_columns
-from sim.outputs.folders import FolderError, new_run_dir, write_json
+from sim.outputs.folders import (
+    FolderError,
+    RecordedFile,
+    check_files,
+    check_scenario,
+    folder_problem,
+    new_run_dir,
+    write_json,
+    write_recorded,
+)
+from sim.outputs.folders import run_info as folder_info
 from sim.outputs.provenance import provenance
-from sim.outputs.tables import scenario_yaml, to_csv_text
+from sim.outputs.tables import csv_header, scenario_yaml, to_csv_text
+from sim.spec.base import ScenarioError
+from sim.spec.load import load_scenario
 from sim.spec.scenario import Scenario
 from sim.stats.summary import compare, summarise
 from sim.studies.run.evaluate import simulate_run
@@ -22,8 +34,8 @@ from sim.studies.run.report import render_report
 from sim.studies.run.tables import RunTables, write_tables
 from sim.studies.units import BlockTables
 
-__all__ = ["FOLDER_FILES", "RunOutcome", "finish_folder", "redraw_run", "run_info", "run_to_folder", "scenario_data",
-           "write_headline_files"]
+__all__ = ["FOLDER_FILES", "RunOutcome", "check_run_folder", "finish_folder", "redraw_run", "run_info", "run_to_folder",
+           "scenario_data", "write_headline_files"]
 
 FOLDER_FILES = ("scenario.yaml", "patients.csv", "summary.csv", "comparison.csv", "run.json")
 """The saved tables a results folder needs for its figures and report."""
@@ -46,12 +58,17 @@ def scenario_data(scenario: Scenario) -> dict[str, Any]:
 
 
 def write_headline_files(work: Path, scenario: Scenario, summary: pd.DataFrame, comparison: pd.DataFrame,
-                         info: dict[str, Any]) -> None:
-    """``scenario.yaml``, ``summary.csv``, ``comparison.csv`` and ``run.json`` of a run."""
-    (work / "scenario.yaml").write_text(scenario_yaml(scenario), encoding="utf-8")
-    (work / "summary.csv").write_text(to_csv_text(summary), encoding="utf-8")
-    (work / "comparison.csv").write_text(to_csv_text(comparison), encoding="utf-8")
-    write_json(work / "run.json", info)
+                         info: dict[str, Any], files: dict[str, dict[str, Any]]) -> None:
+    """``scenario.yaml``, ``summary.csv``, ``comparison.csv`` and, last, ``run.json`` of a run.
+
+    ``files`` holds the records of the data files already written (``patients.csv``,
+    ``events.csv``); with these three, they are ``files`` in ``run.json``, which ``run.py plot``
+    checks before it trusts the folder.
+    """
+    write_recorded(work / "scenario.yaml", scenario_yaml(scenario), files)
+    write_recorded(work / "summary.csv", to_csv_text(summary), files)
+    write_recorded(work / "comparison.csv", to_csv_text(comparison), files)
+    write_json(work / "run.json", {**info, "files": files})
 
 
 def run_info(scenario: Scenario, precision: dict[str, Any] | None, patients_simulated: int, argv: list[str],
@@ -78,10 +95,9 @@ def run_to_folder(scenario: Scenario, *, out: str | Path | None = None, results_
     started = time.perf_counter()
     columns = patient_columns(scenario)
     with new_run_dir(scenario, out, results_root) as (work, final):
-        with open(work / "patients.csv", "w", encoding="utf-8", newline="") as patients_file, \
-             open(work / "events.csv", "w", encoding="utf-8", newline="") as events_file:
-            patients_file.write(",".join(columns) + "\n")
-            events_file.write(",".join(EVENT_COLUMNS) + "\n")
+        with RecordedFile(work / "patients.csv") as patients_file, RecordedFile(work / "events.csv") as events_file:
+            patients_file.write(csv_header(columns))
+            events_file.write(csv_header(EVENT_COLUMNS))
 
             def sink(tables: BlockTables) -> None:
                 patients_file.write(tables.patients_csv)
@@ -90,12 +106,13 @@ def run_to_folder(scenario: Scenario, *, out: str | Path | None = None, results_
             simulated = simulate_run(scenario, sink, workers=workers, scheduler=scheduler, log_events=log_events,
                                      event_sample=event_sample, precision_weeks=precision_weeks,
                                      max_replications=max_replications, progress=progress)
+            files = {"patients.csv": patients_file.close(), "events.csv": events_file.close()}
         patients = simulated.patients
         summary = summarise(patients)
         comparison = compare(patients, simulated.scenario.reference_arm)
         info = run_info(simulated.scenario, simulated.precision, len(patients), argv or [],
                         time.perf_counter() - started, workers)
-        write_headline_files(work, simulated.scenario, summary, comparison, info)
+        write_headline_files(work, simulated.scenario, summary, comparison, info, files)
         finish_folder(work, plots)
     return RunOutcome(final, summary, comparison, simulated.scenario.replications, simulated.precision)
 
@@ -127,11 +144,35 @@ def redraw_run(path: Path, check: Callable[[Path], None] | None = None) -> Path:
     missing = [name for name in FOLDER_FILES if not (path / name).is_file()]
     if missing:
         raise FolderError(f"{path}: not a results folder of a run, sweep or trial (missing {', '.join(missing)})")
+    check_run_folder(path)
     if check is not None:
         check(path)
     try:
         finish_folder(path, plots=True)
     except (KeyError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise FolderError(f"{path}: unreadable results ({type(err).__name__}: {err})") from None
+        raise FolderError(f"{path}: unreadable results ({type(err).__name__}: {str(err)[:200]})") from None
     return path
+
+
+def check_run_folder(path: Path) -> None:
+    """FolderError unless a run's folder can be trusted: ``scenario.yaml`` is the scenario that ran
+    (``scenario_sha256`` in ``run.json``) and every data file is whole and unchanged (its size and
+    SHA-256 in ``run.json``). A folder from before the files were recorded must at least have
+    tables that end with a whole row."""
+    info = folder_info(path)
+    try:
+        scenario = load_scenario(path / "scenario.yaml")
+    except ScenarioError as err:
+        raise folder_problem(path, err) from None
+    check_scenario(path, info, scenario)
+    if "files" in info:
+        check_files(path, info)
+        return
+    for name in ("patients.csv", "events.csv"):
+        table = path / name
+        if table.is_file() and table.stat().st_size:
+            with open(table, "rb") as handle:
+                handle.seek(-1, 2)
+                if handle.read(1) != b"\n":
+                    raise FolderError(f"{path}: {name}: cut short (its last row is not whole); run it again")
 

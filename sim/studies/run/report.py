@@ -10,6 +10,7 @@ import pandas as pd
 import yaml
 
 from sim.outcomes import headline, outcome, subgroup_headline
+from sim.outputs.tables import read_table
 from sim.outputs.text import markdown_table
 from sim.stats.survival_tables import whole_cohort
 from sim.stats.timecourse import SWIMMER_PATIENTS
@@ -252,14 +253,14 @@ def render_report(run_dir: Path) -> str:
     run_dir = Path(run_dir)
     scenario = yaml.safe_load((run_dir / "scenario.yaml").read_text(encoding="utf-8"))
     run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    all_summary = pd.read_csv(run_dir / "summary.csv", dtype={"arm": str, "subgroup": str})
-    all_comparison = pd.read_csv(run_dir / "comparison.csv", dtype={"arm": str, "subgroup": str})
+    all_summary = read_table(run_dir / "summary.csv", dtype={"arm": str, "subgroup": str})
+    all_comparison = read_table(run_dir / "comparison.csv", dtype={"arm": str, "subgroup": str})
     summary, comparison = _cohort(all_summary, "all"), _cohort(all_comparison, "all")
     survival_path = run_dir / "survival.csv"
-    survival = (whole_cohort(pd.read_csv(survival_path, dtype={"arm": str, "subgroup": str}))
+    survival = (whole_cohort(read_table(survival_path, dtype={"arm": str, "subgroup": str}))
                 if survival_path.is_file() else None)
     occupancy_path = run_dir / "state_occupancy.csv"
-    occupancy = pd.read_csv(occupancy_path, dtype={"arm": str}) if occupancy_path.is_file() else None
+    occupancy = read_table(occupancy_path, dtype={"arm": str}) if occupancy_path.is_file() else None
     reference = scenario["reference_arm"]
     follow_up = float(scenario["follow_up_weeks"])
     arm_names = list(scenario["arms"])

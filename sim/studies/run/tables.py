@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 
 from sim.outputs.folders import write_text_atomic
-from sim.outputs.tables import read_events, read_patients, to_csv_text
+from sim.outputs.tables import read_events, read_patients, read_table, to_csv_text
 from sim.stats.summary import cohorts
 from sim.stats.survival_tables import (
     cumulative_incidence,
@@ -113,7 +113,7 @@ def read_tables(run_dir: Path) -> RunTables:
     scenario, patients, events = _read_inputs(run_dir)
 
     def saved(name: str) -> pd.DataFrame:
-        return whole_cohort(pd.read_csv(run_dir / name, dtype={"arm": str, "subgroup": str}))
+        return whole_cohort(read_table(run_dir / name, dtype={"arm": str, "subgroup": str}))
 
-    occupancy = pd.read_csv(run_dir / "state_occupancy.csv", dtype={"arm": str})
+    occupancy = read_table(run_dir / "state_occupancy.csv", dtype={"arm": str})
     return RunTables(scenario, patients, events, saved("survival.csv"), saved("survival_curves.csv"), occupancy)

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from sim.execute import map_as_completed
+from sim.outputs.claims import Claim, claim_exact, claim_new, lock_folder, write_problem
 from sim.outputs.folders import FolderError, check_scenario, folder_problem, run_info, write_json, write_text_atomic
 from sim.outputs.provenance import provenance, run_id
 from sim.outputs.tables import to_csv_text
@@ -51,78 +52,88 @@ def _point_text(record: dict[str, Any]) -> str:
     return json.dumps(record, sort_keys=False) + "\n"
 
 
+_TEMPORARY = re.compile(r"\.\d{6}\.json\.tmp-\d+")
+"""A point being written when its sweep stopped (``write_text_atomic``'s temporary name)."""
+
+
 def saved_points(run_dir: Path, the_design: Design, job: PointJob) -> set[int]:
-    """Points already saved in a folder and matching the design; anything else there is removed."""
+    """Points already saved in a folder (the caller holds its lock), checked against the design.
+
+    Only this sweep's own files are touched: a temporary file of a point being written when the
+    sweep stopped is removed; anything else in ``points/`` that is not named like a point
+    (``NOTES.txt``, ``000001.json.orig``, a folder) is left alone. A file named like a point that
+    is not a record of that point of this design is refused (FolderError), never deleted.
+    """
     folder = run_dir / "points"
     done: set[int] = set()
     if not folder.is_dir():
         return done
-    for path in folder.iterdir():
+    for path in sorted(folder.iterdir()):
+        if _TEMPORARY.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+            path.unlink()
+            continue
         match = re.fullmatch(r"(\d{6})\.json", path.name)
         if match is None:
-            path.unlink()  # a temporary file of a point being written when the sweep stopped
             continue
         index = int(match.group(1))
+        name = f"points/{path.name}"
+        if not path.is_file():
+            raise FolderError(f"{run_dir}: {name}: not a file; move it out of points/ and resume again",
+                              option="--resume")
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
-            good = (index < len(the_design.points) and record["point"] == index
-                    and record["values"] == dict(the_design.points[index].overrides)
-                    and record["replications"] == job.replications
-                    and all(len(record["means"][arm][o]) == job.replications
-                            for arm in record["means"] for o in job.outcomes))
-        except (ValueError, KeyError, TypeError):
-            good = False
-        if good:
-            done.add(index)
-        else:
-            path.unlink()
+            problem = (_record_problem(record, the_design.points[index], job, list(job.base["arms"]))
+                       if index < len(the_design.points) else f"the design has only {len(the_design.points)} points")
+        except (OSError, ValueError, AttributeError) as err:
+            problem = f"not a point record ({type(err).__name__})"
+        if problem is not None:
+            raise FolderError(f"{run_dir}: {name}: {problem}; it is not this sweep's: move it out of points/ and "
+                              f"resume again", option="--resume")
+        done.add(index)
     return done
 
 
-def _new_folder(name: str, seed: int, out: str | None, results_root: Path) -> tuple[Path, Path]:
-    """(partial, final) folders of a new sweep; the partial folder is created."""
+def _new_folder(name: str, seed: int, out: str | None, results_root: Path) -> Claim:
+    """The claim of a new sweep's folder: its ``.partial`` folder, created and locked."""
     if out is not None:
-        final = Path(out)
-        if final.exists() and (not final.is_dir() or any(final.iterdir())):
-            raise FolderError(f"{final} exists and is not an empty folder; results are never overwritten",
-                              option="--out")
-        partial = final.with_name(final.name + PARTIAL)
-        if partial.exists():
-            raise FolderError(f"{partial} exists: an interrupted sweep; finish it with --resume {partial}",
-                              option="--out")
+        claim = claim_exact(Path(out), sweep=True, option="--out")
     else:
-        parent = results_root / name
-        stem = run_id(seed)
-        final, partial, suffix = parent / stem, parent / (stem + PARTIAL), 2
-        while final.exists() or partial.exists():
-            final, partial = parent / f"{stem}-{suffix}", parent / f"{stem}-{suffix}{PARTIAL}"
-            suffix += 1
+        claim = claim_new(results_root / name, run_id(seed), sweep=True)
     try:
-        partial.mkdir(parents=True)
-        (partial / "points").mkdir()
+        (claim.work / "points").mkdir()
     except OSError as err:
-        raise FolderError(f"{partial}: cannot create ({err.strerror})") from None
-    return partial, final
+        claim.abandon()
+        raise FolderError(f"{claim.work}: cannot create points/ ({err.strerror}); nothing was written") from None
+    return claim
 
 
 def _resume_folder(run_dir: str, start_texts: dict[str, str]) -> tuple[Path, Path]:
     """(partial, final) of an interrupted sweep, checked against what this command would write."""
     partial = Path(run_dir)
-    if not partial.name.endswith(PARTIAL) or not partial.is_dir():
+    if not partial.name.endswith(PARTIAL) or not partial.is_dir() or partial.is_symlink():
         raise FolderError(f"{partial} is not an unfinished sweep folder (a folder named *{PARTIAL})", option="--resume")
     final = partial.with_name(partial.name.removesuffix(PARTIAL))
-    if final.exists() and (not final.is_dir() or any(final.iterdir())):
+    if final.is_symlink() or (final.exists() and (not final.is_dir() or any(final.iterdir()))):
         raise FolderError(f"{final} already exists; results are never overwritten", option="--resume")
     for name, text in start_texts.items():
         path = partial / name
+        if not path.is_file() and not (partial / "points").is_dir():
+            raise FolderError(f"{partial} has no {name}: not a sweep folder", option="--resume")
         if not path.is_file():
-            raise FolderError(f"{partial} has no {name}: not a sweep folder, or stopped before it began; "
-                                 f"start the sweep again", option="--resume")
-        if path.read_text(encoding="utf-8") != text:
+            raise FolderError(f"{partial} has no {name}: it stopped before it began; remove it with: python run.py "
+                              f"clean {partial.parent} and start the sweep again", option="--resume")
+        try:
+            saved = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise FolderError(f"{partial}/{name}: cannot be read ({type(err).__name__})", option="--resume") from None
+        if saved != text:
             raise FolderError(f"{partial}/{name} differs from what this sweep file and these options "
                                  f"give; resume with the same file, --set, --seed, --patients and --replications",
                               option="--resume")
-    (partial / "points").mkdir(exist_ok=True)
+    points = partial / "points"
+    if points.is_symlink() or (points.exists() and not points.is_dir()):
+        raise FolderError(f"{points}: not a folder", option="--resume")
+    points.mkdir(exist_ok=True)
     return partial, final
 
 
@@ -135,14 +146,11 @@ def hold_folder(partial: Path) -> int | None:
     has no ``flock``.
     """
     try:
-        import fcntl
+        import fcntl  # noqa: F401 - only to know that the platform locks
     except ImportError:  # pragma: no cover - not on a POSIX system
         return None
-    descriptor = os.open(partial, os.O_RDONLY)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(descriptor)
+    descriptor = lock_folder(partial)
+    if descriptor is None:
         raise FolderError(f"{partial} is being run by another command; wait for it to finish, or stop "
                              f"it and resume again", option="--resume") from None
     return descriptor
@@ -150,13 +158,23 @@ def hold_folder(partial: Path) -> int | None:
 
 def open_folder(prepared: Prepared, out: str | None = None, resume: str | None = None,
                 results_root: str | Path = "results") -> tuple[Path, Path]:
-    """(partial, final): a new ``.partial`` folder with the start files, or the checked one being resumed."""
+    """(partial, final): a new ``.partial`` folder with the start files, or the checked one being resumed.
+
+    A new folder's name is claimed before anything runs (``sim.outputs.claims``); if its start
+    files cannot be written, it is removed again and FolderError says why. The caller locks the
+    folder (``hold_folder``) while it works in it.
+    """
     if resume is not None:
         return _resume_folder(resume, prepared.start_texts)
-    partial, final = _new_folder(prepared.name, prepared.base.seed, out, Path(results_root))
-    for name, text in prepared.start_texts.items():
-        write_text_atomic(partial / name, text)
-    return partial, final
+    claim = _new_folder(prepared.name, prepared.base.seed, out, Path(results_root))
+    try:
+        for name, text in prepared.start_texts.items():
+            write_text_atomic(claim.work / name, text)
+    except OSError as err:
+        claim.abandon()
+        raise FolderError(f"{write_problem(err, claim.work, claim.final)}; nothing was written") from None
+    claim.release()
+    return claim.work, claim.final
 
 
 def saved_records(run_dir: Path, count: int) -> list[dict[str, Any]]:
@@ -243,9 +261,11 @@ def finish_sweep(prepared: Prepared, partial: Path, final: Path, *, plots: bool,
                      "replications_per_point": job.replications, "points_computed": computed,
                      "points_resumed": resumed or 0, "resumed": resumed is not None, "scheduler": scheduler}
     write_json(partial / "run.json", info)
-    if final.exists():
-        final.rmdir()  # only ever an empty folder: checked before starting
-    partial.rename(final)
+    try:
+        os.rename(partial, final)  # replaces only an empty folder; a folder with files stays and is reported
+    except OSError as err:
+        (partial / "run.json").unlink()  # still an unfinished sweep, to finish again with --resume
+        raise FolderError(f"{final}: cannot be put in place ({err.strerror})") from None
     return final
 
 

@@ -12,11 +12,13 @@ import pandas as pd
 
 from sim.outputs.folders import (
     FolderError,
+    check_files,
     check_scenario,
     folder_problem,
     new_run_dir,
     run_info,
     write_json,
+    write_recorded,
     write_text_atomic,
 )
 from sim.outputs.provenance import provenance
@@ -62,40 +64,54 @@ def run_trial_planning(plan: TrialPlan, *, out: str | Path | None = None, result
     """
     started = time.perf_counter()
     on_done = None if progress is None else lambda unit: progress.update(len(unit))
-    trials = run_trials(plan, workers, scheduler, on_done)
-    power = summarise_power(trials, plan.trial.kind == "time_to_event")
-    final = write_folder(plan, power, trials, out=out, results_root=results_root, plots=plots, argv=argv or [],
-                         wall_seconds=time.perf_counter() - started, workers=workers, scheduler=scheduler)
+    with new_run_dir(_named(plan), out, results_root) as (work, final):  # claimed before any trial runs
+        trials = run_trials(plan, workers, scheduler, on_done)
+        power = summarise_power(trials, plan.trial.kind == "time_to_event")
+        _write_files(work, plan, power, trials, plots=plots, argv=argv or [],
+                     wall_seconds=time.perf_counter() - started, workers=workers, scheduler=scheduler)
     return TrialOutcome(final, power, trials)
+
+
+def _named(plan: TrialPlan) -> Any:
+    """The base scenario named after the trial file, which names the folder."""
+    return plan.scenario.model_copy(update={"name": plan.name})
 
 
 def write_folder(plan: TrialPlan, power: pd.DataFrame, trials: pd.DataFrame, *, out: str | Path | None,
                  results_root: str | Path, plots: bool, argv: list[str], wall_seconds: float, workers: int,
                  scheduler: str | None = None) -> Path:
     """Write a trial-planning folder from its simulated trials; returns the folder."""
-    trial = plan.trial
-    named = plan.scenario.model_copy(update={"name": plan.name})  # the folder is named after the trial file
-    with new_run_dir(named, out, results_root) as (work, final):
-        (work / "trial.yaml").write_text(trial_yaml(plan), encoding="utf-8")
-        (work / "scenario.yaml").write_text(scenario_yaml(plan.scenario), encoding="utf-8")
-        (work / "power.csv").write_text(to_csv_text(power), encoding="utf-8")
-        (work / "trials.csv").write_text(to_csv_text(trials), encoding="utf-8")
-        _write_results(work, plan, power, trials, plots)
-        patients = trial.simulations * sum(plan.max_arm_sizes)
-        info = provenance(plan.scenario, argv, wall_seconds, patients, workers, kind="trial")
-        info.pop("replications", None)
-        info.update({
-            "trial_file": str(plan.path),
-            "base": str(plan.base_path),
-            "trial_sha256": trial_sha256(plan),
-            "simulations": trial.simulations,
-            "patients_per_arm": list(trial.patients_per_arm),
-            "arms": list(trial.arms),
-            "scheduler": scheduler,
-            "smallest_size_reaching_target": smallest_size(power, trial.target_power),
-        })
-        write_json(work / "run.json", info)
+    with new_run_dir(_named(plan), out, results_root) as (work, final):
+        _write_files(work, plan, power, trials, plots=plots, argv=argv, wall_seconds=wall_seconds, workers=workers,
+                     scheduler=scheduler)
     return final
+
+
+def _write_files(work: Path, plan: TrialPlan, power: pd.DataFrame, trials: pd.DataFrame, *, plots: bool,
+                 argv: list[str], wall_seconds: float, workers: int, scheduler: str | None) -> None:
+    """The files of a trial-planning folder: the tables, ``run.json`` (recording them), then figure and report."""
+    trial = plan.trial
+    files: dict[str, dict[str, Any]] = {}
+    write_recorded(work / "trial.yaml", trial_yaml(plan), files)
+    write_recorded(work / "scenario.yaml", scenario_yaml(plan.scenario), files)
+    write_recorded(work / "power.csv", to_csv_text(power), files)
+    write_recorded(work / "trials.csv", to_csv_text(trials), files)
+    patients = trial.simulations * sum(plan.max_arm_sizes)
+    info = provenance(plan.scenario, argv, wall_seconds, patients, workers, kind="trial")
+    info.pop("replications", None)
+    info.update({
+        "trial_file": str(plan.path),
+        "base": str(plan.base_path),
+        "trial_sha256": trial_sha256(plan),
+        "simulations": trial.simulations,
+        "patients_per_arm": list(trial.patients_per_arm),
+        "arms": list(trial.arms),
+        "scheduler": scheduler,
+        "smallest_size_reaching_target": smallest_size(power, trial.target_power),
+        "files": files,
+    })
+    write_json(work / "run.json", info)
+    _write_results(work, plan, power, trials, plots)
 
 
 def _write_results(run_dir: Path, plan: TrialPlan, power: pd.DataFrame, trials: pd.DataFrame, plots: bool) -> None:
@@ -191,6 +207,7 @@ def read_folder(run_dir: str | Path) -> tuple[TrialPlan, pd.DataFrame, pd.DataFr
             if FLOAT_FORMAT % saved != FLOAT_FORMAT % counted:
                 raise FolderError(f"{path}: power.csv: {column} at {n} patients per arm is {FLOAT_FORMAT % saved}, "
                                   f"but trials.csv gives {FLOAT_FORMAT % counted}")
+    check_files(path, info)  # last: whatever the checks above would not see (the detailed messages come first)
     power[list(_EXACT)] = exact[list(_EXACT)]
     return plan, power, trials
 

@@ -33,7 +33,7 @@ from sim.engine.records import EVENT_COLUMNS, merge_blocks
 from sim.spec.load import load_scenario
 from sim.spec.scenario import Scenario
 from sim.studies.units import plan_units, run_units
-from sim.studies.validate.folder import redraw_folder, write_folder
+from sim.studies.validate.folder import redraw_folder, validation_folder, write_files, write_folder
 from sim.studies.validate.targets import (
     LENALIDOMIDE_VH,
     OUTSIDE_REASONS,
@@ -48,7 +48,8 @@ from sim.studies.validate.targets import (
 )
 
 __all__ = ["POOLED_PATIENTS", "POOLED_REPLICATIONS", "TARGETS", "Target", "TrialData", "compare_targets",
-           "format_table", "redraw_folder", "run_validation", "simulate_trials", "validation_scenarios", "write_folder"]
+           "format_table", "redraw_folder", "run_validation", "simulate_trials", "validation_folder",
+           "validation_scenarios", "write_files", "write_folder"]
 
 ROOT = Path(__file__).resolve().parents[3]
 

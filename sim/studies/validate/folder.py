@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +13,7 @@ from sim.outputs.provenance import SCHEMA_VERSION, provenance
 from sim.outputs.tables import scenario_yaml, to_csv_text
 from sim.spec.scenario import Scenario
 
-__all__ = ["draw_figure", "redraw_folder", "write_folder"]
+__all__ = ["draw_figure", "redraw_folder", "validation_folder", "write_files", "write_folder"]
 
 
 def draw_figure(table: pd.DataFrame, path: Path) -> Path:
@@ -35,25 +36,37 @@ def draw_figure(table: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
+def validation_folder(scenarios: dict[str, Scenario], out: str | None,
+                      results_root: str | Path = "results") -> AbstractContextManager[tuple[Path, Path]]:
+    """The validation folder, claimed (``new_run_dir``): ``(work, final)`` to write into before simulating."""
+    named = next(iter(scenarios.values())).model_copy(update={"name": "validation"})
+    return new_run_dir(named, out, results_root)
+
+
+def write_files(work: Path, table: pd.DataFrame, scenarios: dict[str, Scenario], argv: list[str], started: float,
+                workers: int, plots: bool = True) -> None:
+    """``validation.csv``, the scenarios run and ``run.json``, then the figure (if ``plots``)."""
+    (work / "validation.csv").write_text(to_csv_text(table), encoding="utf-8")
+    for scenario in scenarios.values():
+        (work / f"{scenario.name}.scenario.yaml").write_text(scenario_yaml(scenario), encoding="utf-8")
+    wall = time.perf_counter() - started
+    write_json(work / "run.json", {
+        "kind": "validation",
+        "schema_version": SCHEMA_VERSION,
+        "command_line": argv,
+        "wall_seconds": round(wall, 3),
+        "scenarios": [provenance(s, argv, wall, s.replications * s.cohort.size, workers, kind="validation")
+                      for s in scenarios.values()],
+    })
+    if plots:
+        draw_figure(table, work / "validation.png")
+
+
 def write_folder(table: pd.DataFrame, scenarios: dict[str, Scenario], out: str | None, argv: list[str],
                  started: float, workers: int, plots: bool = True, results_root: str | Path = "results") -> Path:
     """Write the validation folder; returns it."""
-    named = next(iter(scenarios.values())).model_copy(update={"name": "validation"})
-    with new_run_dir(named, out, results_root) as (work, final):
-        (work / "validation.csv").write_text(to_csv_text(table), encoding="utf-8")
-        for scenario in scenarios.values():
-            (work / f"{scenario.name}.scenario.yaml").write_text(scenario_yaml(scenario), encoding="utf-8")
-        wall = time.perf_counter() - started
-        write_json(work / "run.json", {
-            "kind": "validation",
-            "schema_version": SCHEMA_VERSION,
-            "command_line": argv,
-            "wall_seconds": round(wall, 3),
-            "scenarios": [provenance(s, argv, wall, s.replications * s.cohort.size, workers, kind="validation")
-                          for s in scenarios.values()],
-        })
-        if plots:
-            draw_figure(table, work / "validation.png")
+    with validation_folder(scenarios, out, results_root) as (work, final):
+        write_files(work, table, scenarios, argv, started, workers, plots)
     return final
 
 
