@@ -17,7 +17,7 @@ from sim.outputs.provenance import provenance
 from sim.outputs.tables import scenario_yaml, to_csv_text
 from sim.spec.scenario import Scenario
 from sim.stats.summary import compare, summarise
-from sim.studies.run.evaluate import simulate_run
+from sim.studies.run.evaluate import Simulated, simulate_run
 from sim.studies.run.report import render_report
 from sim.studies.run.tables import RunTables, write_tables
 from sim.studies.units import BlockTables
@@ -63,6 +63,14 @@ def run_info(scenario: Scenario, precision: dict[str, Any] | None, patients_simu
     return info
 
 
+def simulate_and_summarise(scenario: Scenario, sink: Callable[[BlockTables], None],
+                           **options: Any) -> tuple[Simulated, pd.DataFrame, pd.DataFrame]:
+    """Simulate a run into ``sink`` (options as for :func:`simulate_run`); its summary and comparison."""
+    simulated = simulate_run(scenario, sink, **options)
+    patients = simulated.patients
+    return simulated, summarise(patients), compare(patients, simulated.scenario.reference_arm)
+
+
 def run_to_folder(scenario: Scenario, *, out: str | Path | None = None, results_root: str | Path = "results",
                   workers: int = 1, scheduler: str | None = None, log_events: bool = True,
                   event_sample: int | None = None, precision_weeks: float | None = None, max_replications: int = 200,
@@ -87,13 +95,11 @@ def run_to_folder(scenario: Scenario, *, out: str | Path | None = None, results_
                 patients_file.write(tables.patients_csv)
                 events_file.write(tables.events_csv)
 
-            simulated = simulate_run(scenario, sink, workers=workers, scheduler=scheduler, log_events=log_events,
-                                     event_sample=event_sample, precision_weeks=precision_weeks,
-                                     max_replications=max_replications, progress=progress)
-        patients = simulated.patients
-        summary = summarise(patients)
-        comparison = compare(patients, simulated.scenario.reference_arm)
-        info = run_info(simulated.scenario, simulated.precision, len(patients), argv or [],
+            simulated, summary, comparison = simulate_and_summarise(
+                scenario, sink, workers=workers, scheduler=scheduler, log_events=log_events,
+                event_sample=event_sample, precision_weeks=precision_weeks, max_replications=max_replications,
+                progress=progress)
+        info = run_info(simulated.scenario, simulated.precision, sum(map(len, simulated.frames)), argv or [],
                         time.perf_counter() - started, workers)
         write_headline_files(work, simulated.scenario, summary, comparison, info)
         finish_folder(work, plots)

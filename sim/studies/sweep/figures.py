@@ -74,6 +74,18 @@ def _panel_grid(count: int) -> tuple[plt.Figure, list[plt.Axes]]:
     return fig, flat[:count]
 
 
+def _per_parameter(c: _Context, info: Outcome, draw: Callable[[plt.Axes, Parameter], None], title: str) -> plt.Figure:
+    """One panel per swept parameter, drawn by ``draw``, with the difference from the reference on the y axis."""
+    fig, flat = _panel_grid(len(c.design.parameters))
+    for ax, p in zip(flat, c.design.parameters, strict=True):
+        draw(ax, p)
+        ax.set_xlabel(axis_label(p))
+        ax.set_ylabel(c.difference_label(info))
+    fig.suptitle(title, fontsize="medium")
+    fig.tight_layout()
+    return fig
+
+
 def _one_way(c: _Context, outcome: str) -> Figures:
     info = OUTCOMES[outcome]
     if c.tables.tornado is None or not c.others:
@@ -91,17 +103,14 @@ def _one_way(c: _Context, outcome: str) -> Figures:
                  fontsize="medium")
     fig.tight_layout()
     yield f"tornado_{outcome}.png", fig
-    fig, flat = _panel_grid(len(params))
-    for ax, p in zip(flat, params, strict=True):
+
+    def curve(ax: plt.Axes, p: Parameter) -> None:
         rows = c.tables.sweep[c.tables.sweep["varied"] == p.path]
         sp.one_way_curve(rows, p.path, outcome, c.others, scale=info.scale, base_value=p.base_value,
                          colours=c.colours, ax=ax)
-        ax.set_xlabel(axis_label(p))
-        ax.set_ylabel(c.difference_label(info))
-    fig.suptitle(f"One-way curves: {info.label.lower()}, difference vs {c.reference} "
-                 f"(mean and 95% CI over replications)", fontsize="medium")
-    fig.tight_layout()
-    yield f"one_way_{outcome}.png", fig
+
+    title = f"One-way curves: {info.label.lower()}, difference vs {c.reference} (mean and 95% CI over replications)"
+    yield f"one_way_{outcome}.png", _per_parameter(c, info, curve, title)
 
 
 def _grid(c: _Context, outcome: str) -> Figures:
@@ -143,16 +152,14 @@ def _lhs(c: _Context, outcome: str) -> Figures:
     info = OUTCOMES[outcome]
     if not c.others:
         return
-    fig, flat = _panel_grid(len(c.design.parameters))
-    for ax, p in zip(flat, c.design.parameters, strict=True):
+
+    def scatter(ax: plt.Axes, p: Parameter) -> None:
         sp.parameter_scatter(c.tables.sweep, p.path, f"{outcome}_difference", c.others, scale=info.scale,
                              colours=c.colours, ax=ax)
-        ax.set_xlabel(axis_label(p))
-        ax.set_ylabel(c.difference_label(info))
-    fig.suptitle(f"Latin hypercube: {info.label.lower()}, difference vs {c.reference} at each point "
-                 f"(all parameters vary together)", fontsize="medium")
-    fig.tight_layout()
-    yield f"lhs_{outcome}.png", fig
+
+    title = (f"Latin hypercube: {info.label.lower()}, difference vs {c.reference} at each point "
+             f"(all parameters vary together)")
+    yield f"lhs_{outcome}.png", _per_parameter(c, info, scatter, title)
 
 
 def _indices(c: _Context, outcome: str) -> Figures:
