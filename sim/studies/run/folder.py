@@ -12,7 +12,7 @@ import pandas as pd
 import yaml
 
 from sim.engine.records import EVENT_COLUMNS, patient_columns
-from sim.outputs.folders import FolderError, new_run_dir, write_json
+from sim.outputs.folders import FolderError, missing_files, new_run_dir, write_json
 from sim.outputs.provenance import provenance
 from sim.outputs.tables import scenario_yaml, to_csv_text
 from sim.spec.scenario import Scenario
@@ -22,12 +22,8 @@ from sim.studies.run.report import render_report
 from sim.studies.run.tables import RunTables, write_tables
 from sim.studies.units import BlockTables
 
-__all__ = ["FOLDER_FILES", "RunOutcome", "finish_folder", "redraw_run", "run_info", "run_to_folder", "scenario_data",
+__all__ = ["RunOutcome", "finish_folder", "redraw_run", "run_info", "run_to_folder", "scenario_data",
            "write_headline_files"]
-
-FOLDER_FILES = ("scenario.yaml", "patients.csv", "summary.csv", "comparison.csv", "run.json")
-"""The saved tables a results folder needs for its figures and report."""
-
 
 @dataclass
 class RunOutcome:
@@ -130,7 +126,7 @@ def redraw_run(path: Path, check: Callable[[Path], None] | None = None) -> Path:
 
     Raises FolderError, before anything is written, for a folder that is incomplete or unreadable.
     """
-    missing = [name for name in FOLDER_FILES if not (path / name).is_file()]
+    missing = missing_files(path, "run")
     if missing:
         raise FolderError(f"{path}: not a results folder of a run, sweep or trial (missing {', '.join(missing)})")
     if check is not None:

@@ -14,6 +14,7 @@ from sim.outputs.folders import (
     FolderError,
     check_scenario,
     folder_problem,
+    missing_files,
     new_run_dir,
     run_info,
     write_json,
@@ -28,7 +29,7 @@ from sim.studies.trial.design import TrialPlan, load_trial, trial_sha256, trial_
 from sim.studies.trial.evaluate import TRIAL_COLUMNS, run_trials
 from sim.studies.trial.report import figure_title, render_report
 
-__all__ = ["FOLDER_FILES", "TrialOutcome", "read_folder", "redraw_folder", "run_trial_planning", "write_folder"]
+__all__ = ["TrialOutcome", "read_folder", "redraw_folder", "run_trial_planning", "write_folder"]
 
 @dataclass
 class TrialOutcome:
@@ -109,10 +110,6 @@ def _write_results(run_dir: Path, plan: TrialPlan, power: pd.DataFrame, trials: 
     write_text_atomic(run_dir / "report.md", render_report(plan, power, trials, figure))
 
 
-FOLDER_FILES = ("trial.yaml", "scenario.yaml", "power.csv", "trials.csv", "run.json")
-"""What a trial-planning folder holds besides its figure and report."""
-
-
 _TRIAL_TYPES = {"patients_per_arm": "int64", "simulation": "int64", "n_control": "int64", "n_experimental": "int64",
                 "effect": "float64", "p_value": "float64", "reject": "bool", "duration_weeks": "float64"}
 
@@ -151,7 +148,7 @@ def read_folder(run_dir: str | Path) -> tuple[TrialPlan, pd.DataFrame, pd.DataFr
     """
 
     path = Path(run_dir)
-    missing = [name for name in FOLDER_FILES if not (path / name).is_file()]
+    missing = missing_files(path, "trial")
     if missing:
         raise FolderError(f"{path}: not a complete trial-planning folder (missing {', '.join(missing)})")
     info = run_info(path)
