@@ -1,5 +1,8 @@
-"""What a probabilistic sweep of a scenario with economics adds: the cost-effectiveness plane of its samples,
-the acceptability curves and frontier, and the value of information (EVPI with its Monte Carlo noise, EVPPI).
+"""The health economics of a probabilistic sweep: cost-effectiveness plane, acceptability, value of information.
+
+A PSA sweep of a scenario with economics gives the cost-effectiveness plane of its samples, the
+acceptability curves and frontier, and the value of information (EVPI with its Monte Carlo noise,
+EVPPI per parameter).
 
 Each PSA sample (point) gives each arm's mean discounted cost and QALYs per patient, averaged over the
 sample's replications; net monetary benefit at a threshold lambda is ``lambda * qalys - cost``. The
