@@ -138,6 +138,22 @@ def test_one_arm_run_report_has_no_empty_or_comparison_section(one_arm_run):
     assert dfw["pi_high"] - dfw["pi_low"] > dfw["ci_high"] - dfw["ci_low"]
 
 
+def test_one_replication_and_older_folders_say_what_they_can(tmp_path):
+    """One replication: the section says a cohort's spread needs several; a folder whose summary.csv predates the
+    prediction interval is redrawn without the section."""
+    from sim.studies.run.report import render_report
+
+    out = tmp_path / "run"
+    assert main([str(one_arm_scenario(tmp_path, replications=1)), "--out", str(out), "--workers", "1", "--quiet",
+                 "--no-plots"]) == 0
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "One replication is one cohort" in report and empty_sections(report) == []
+    summary = pd.read_csv(out / "summary.csv")
+    summary[["arm", "metric", "mean", "ci_low", "ci_high"]].to_csv(out / "summary.csv", index=False)
+    older = render_report(out)
+    assert "## What one cohort" not in older and empty_sections(older) == []
+
+
 def test_several_arm_reports_have_no_empty_section(tmp_path):
     out = tmp_path / "run"
     assert main([str(ROOT / "scenarios" / "low_dose.yaml"), "--out", str(out), "--workers", "1", "--quiet",

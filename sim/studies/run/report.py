@@ -287,8 +287,10 @@ def at_least_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 def _one_cohort_section(summary: pd.DataFrame, size: int, replications: int) -> list[str]:
     """What one cohort of the scenario's size would show: prediction intervals and P(at least r of n)."""
+    if "pi_low" not in summary.columns:
+        return []  # a folder written before summary.csv had prediction intervals
     lines = [f"## What one cohort of {size} patients would show", ""]
-    if replications < 2 or "pi_low" not in summary.columns:
+    if replications < 2:
         return [*lines, "One replication is one cohort: run several replications (e.g. `--replications 200`) to see "
                         "how much one cohort of this size varies.", ""]
     lines += [
