@@ -39,9 +39,10 @@ def _work_folders(folder: Path) -> list[str]:
 
 def _verified(folder: Path) -> None:
     """A complete run folder: every file recorded in run.json whole and unchanged (what ``plot`` checks first)."""
-    from sim.studies.run.folder import FOLDER_FILES, check_run_folder
+    from sim.outputs.folders import missing_files
+    from sim.studies.run.folder import check_run_folder
 
-    assert all((folder / name).is_file() for name in FOLDER_FILES)
+    assert missing_files(folder, "run") == []
     check_run_folder(folder)
 
 

@@ -18,8 +18,25 @@ from sim.outputs.claims import FolderError, claim_exact, claim_new, write_proble
 from sim.outputs.provenance import KINDS, run_id, scenario_sha256
 from sim.spec.scenario import Scenario
 
-__all__ = ["Digest", "FolderError", "RecordedFile", "check_files", "check_scenario", "folder_kind", "folder_problem",
-           "new_run_dir", "run_info", "write_json", "write_recorded", "write_text_atomic"]
+__all__ = ["REQUIRED_FILES", "Digest", "FolderError", "RecordedFile", "check_files", "check_scenario", "folder_kind",
+           "folder_problem", "missing_files", "new_run_dir", "run_info", "write_json", "write_recorded",
+           "write_text_atomic"]
+
+
+REQUIRED_FILES: dict[str, tuple[str, ...]] = {
+    "run": ("scenario.yaml", "patients.csv", "summary.csv", "comparison.csv", "run.json"),
+    "sweep": ("scenario.yaml", "sweep.yaml", "design.csv", "points/", "run.json"),
+    "trial": ("trial.yaml", "scenario.yaml", "power.csv", "trials.csv", "run.json"),
+    "validation": ("validation.csv", "run.json"),
+}
+"""What a finished folder of each kind holds besides its derived tables, figures and report (a name
+ending in / is a folder)."""
+
+
+def missing_files(folder: Path, kind: str) -> list[str]:
+    """The files (and folders) of ``REQUIRED_FILES[kind]`` that ``folder`` lacks."""
+    return [name for name in REQUIRED_FILES[kind]
+            if not ((folder / name.rstrip("/")).is_dir() if name.endswith("/") else (folder / name).is_file())]
 
 
 @contextmanager

@@ -22,8 +22,6 @@ from sim.spec.base import ScenarioError
 from sim.spec.load import apply_overrides, load_scenario, validate_scenario
 from sim.spec.paths import parse_set_option
 from sim.spec.scenario import Scenario
-from sim.stats.summary import compare, summarise
-from sim.studies.run.evaluate import simulate_run
 from sim.studies.run.folder import (
     RunOutcome,
     finish_folder,
@@ -31,6 +29,7 @@ from sim.studies.run.folder import (
     run_info,
     run_to_folder,
     scenario_data,
+    simulate_and_summarise,
     write_headline_files,
 )
 from sim.studies.run.tables import RunTables, derive_tables
@@ -176,11 +175,8 @@ def run(scenario: Scenario | str | Path, *, patients: int | None = None, replica
         patients_text.append(tables.patients_csv)
         events_text.append(tables.events_csv)
 
-    simulated = simulate_run(resolved, sink, workers=workers, scheduler=scheduler, log_events=log_events,
-                             event_sample=event_sample, precision_weeks=precision_weeks,
-                             max_replications=max_replications, progress=progress)
-    table = simulated.patients
-    summary = summarise(table)
-    comparison = compare(table, simulated.scenario.reference_arm)
+    simulated, summary, comparison = simulate_and_summarise(
+        resolved, sink, workers=workers, scheduler=scheduler, log_events=log_events, event_sample=event_sample,
+        precision_weeks=precision_weeks, max_replications=max_replications, progress=progress)
     return RunResult(simulated.scenario, ("".join(patients_text), "".join(events_text)), summary, comparison,
-                     simulated.precision, time.perf_counter() - started, workers, len(table))
+                     simulated.precision, time.perf_counter() - started, workers, sum(map(len, simulated.frames)))

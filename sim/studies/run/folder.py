@@ -18,6 +18,7 @@ from sim.outputs.folders import (
     check_files,
     check_scenario,
     folder_problem,
+    missing_files,
     new_run_dir,
     write_json,
     write_recorded,
@@ -29,17 +30,13 @@ from sim.spec.base import ScenarioError
 from sim.spec.load import load_scenario
 from sim.spec.scenario import Scenario
 from sim.stats.summary import compare, summarise
-from sim.studies.run.evaluate import simulate_run
+from sim.studies.run.evaluate import Simulated, simulate_run
 from sim.studies.run.report import render_report
 from sim.studies.run.tables import RunTables, write_tables
 from sim.studies.units import BlockTables
 
-__all__ = ["FOLDER_FILES", "RunOutcome", "check_run_folder", "finish_folder", "redraw_run", "run_info", "run_to_folder",
+__all__ = ["RunOutcome", "check_run_folder", "finish_folder", "redraw_run", "run_info", "run_to_folder",
            "scenario_data", "write_headline_files"]
-
-FOLDER_FILES = ("scenario.yaml", "patients.csv", "summary.csv", "comparison.csv", "run.json")
-"""The saved tables a results folder needs for its figures and report."""
-
 
 @dataclass
 class RunOutcome:
@@ -80,6 +77,14 @@ def run_info(scenario: Scenario, precision: dict[str, Any] | None, patients_simu
     return info
 
 
+def simulate_and_summarise(scenario: Scenario, sink: Callable[[BlockTables], None],
+                           **options: Any) -> tuple[Simulated, pd.DataFrame, pd.DataFrame]:
+    """Simulate a run into ``sink`` (options as for :func:`simulate_run`); its summary and comparison."""
+    simulated = simulate_run(scenario, sink, **options)
+    patients = simulated.patients
+    return simulated, summarise(patients), compare(patients, simulated.scenario.reference_arm)
+
+
 def run_to_folder(scenario: Scenario, *, out: str | Path | None = None, results_root: str | Path = "results",
                   workers: int = 1, scheduler: str | None = None, log_events: bool = True,
                   event_sample: int | None = None, precision_weeks: float | None = None, max_replications: int = 200,
@@ -103,14 +108,12 @@ def run_to_folder(scenario: Scenario, *, out: str | Path | None = None, results_
                 patients_file.write(tables.patients_csv)
                 events_file.write(tables.events_csv)
 
-            simulated = simulate_run(scenario, sink, workers=workers, scheduler=scheduler, log_events=log_events,
-                                     event_sample=event_sample, precision_weeks=precision_weeks,
-                                     max_replications=max_replications, progress=progress)
+            simulated, summary, comparison = simulate_and_summarise(
+                scenario, sink, workers=workers, scheduler=scheduler, log_events=log_events,
+                event_sample=event_sample, precision_weeks=precision_weeks, max_replications=max_replications,
+                progress=progress)
             files = {"patients.csv": patients_file.close(), "events.csv": events_file.close()}
-        patients = simulated.patients
-        summary = summarise(patients)
-        comparison = compare(patients, simulated.scenario.reference_arm)
-        info = run_info(simulated.scenario, simulated.precision, len(patients), argv or [],
+        info = run_info(simulated.scenario, simulated.precision, sum(map(len, simulated.frames)), argv or [],
                         time.perf_counter() - started, workers)
         write_headline_files(work, simulated.scenario, summary, comparison, info, files)
         finish_folder(work, plots)
@@ -141,7 +144,7 @@ def redraw_run(path: Path, check: Callable[[Path], None] | None = None) -> Path:
 
     Raises FolderError, before anything is written, for a folder that is incomplete or unreadable.
     """
-    missing = [name for name in FOLDER_FILES if not (path / name).is_file()]
+    missing = missing_files(path, "run")
     if missing:
         raise FolderError(f"{path}: not a results folder of a run, sweep or trial (missing {', '.join(missing)})")
     check_run_folder(path)

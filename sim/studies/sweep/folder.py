@@ -21,7 +21,15 @@ from pydantic import ValidationError
 
 from sim.execute import map_as_completed
 from sim.outputs.claims import Claim, claim_exact, claim_new, lock_folder, write_problem
-from sim.outputs.folders import FolderError, check_scenario, folder_problem, run_info, write_json, write_text_atomic
+from sim.outputs.folders import (
+    FolderError,
+    check_scenario,
+    folder_problem,
+    missing_files,
+    run_info,
+    write_json,
+    write_text_atomic,
+)
 from sim.outputs.provenance import provenance, run_id
 from sim.outputs.tables import to_csv_text
 from sim.spec.base import ScenarioError
@@ -34,7 +42,7 @@ from sim.studies.sweep.design import Design, Point, design, parameters_of
 from sim.studies.sweep.evaluate import PointJob, simulate_point
 from sim.studies.sweep.report import render_report
 
-__all__ = ["FOLDER_FILES", "PARTIAL", "finish_sweep", "hold_folder", "open_folder", "read_folder", "redraw_folder",
+__all__ = ["PARTIAL", "finish_sweep", "hold_folder", "open_folder", "read_folder", "redraw_folder",
            "run_sweep", "save_points", "sweep_tables"]
 
 PARTIAL = ".partial"
@@ -269,10 +277,6 @@ def finish_sweep(prepared: Prepared, partial: Path, final: Path, *, plots: bool,
     return final
 
 
-FOLDER_FILES = ("scenario.yaml", "sweep.yaml", "design.csv", "points", "run.json")
-"""What a finished sweep folder holds besides its derived tables, figures and report."""
-
-
 def _folder_text(run_dir: Path, name: str) -> str:
     """A file of a folder as text, or FolderError naming it."""
     try:
@@ -315,8 +319,7 @@ def read_folder(run_dir: str | Path) -> tuple[Prepared, list[dict[str, Any]]]:
     if path.name.endswith(PARTIAL):
         raise FolderError(f"{path}: an unfinished sweep; finish it first with: python run.py SWEEP.yaml --resume "
                           f"{path}")
-    missing = [name for name in FOLDER_FILES
-               if not ((path / name).is_dir() if name == "points" else (path / name).is_file())]
+    missing = [name.rstrip("/") for name in missing_files(path, "sweep")]
     if missing:
         raise FolderError(f"{path}: not a complete sweep folder (missing {', '.join(missing)})")
     try:
