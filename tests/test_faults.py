@@ -499,6 +499,25 @@ def test_plot_refuses_a_run_folder_that_changed_after_the_run(damage, run_folder
     assert tree(folder) == before
 
 
+def test_plot_refuses_a_trial_folder_whose_table_changed_where_no_other_check_looks(tmp_path, capsys):
+    """A trial-planning folder is checked against its tables' counts first; a change those counts
+    cannot see (one trial's hazard ratio) is caught by the SHA-256 run.json records."""
+    out = tmp_path / "trial"
+    assert main([str(TRIAL), "--set", "trial.simulations=20", "--set", "trial.patients_per_arm=[20, 40]",
+                 "--no-plots", "--quiet", "--workers", "1", "--out", str(out)]) == 0
+    lines = (out / "trials.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    cells = lines[1].split(",")
+    assert lines[0].split(",")[4] == "hazard_ratio"
+    cells[4] = cells[4][:-1] + ("1" if cells[4][-1] != "1" else "2")
+    lines[1] = ",".join(cells)
+    (out / "trials.csv").write_text("".join(lines), encoding="utf-8")
+    before = tree(out)
+    capsys.readouterr()
+    assert main(["plot", str(out)]) == 2
+    one_error(capsys.readouterr().err, f"error: {out}: trials.csv: not the file the run wrote")
+    assert tree(out) == before
+
+
 def test_the_checks_pass_on_an_untouched_run_folder(run_folder):
     """The positive control: the same checks pass on the folder as written (test_plots.py redraws one)."""
     check_run_folder(run_folder)

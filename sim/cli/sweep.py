@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from sim.cli.budget import budget_problems, capacity, sweep_need
-from sim.cli.common import failure_status, is_terminal, progress_bar, report_problems, workers_problems
+from sim.cli.common import (
+    failure_status,
+    is_terminal,
+    leftover_warning,
+    progress_bar,
+    report_problems,
+    workers_problems,
+)
 from sim.execute import WorkerLost, default_workers, scheduler_problems
 from sim.outputs.claims import write_problem
 from sim.outputs.folders import FolderError
@@ -62,14 +69,15 @@ def run_command(args: argparse.Namespace, argv: list[str]) -> int:
 
     workers = args.workers or default_workers()
     base = prepared.base
+    destination = Path(args.resume).parent if args.resume else (
+        Path(args.out).parent if args.out else Path("results") / prepared.name)
     if not args.force:
         need = sweep_need(len(prepared.design.points), prepared.job.replications, len(base.arms),
                           len(prepared.job.outcomes), base.cohort.size, workers)
-        destination = Path(args.resume).parent if args.resume else (
-            Path(args.out).parent if args.out else Path("results") / prepared.name)
         problems = budget_problems(f"error: {where}", need, capacity(destination))
         if problems:
             return report_problems(problems)
+    leftover_warning(destination)
     try:
         partial, final = open_folder(prepared, args.out, args.resume)
         held = hold_folder(partial)

@@ -9,7 +9,14 @@ from typing import Any
 import pandas as pd
 
 from sim.cli.budget import budget_problems, capacity, trial_need
-from sim.cli.common import failure_status, is_terminal, progress_bar, report_problems, workers_problems
+from sim.cli.common import (
+    failure_status,
+    is_terminal,
+    leftover_warning,
+    progress_bar,
+    report_problems,
+    workers_problems,
+)
 from sim.execute import WorkerLost, default_workers, scheduler_problems
 from sim.outputs.folders import FolderError
 from sim.spec.base import ScenarioError
@@ -54,13 +61,14 @@ def run_command(args: Any, argv: list[str]) -> int:
     if problems:
         return report_problems(problems)
     workers = args.workers or default_workers()
+    destination = Path(args.out).parent if args.out is not None else Path("results") / plan.name
     if not args.force:
         need = trial_need(plan.trial.simulations, len(plan.trial.patients_per_arm), sum(plan.max_arm_sizes), workers,
                           not args.no_plots)
-        destination = Path(args.out).parent if args.out is not None else Path("results") / plan.name
         problems = budget_problems(where, need, capacity(destination))
         if problems:
             return report_problems(problems)
+    leftover_warning(destination)
     try:
         bar = None
         if not args.quiet and is_terminal():
