@@ -24,7 +24,7 @@ class Draws:
     def __init__(self, streams: Streams):
         self._streams = streams
         self._lists: dict[Any, list[float]] = {}
-        self.courses: dict[tuple[Plan, int, bool], Course] = {}
+        self.courses: dict[tuple[Any, ...], Course] = {}
 
     def close(self) -> None:
         """Drop the block's draws (courses refer back to this object)."""
@@ -59,11 +59,13 @@ class Draws:
             self._lists[key] = values
         return values
 
-    def new_course(self, key: tuple[Plan, int, bool]) -> Course:
+    def new_course(self, key: tuple[Any, ...]) -> Course:
         """Draw a course for the whole block and keep it in ``courses``: the key is (plan, the
-        course's ordinal in the patient's pathway, whether it is the plan's first course)."""
-        plan, ordinal, first = key
-        course = self.courses[key] = Course(self, plan, course_names(ordinal), first)
+        course's ordinal in the patient's pathway, whether it is the plan's first course), and for a
+        plan with first-course-only adverse events, whether it is the patient's first course of the drug."""
+        plan, ordinal, first = key[:3]
+        first_of_drug = key[3] if len(key) > 3 else True
+        course = self.courses[key] = Course(self, plan, course_names(ordinal), first, first_of_drug)
         return course
 
 
@@ -82,18 +84,23 @@ class Course:
 
     __slots__ = ("_draws", "_plan", "_names", "responds", "time_to_response", "completes", "first_onset",
                  "_onsets", "_order", "on_treatment", "time_to_complete", "after_taper", "after_taper_time",
-                 "after_stop", "after_stop_time", "_discontinue")
+                 "after_stop", "after_stop_time", "_discontinue", "first_of_drug", "on_reduced",
+                 "escalation_responds", "escalation_time", "_irreversible")
 
-    def __init__(self, draws: Draws, plan: Plan, names: Names, first: bool):
+    def __init__(self, draws: Draws, plan: Plan, names: Names, first: bool, first_of_drug: bool = True):
         self._draws = draws
         self._plan = plan
         self._names = names
         self._discontinue: dict[int, np.ndarray] = {}
+        self._irreversible: dict[int, np.ndarray] = {}
+        self.first_of_drug = first_of_drug
         self.responds = draws.below(names.response, plan.p_response if first else plan.p_retreat)
         self.time_to_response = draws.times(names.time_to_response, plan.time_to_response, plan.assessment_week)
         self.completes = draws.below(names.complete, plan.p_complete)
-        possible = [(index, ae_name, p_occurs, onset) for index, ae_name, p_occurs, onset, _ in plan.adverse_events
-                    if p_occurs > 0]
+        # Events that follow the dose are not drawn here (see engine/exposure.py); an event of the
+        # first course of the drug only is left out of later courses.
+        possible = [(index, ae_name, p_occurs, onset) for index, ae_name, p_occurs, onset, first_only
+                    in plan.course_events if p_occurs > 0 and (first_of_drug or not first_only)]
         if not possible:
             self.first_onset = [math.inf] * len(self.responds)
             self._onsets = self._order = None
@@ -124,6 +131,25 @@ class Course:
             self._discontinue[index] = uniforms
         return uniforms.item(j)
 
+    def irreversible_uniform(self, index: int, j: int) -> float:
+        """Patient j's uniform for permanent harm from adverse event ``index`` in this course."""
+        uniforms = self._irreversible.get(index)
+        if uniforms is None:
+            uniforms = self._draws.uniforms(self._names.irreversible(self._plan.adverse_events[index][1]))
+            self._irreversible[index] = uniforms
+        return uniforms.item(j)
+
+    def onset_at_start(self, index: int) -> list[float]:
+        """Weeks from the course start to adverse event ``index`` at the full dose: the same draw as an
+        event that does not follow the dose (purpose ``ae.NAME.onset``)."""
+        _, ae_name, _, onset, _ = self._plan.adverse_events[index]
+        return self._draws.times(self._names.ae(ae_name)[1], onset)
+
+    def unit_exponential(self, index: int, level: str) -> list[float]:
+        """Exponential(1) draws for adverse event ``index``, to redraw its time on entering dose level ``level``
+        (memoryless: a draw of its own for each level a course enters)."""
+        return self._draws.exponential(self._names.onset_at(self._plan.adverse_events[index][1], level), 1.0)
+
     def __getattr__(self, name: str) -> Any:
         # Called only for a lazy slot not yet filled (and only for the rules the plan has): draw it, keep it.
         draws, names = self._draws, self._names
@@ -140,6 +166,12 @@ class Course:
             value = draws.below(names.after_stop, plan.after_stop[0])
         elif name == "after_stop_time":
             value = draws.times(names.after_stop_time, plan.after_stop[1])
+        elif name == "on_reduced":
+            value = draws.exponential(names.on_reduced, plan.on_reduced_mean)
+        elif name == "escalation_responds":  # whether a non-responder responds after escalation
+            value = draws.below(names.escalation_response, plan.p_escalation)
+        elif name == "escalation_time":
+            value = draws.times(names.escalation_time, plan.time_to_response, plan.escalation_window)
         else:
             raise AttributeError(name)
         setattr(self, name, value)
@@ -150,7 +182,8 @@ class Names:
     """Stream names of one course ordinal: every draw of that course has its own purpose."""
 
     __slots__ = ("prefix", "response", "time_to_response", "complete", "time_to_complete", "on_treatment",
-                 "after_taper", "after_taper_time", "after_stop", "after_stop_time", "_ae")
+                 "after_taper", "after_taper_time", "after_stop", "after_stop_time", "_ae", "on_reduced",
+                 "escalation_response", "escalation_time")
 
     def __init__(self, course: int):
         prefix = f"c{course}."
@@ -164,6 +197,9 @@ class Names:
         self.after_taper_time = prefix + "relapse.after_taper.time"
         self.after_stop = prefix + "relapse.after_stop"
         self.after_stop_time = prefix + "relapse.after_stop.time"
+        self.on_reduced = prefix + "relapse.on_reduced"
+        self.escalation_response = prefix + "escalation.response"
+        self.escalation_time = prefix + "escalation.time_to_response"
         self._ae: dict[str, tuple[str, str, str]] = {}
 
     def ae(self, name: str) -> tuple[str, str, str]:
@@ -174,6 +210,14 @@ class Names:
             names = (base + "occurs", base + "onset", base + "discontinue")
             self._ae[name] = names
         return names
+
+    def irreversible(self, name: str) -> str:
+        """Purpose of the draw that makes an adverse event's harm permanent."""
+        return f"{self.prefix}ae.{name}.irreversible"
+
+    def onset_at(self, name: str, level: str) -> str:
+        """Purpose of an adverse event's time redrawn on entering a dose level of the course."""
+        return f"{self.prefix}ae.{name}.onset.{level}"
 
 
 _NAMES: dict[int, Names] = {}
