@@ -322,3 +322,20 @@ def test_relapse_on_the_reduced_dose_moves_on_with_next_line() -> None:
 def test_taper_weeks_is_required_for_a_taper_only() -> None:
     with pytest.raises(Exception, match="taper.weeks: missing, but after_maintenance is 'taper'"):
         scenario({"a": therapy(after_maintenance="taper", taper={"dose_mg_per_day": 5})})
+
+
+def test_cumulative_threshold_alone_and_beside_a_dose_dependent_hazard_agree() -> None:
+    """The patient process works a lone cumulative-dose event out itself (no call); beside another event
+    that follows the dose, engine/exposure.py does. Both give the same weeks, across a taper and courses."""
+    threshold = {"distribution": "uniform", "low": 0.2, "high": 3.0}
+    common = dict(maintenance_weeks=6, after_maintenance="taper", taper={"dose_mg_per_day": 5, "weeks": 10},
+                  relapse={"after_stop": {"probability": 1.0, "time": 3}}, on_relapse="retreat", max_courses=3)
+    alone = therapy(adverse_events={"pn": {"cumulative_dose_g": threshold}}, **common)
+    beside = therapy(adverse_events={"pn": {"cumulative_dose_g": threshold},
+                                     "rare": {"rate_per_year": 1e-9, "dose_exponent": 1.0}}, **common)
+    _, a = run(scenario({"a": alone}, cohort={"size": 80}))
+    _, b = run(scenario({"a": beside}, cohort={"size": 80}))
+    weeks_a = a[(a["event"] == "adverse_event")][["patient", "week"]].reset_index(drop=True)
+    weeks_b = b[(b["event"] == "adverse_event") & (b["detail"] == "pn")][["patient", "week"]].reset_index(drop=True)
+    assert len(weeks_a) > 40  # most patients reach their threshold over the courses
+    pd.testing.assert_frame_equal(weeks_a, weeks_b)

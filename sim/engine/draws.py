@@ -85,7 +85,7 @@ class Course:
     __slots__ = ("_draws", "_plan", "_names", "responds", "time_to_response", "completes", "first_onset",
                  "_onsets", "_order", "on_treatment", "time_to_complete", "after_taper", "after_taper_time",
                  "after_stop", "after_stop_time", "_discontinue", "first_of_drug", "on_reduced",
-                 "escalation_responds", "escalation_time", "_irreversible")
+                 "escalation_responds", "escalation_time", "_irreversible", "exposure_start", "_exposure_levels")
 
     def __init__(self, draws: Draws, plan: Plan, names: Names, first: bool, first_of_drug: bool = True):
         self._draws = draws
@@ -93,6 +93,7 @@ class Course:
         self._names = names
         self._discontinue: dict[int, np.ndarray] = {}
         self._irreversible: dict[int, np.ndarray] = {}
+        self._exposure_levels: dict[str, tuple[list[float] | None, ...]] = {}
         self.first_of_drug = first_of_drug
         self.responds = draws.below(names.response, plan.p_response if first else plan.p_retreat)
         self.time_to_response = draws.times(names.time_to_response, plan.time_to_response, plan.assessment_week)
@@ -106,11 +107,17 @@ class Course:
             self._onsets = self._order = None
             return
         uniforms = draws.uniforms
-        onsets = np.stack([np.where(uniforms(names.ae(ae_name)[0]) < p_occurs,
-                                    draws.times_array(names.ae(ae_name)[1], onset), np.inf)
-                           for _, ae_name, p_occurs, onset in possible], axis=1)
+        columns = [np.where(uniforms(names.ae(ae_name)[0]) < p_occurs, draws.times_array(names.ae(ae_name)[1], onset),
+                            np.inf)
+                   for _, ae_name, p_occurs, onset in possible]
+        if len(columns) == 1:  # nothing to order
+            self._onsets = columns[0][:, None]
+            self._order = np.full((len(columns[0]), 1), possible[0][0])
+            self.first_onset = columns[0].tolist()
+            return
+        onsets = np.stack(columns, axis=1)
         order = np.argsort(onsets, axis=1, kind="stable")  # stable: the lower index first on ties
-        self._onsets = np.sort(onsets, axis=1)
+        self._onsets = np.take_along_axis(onsets, order, axis=1)
         self._order = np.array([index for index, _, _, _ in possible])[order]
         self.first_onset = self._onsets[:, 0].tolist()
 
@@ -139,16 +146,27 @@ class Course:
             self._irreversible[index] = uniforms
         return uniforms.item(j)
 
-    def onset_at_start(self, index: int) -> list[float]:
-        """Weeks from the course start to adverse event ``index`` at the full dose: the same draw as an
-        event that does not follow the dose (purpose ``ae.NAME.onset``)."""
-        _, ae_name, _, onset, _ = self._plan.adverse_events[index]
-        return self._draws.times(self._names.ae(ae_name)[1], onset)
-
-    def unit_exponential(self, index: int, level: str) -> list[float]:
-        """Exponential(1) draws for adverse event ``index``, to redraw its time on entering dose level ``level``
-        (memoryless: a draw of its own for each level a course enters)."""
-        return self._draws.exponential(self._names.onset_at(self._plan.adverse_events[index][1], level), 1.0)
+    def exposure_at(self, level: str, mg_per_week: float | None) -> tuple[list[float] | None, ...]:
+        """Per event of ``plan.dynamic``: for a hazard that scales with the dose, the weeks to the event
+        from entering dose level ``level`` at ``mg_per_week``, redrawn from the hazard at that dose with a
+        draw of its own for the level (memoryless); None for a cumulative-dose event."""
+        offsets = self._exposure_levels.get(level)
+        if offsets is None:
+            plan: Any = self._plan
+            found: list[list[float] | None] = []
+            for exposure in plan.dynamic:
+                if exposure.cumulative:
+                    found.append(None)
+                    continue
+                factor = ((mg_per_week or 0.0) / exposure.full_mg_per_week) ** exposure.exponent
+                purpose = self._names.onset_at(exposure.name, level)
+                if factor <= 0.0:
+                    found.append([math.inf] * len(self.responds))
+                else:
+                    unit = -np.log1p(-self._draws.uniforms(purpose))
+                    found.append((unit * (exposure.mean_weeks / factor)).tolist())
+            offsets = self._exposure_levels[level] = tuple(found)
+        return offsets
 
     def __getattr__(self, name: str) -> Any:
         # Called only for a lazy slot not yet filled (and only for the rules the plan has): draw it, keep it.
@@ -172,6 +190,14 @@ class Course:
             value = draws.below(names.escalation_response, plan.p_escalation)
         elif name == "escalation_time":
             value = draws.times(names.escalation_time, plan.time_to_response, plan.escalation_window)
+        elif name == "exposure_start":
+            # Per event of plan.dynamic: the patient's threshold in mg of the drug (drawn once per patient and
+            # drug, by the drug's name), or the weeks to the event at the full dose (the same draw as an event
+            # that does not follow the dose, purpose ae.NAME.onset).
+            value = tuple(
+                (draws.times_array(e.threshold_purpose, e.threshold) * 1000.0).tolist() if e.cumulative
+                else draws.times(names.ae(e.name)[1], plan.adverse_events[e.index][3])
+                for e in plan.dynamic)
         else:
             raise AttributeError(name)
         setattr(self, name, value)

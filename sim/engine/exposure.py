@@ -1,9 +1,8 @@
-"""Adverse events that follow the dose (DESIGN 2b, rules 2 and 3): when each is due, worked out at the
-start of a course and again at every change of dose.
+"""When the adverse events that follow the dose (DESIGN 2b, rules 2 and 3) are due, at a course start and dose changes.
 
-A course of a plan with such events keeps two short lists beside its other pending events: ``due``,
-the week at which each event of ``plan.dynamic`` would occur at the current dose, and ``live``,
-whether it may still occur in the course. They cost nothing to a plan without these events.
+A course of a plan with such events keeps a short list beside its other pending events: ``due``,
+the week at which each event of ``plan.dynamic`` would occur at the current dose (``DONE`` once it
+can no longer occur in the course). It costs nothing to a plan without these events.
 
 * A hazard that scales with the dose, ``rate_per_year * (dose / dose_mg_per_day) ** k``: at the
   course start (full dose, factor 1) its time is the very draw an event without a dose exponent
@@ -17,65 +16,54 @@ whether it may still occur in the course. They cost nothing to a plan without th
 from __future__ import annotations
 
 import math
-from typing import Any
 
-from sim.engine.draws import Course, Draws
+from sim.engine.draws import Course
 from sim.engine.plans import Plan
 
-__all__ = ["next_exposure", "redraw_exposure", "start_exposure"]
+__all__ = ["DONE", "next_exposure", "redraw_exposure", "start_exposure"]
 
 _INF = math.inf
 
 
-def _threshold_weeks(draws: Draws, exposure: Any, j: int, taken_mg: float, mg_per_week: float | None) -> float:
-    """Weeks from now until the cumulative dose reaches the patient's threshold at this dose."""
-    threshold_mg = draws.times(exposure.threshold_purpose, exposure.threshold)[j] * 1000.0
-    left = threshold_mg - taken_mg
-    if left <= 0.0:
-        return 0.0
-    if not mg_per_week:
-        return _INF
-    return left / mg_per_week
+DONE = float("inf")
+"""Marks an event of ``due`` that can no longer occur in the course (occurred, or not this course's): an
+infinity of its own, told apart from a pending event due at infinity by identity."""
 
 
 def start_exposure(plan: Plan, course: Course, j: int, now: float, mg_per_week: float | None, dose: list[float],
-                   done: set[tuple[str, str]], draws: Draws) -> tuple[list[float], list[bool]]:
-    """``due`` and ``live`` at the start of a course (full dose)."""
+                   done: set[tuple[str, str]], matrix_week: float) -> tuple[float, list[float]]:
+    """The next adverse event's week (the earlier of ``matrix_week`` and the earliest of ``due``) and ``due``
+    at the start of a course (full dose)."""
+    starts = course.exposure_start
     due: list[float] = []
-    live: list[bool] = []
-    taken = dose[plan.dose_index]
-    for exposure in plan.dynamic:
+    for i, exposure in enumerate(plan.dynamic):
         if exposure.cumulative:
             if exposure.key in done:
-                due.append(_INF)
-                live.append(False)
+                due.append(DONE)
             else:
-                due.append(now + _threshold_weeks(draws, exposure, j, taken, mg_per_week))
-                live.append(True)
+                left = starts[i][j] - dose[plan.dose_index]
+                due.append(now if left <= 0.0 else now + left / mg_per_week if mg_per_week else _INF)
         elif exposure.first_only and not course.first_of_drug:
-            due.append(_INF)
-            live.append(False)
+            due.append(DONE)
         else:
-            due.append(now + course.onset_at_start(exposure.index)[j])
-            live.append(True)
-    return due, live
+            due.append(now + starts[i][j])
+    earliest = min(due)
+    return (matrix_week if matrix_week < earliest else earliest), due
 
 
 def redraw_exposure(plan: Plan, course: Course, j: int, now: float, mg_per_week: float | None, dose: list[float],
-                    due: list[float], live: list[bool], level: str, draws: Draws) -> None:
-    """Work ``due`` out again on entering a new dose level (``escalated``, ``taper`` or ``reduced``)."""
-    taken = dose[plan.dose_index]
-    for i, exposure in enumerate(plan.dynamic):
-        if not live[i]:
-            continue
-        if exposure.cumulative:
-            due[i] = now + _threshold_weeks(draws, exposure, j, taken, mg_per_week)
-            continue
-        factor = ((mg_per_week or 0.0) / exposure.full_mg_per_week) ** exposure.exponent
-        if factor <= 0.0:
-            due[i] = _INF
-        else:
-            due[i] = now + course.unit_exponential(exposure.index, level)[j] * exposure.mean_weeks / factor
+                    due: list[float], level: str, matrix_week: float) -> float:
+    """Work ``due`` out again on entering a new dose level (``escalated``, ``taper`` or ``reduced``); returns
+    the next adverse event's week."""
+    for i, offsets in enumerate(course.exposure_at(level, mg_per_week)):
+        if due[i] is not DONE:
+            if offsets is None:
+                left = course.exposure_start[i][j] - dose[plan.dose_index]
+                due[i] = now if left <= 0.0 else now + left / mg_per_week if mg_per_week else _INF
+            else:
+                due[i] = now + offsets[j]
+    earliest = min(due)
+    return matrix_week if matrix_week < earliest else earliest
 
 
 def next_exposure(due: list[float]) -> tuple[float, int]:

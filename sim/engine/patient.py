@@ -9,7 +9,7 @@ from typing import Any
 import simpy
 
 from sim.engine.draws import Draws
-from sim.engine.exposure import next_exposure, redraw_exposure, start_exposure
+from sim.engine.exposure import DONE, next_exposure, redraw_exposure, start_exposure
 from sim.engine.plans import AFTER_CONTINUE, AFTER_REDUCE, AFTER_TAPER, Plan
 from sim.engine.records import ACTIVE, FULL, OFF, REDUCED, REMISSION, RESPONSE, TAPER
 
@@ -45,7 +45,7 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
     (``relapse_week``), and the course's next adverse event (``adverse_week``; it is the course's
     ``adverse_next``-th, in onset order). Absent events are due at infinity. On equal weeks an
     adverse event comes first, then the relapse, then the course's step (see the keys at the top of
-    this module). A plan with adverse events that follow the dose keeps them in ``due`` and ``live``
+    this module). A plan with adverse events that follow the dose keeps them in ``due``
     (engine/exposure.py): its next adverse event is the earlier of ``matrix_week`` (the course's
     next drawn event) and the earliest of ``due``.
 
@@ -87,7 +87,6 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
     courses_drawn = draws.courses
     done: set[tuple[str, str]] = set()  # (drug, event) of cumulative-dose events that occurred
     due: list[float] = []
-    live: list[bool] = []
     matrix_week = _INF
 
     while True:
@@ -135,7 +134,8 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                         log.append(plan.log_course_start.get((line, number)) or plan.course_start_label(line, number))
                     if plan.first_course_only:
                         # The patient's first course of the drug: no course yet of any therapy of the drug.
-                        first_of_drug = number == 1 and not any(map(courses_of.get, plan.same_drug))
+                        first_of_drug = number == 1 and not (plan.same_drug
+                                                             and any(map(courses_of.get, plan.same_drug)))
                         drawn: tuple[Any, ...] = (plan, ordinal, number == 1, first_of_drug)
                     else:
                         drawn = (plan, ordinal, number == 1)
@@ -158,8 +158,16 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                     adverse_next = 0
                     if plan.dynamic:
                         matrix_week = now + course.first_onset[j]
-                        due, live = start_exposure(plan, course, j, now, mg_per_week, dose, done, draws)
-                        adverse_week = min(matrix_week, *due)
+                        if plan.threshold_only:  # engine/exposure.py's start_exposure, written out
+                            if plan.threshold_key in done:
+                                due = [DONE]
+                            else:
+                                left = course.exposure_start[0][j] - dose[dose_index]
+                                due = [(now + left / mg_per_week if left > 0.0 else now) if mg_per_week else _INF]
+                            adverse_week = matrix_week if matrix_week < due[0] else due[0]
+                        else:
+                            adverse_week, due = start_exposure(plan, course, j, now, mg_per_week, dose, done,
+                                                               matrix_week)
                     else:
                         adverse_week = now + course.first_onset[j]
             action = _NOTHING
@@ -223,8 +231,14 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                     relapse_week = now + course.after_taper_time[j]
                 step_week, step = now + plan.taper_weeks, _TAPER_END
                 if plan.dynamic:
-                    redraw_exposure(plan, course, j, now, mg_per_week, dose, due, live, TAPER, draws)
-                    adverse_week = min(matrix_week, *due)
+                    if plan.threshold_only:  # engine/exposure.py's redraw_exposure, written out
+                        if due[0] is not DONE:
+                            left = course.exposure_start[0][j] - dose[dose_index]
+                            due[0] = (now + left / mg_per_week if left > 0.0 else now) if mg_per_week else _INF
+                        adverse_week = matrix_week if matrix_week < due[0] else due[0]
+                    else:
+                        adverse_week = redraw_exposure(plan, course, j, now, mg_per_week, dose, due, TAPER,
+                                                       matrix_week)
             elif plan.after_maintenance == AFTER_REDUCE:
                 level = REDUCED
                 mg_per_week = plan.taper_mg_per_week
@@ -235,8 +249,14 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                 relapse_week = now + course.on_reduced[j] if plan.relapses_on_reduced else _INF
                 step_week = _INF
                 if plan.dynamic:
-                    redraw_exposure(plan, course, j, now, mg_per_week, dose, due, live, REDUCED, draws)
-                    adverse_week = min(matrix_week, *due)
+                    if plan.threshold_only:  # engine/exposure.py's redraw_exposure, written out
+                        if due[0] is not DONE:
+                            left = course.exposure_start[0][j] - dose[dose_index]
+                            due[0] = (now + left / mg_per_week if left > 0.0 else now) if mg_per_week else _INF
+                        adverse_week = matrix_week if matrix_week < due[0] else due[0]
+                    else:
+                        adverse_week = redraw_exposure(plan, course, j, now, mg_per_week, dose, due, REDUCED,
+                                                       matrix_week)
             else:
                 action, stop_reason = _STOP_DRUG, "end_of_maintenance"
         elif key == _RELAPSE:
@@ -277,8 +297,14 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
             else:
                 step_week, step = course_start + plan.assessment_week, _FAILURE
             if plan.dynamic:
-                redraw_exposure(plan, course, j, now, mg_per_week, dose, due, live, "escalated", draws)
-                adverse_week = min(matrix_week, *due)
+                if plan.threshold_only:  # engine/exposure.py's redraw_exposure, written out
+                    if due[0] is not DONE:
+                        left = course.exposure_start[0][j] - dose[dose_index]
+                        due[0] = (now + left / mg_per_week if left > 0.0 else now) if mg_per_week else _INF
+                    adverse_week = matrix_week if matrix_week < due[0] else due[0]
+                else:
+                    adverse_week = redraw_exposure(plan, course, j, now, mg_per_week, dose, due, "escalated",
+                                                   matrix_week)
         else:  # an adverse event
             exposure = None
             if plan.dynamic:
@@ -292,8 +318,7 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                 else:
                     exposure = plan.dynamic[position]
                     index = exposure.index
-                    due[position] = _INF
-                    live[position] = False
+                    due[position] = DONE
                     if exposure.cumulative:
                         done.add(exposure.key)
                 adverse_week = min(matrix_week, *due)

@@ -89,7 +89,8 @@ def cross_check(scenario: Scenario) -> list[tuple[str, str]]:
                     )
                 )
         escalation = therapy.escalation
-        if escalation is not None and week is not None and escalation.probability > 0 and escalation.at_week < week:
+        if (escalation is not None and week is not None and escalation.probability > 0 and escalation.at_week < week
+                and cdf(therapy.response.time_to_response, week) > 0.0):  # else reported above, once
             window = week - escalation.at_week
             if cdf(therapy.response.time_to_response, window) <= 0.0:
                 problems.append((f"therapies.{name}.escalation.probability",
