@@ -339,3 +339,15 @@ def test_cumulative_threshold_alone_and_beside_a_dose_dependent_hazard_agree() -
     weeks_b = b[(b["event"] == "adverse_event") & (b["detail"] == "pn")][["patient", "week"]].reset_index(drop=True)
     assert len(weeks_a) > 40  # most patients reach their threshold over the courses
     pd.testing.assert_frame_equal(weeks_a, weeks_b)
+
+
+def test_swimmer_draws_the_reduced_dose_as_a_thin_bar() -> None:
+    """The swimmer plot's spells: full dose to the reduction at week 16, then the reduced dose to the end."""
+    from sim.stats.timecourse import swimmer_sample
+
+    t = therapy(maintenance_weeks=10, after_maintenance="reduce", taper={"dose_mg_per_day": 5},
+                relapse={"on_reduced_per_year": 0.0})
+    p, ev = run(scenario({"a": t}))
+    spells = swimmer_sample(ev, p).spells
+    assert list(zip(spells["level"], spells["start"], spells["end"], strict=True)) == [("full", 0.0, 16.0),
+                                                                                       ("taper", 16.0, 100.0)]
