@@ -115,10 +115,18 @@ class Course:
             self._order = np.full((len(columns[0]), 1), possible[0][0])
             self.first_onset = columns[0].tolist()
             return
+        indices = np.array([index for index, _, _, _ in possible])
+        if len(columns) == 2:  # one comparison orders two events (the lower index first on ties)
+            later = columns[1] < columns[0]
+            first = np.where(later, columns[1], columns[0])
+            self._onsets = np.stack([first, np.where(later, columns[0], columns[1])], axis=1)
+            self._order = indices[np.stack([later, ~later], axis=1).astype(np.intp)]
+            self.first_onset = first.tolist()
+            return
         onsets = np.stack(columns, axis=1)
         order = np.argsort(onsets, axis=1, kind="stable")  # stable: the lower index first on ties
         self._onsets = np.take_along_axis(onsets, order, axis=1)
-        self._order = np.array([index for index, _, _, _ in possible])[order]
+        self._order = indices[order]
         self.first_onset = self._onsets[:, 0].tolist()
 
     def adverse_event(self, j: int, k: int) -> tuple[float, int]:

@@ -31,7 +31,7 @@ infinity of its own, told apart from a pending event due at infinity by identity
 
 
 def start_exposure(plan: Plan, course: Course, j: int, now: float, mg_per_week: float | None, dose: list[float],
-                   done: set[tuple[str, str]], matrix_week: float) -> tuple[float, list[float]]:
+                   done: frozenset[tuple[str, str]], matrix_week: float) -> tuple[float, list[float]]:
     """The next adverse event's week (the earlier of ``matrix_week`` and the earliest of ``due``) and ``due``
     at the start of a course (full dose)."""
     starts = course.exposure_start

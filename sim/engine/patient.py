@@ -27,6 +27,10 @@ _END_WITHOUT_LINE = ("end_of_follow_up", "", "")
 _INF = math.inf
 # What to do before waiting for the next event.
 _NOTHING, _STOP_DRUG, _NEXT_LINE, _RETREAT = 0, 1, 2, 3
+_NONE: frozenset[tuple[str, str]] = frozenset()
+_NO_DUE: list[float] = []  # never changed: a course that needs ``due`` makes its own
+
+
 def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, follow_up: float, draws: Draws,
              log: list[Any] | None, rows: list[Any], dosed: int) -> Generator[simpy.Event, Any, None]:
     """One patient's course through the lines of an arm, as a SimPy process.
@@ -64,7 +68,7 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
     n_lines = len(lines)
     plan: Any = None
     course: Any = None  # the current course's draws
-    ordinal = 0  # the current course's ordinal over the whole pathway (names its streams)
+    ordinal = 0  # the current course's ordinal over the whole pathway (names its streams): courses started
     courses_of: dict[str, int] = {}
     will_complete = False
     discontinued: tuple[str, ...] = ()  # drugs stopped for an adverse event
@@ -78,15 +82,15 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
     disease_free = 0.0
     on_treatment = 0.0
     dose = [0.0] * dosed
-    relapses = adverse_events = discontinuations = courses = 0
+    relapses = adverse_events = discontinuations = 0
     dropout_reason: str | None = None
     dropout_week: float | None = None
     irreversible_week: float | None = None
     action = _NEXT_LINE
     stop_reason = ""
     courses_drawn = draws.courses
-    done: set[tuple[str, str]] = set()  # (drug, event) of cumulative-dose events that occurred
-    due: list[float] = []
+    done: frozenset[tuple[str, str]] = _NONE  # (drug, event) of cumulative-dose events that occurred
+    due: list[float] = _NO_DUE  # replaced at the start of each course of a plan with events that follow the dose
     matrix_week = _INF
 
     while True:
@@ -124,7 +128,6 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                     therapy = plan.name
                     number = courses_of.get(therapy, 0) + 1
                     courses_of[therapy] = number
-                    courses += 1
                     level = FULL
                     mg_per_week = plan.full_mg_per_week
                     dose_index = plan.dose_index
@@ -320,7 +323,7 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                     index = exposure.index
                     due[position] = DONE
                     if exposure.cumulative:
-                        done.add(exposure.key)
+                        done = done | {exposure.key}
                 adverse_week = min(matrix_week, *due)
             else:
                 _, index = course.adverse_event(j, adverse_next)
@@ -375,5 +378,5 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
         log.append(plan.log_end if plan is not None else _END_WITHOUT_LINE)
     # In the order of records.PATIENT_FIELDS.
     rows[j] = (first_response, first_remission, disease_free, relapses, first_relapse, relapse_after_remission,
-               dropout_reason, dropout_week, adverse_events, discontinuations, courses, on_treatment, disease,
+               dropout_reason, dropout_week, adverse_events, discontinuations, ordinal, on_treatment, disease,
                dose, irreversible_week)
