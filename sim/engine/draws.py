@@ -118,10 +118,10 @@ class Course:
         indices = np.array([index for index, _, _, _ in possible])
         if len(columns) == 2:  # one comparison orders two events (the lower index first on ties)
             later = columns[1] < columns[0]
-            first = np.where(later, columns[1], columns[0])
-            self._onsets = np.stack([first, np.where(later, columns[0], columns[1])], axis=1)
+            earliest = np.where(later, columns[1], columns[0])
+            self._onsets = np.stack([earliest, np.where(later, columns[0], columns[1])], axis=1)
             self._order = indices[np.stack([later, ~later], axis=1).astype(np.intp)]
-            self.first_onset = first.tolist()
+            self.first_onset = earliest.tolist()
             return
         onsets = np.stack(columns, axis=1)
         order = np.argsort(onsets, axis=1, kind="stable")  # stable: the lower index first on ties

@@ -125,17 +125,15 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                 if plan is not None:
                     # Start a course of `plan`.
                     ordinal += 1
-                    therapy = plan.name
+                    therapy, mg_per_week, dose_index, first_only, dynamic = plan.course_start
                     number = courses_of.get(therapy, 0) + 1
                     courses_of[therapy] = number
                     level = FULL
-                    mg_per_week = plan.full_mg_per_week
-                    dose_index = plan.dose_index
                     relapse_week = _INF
                     if log is not None:
                         log.append(now)
                         log.append(plan.log_course_start.get((line, number)) or plan.course_start_label(line, number))
-                    if plan.first_course_only:
+                    if first_only:
                         # The patient's first course of the drug: no course yet of any therapy of the drug.
                         first_of_drug = number == 1 and not (plan.same_drug
                                                              and any(map(courses_of.get, plan.same_drug)))
@@ -159,10 +157,10 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                     will_complete = course.completes[j]
                     course_start = now
                     adverse_next = 0
-                    if plan.dynamic:
+                    if dynamic:
                         matrix_week = now + course.first_onset[j]
                         if plan.threshold_only:  # engine/exposure.py's start_exposure, written out
-                            if plan.threshold_key in done:
+                            if done and plan.threshold_key in done:
                                 due = [DONE]
                             else:
                                 left = course.exposure_start[0][j] - dose[dose_index]

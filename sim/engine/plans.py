@@ -54,7 +54,7 @@ class Plan:
                  "log_lost", "log_end", "log_course_start", "escalation_week", "escalates", "escalation_mg_per_week",
                  "p_escalation", "escalation_window", "on_reduced_mean", "relapses_on_reduced", "first_course_only",
                  "course_events", "dynamic", "irreversible", "log_escalation", "log_reduction", "log_irreversible",
-                 "same_drug", "threshold_only", "threshold_key")
+                 "same_drug", "threshold_only", "threshold_key", "course_start")
 
     def __init__(self, name: str, therapy: Therapy, dosed_drugs: list[str], same_drug: tuple[str, ...] = ()):
         response = therapy.response
@@ -112,6 +112,8 @@ class Plan:
         # out in the patient process itself (no call, no loop).
         self.threshold_only = len(self.dynamic) == 1 and self.dynamic[0].cumulative
         self.threshold_key = self.dynamic[0].key if self.threshold_only else None
+        # What a course start reads, in one tuple (one attribute lookup in the hot loop).
+        self.course_start = (name, self.full_mg_per_week, self.dose_index, self.first_course_only, bool(self.dynamic))
         moving = {e.index for e in self.dynamic}
         # The events drawn per course, in onset order: (index, name, P(occurs), onset, first course of the drug only).
         self.course_events = tuple(
