@@ -8,6 +8,10 @@ it in CI.
 
     python benchmarks/behaviour_hashes.py            # compare with the recorded hashes
     python benchmarks/behaviour_hashes.py --record   # record them
+
+``--fixture`` does the same for the copies of the scenario files as they were before the pathway
+rules of DESIGN section 2b (``tests/fixtures/scenarios_before_2b/``): files without the new keys
+must keep writing exactly what they wrote then, so their hashes are never re-recorded.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORD = ROOT / "tests" / "golden" / "behaviour_hashes.json"
+FIXTURE = ROOT / "tests" / "fixtures" / "scenarios_before_2b"
+FIXTURE_RECORD = ROOT / "tests" / "golden" / "behaviour_hashes_before_2b.json"
 SMALL = ["--workers", "1", "--quiet", "--no-plots"]
 
 # Files written for people or for provenance, not data: run.json holds timings and the command
@@ -30,15 +36,15 @@ SMALL = ["--workers", "1", "--quiet", "--no-plots"]
 SKIPPED = {"run.json", "report.md"}
 
 
-def cases() -> dict[str, list[str]]:
-    """Every shipped file, with the options that make it small."""
+def cases(folder: Path = ROOT / "scenarios") -> dict[str, list[str]]:
+    """Every shipped file (or every file of a copy of the scenarios folder), with the options that make it small."""
     found: dict[str, list[str]] = {}
-    runs = sorted((ROOT / "scenarios").glob("*.yaml")) + sorted((ROOT / "scenarios" / "validation").glob("*.yaml"))
+    runs = sorted(folder.glob("*.yaml")) + sorted((folder / "validation").glob("*.yaml"))
     for path in runs:
         found[str(path.relative_to(ROOT))] = [str(path), "--replications", "2", "--patients", "60", *SMALL]
-    for path in sorted((ROOT / "scenarios" / "sweeps").glob("*.yaml")):
+    for path in sorted((folder / "sweeps").glob("*.yaml")):
         found[str(path.relative_to(ROOT))] = [str(path), "--replications", "2", "--patients", "30", *SMALL]
-    for path in sorted((ROOT / "scenarios" / "trials").glob("*.yaml")):
+    for path in sorted((folder / "trials").glob("*.yaml")):
         found[str(path.relative_to(ROOT))] = [str(path), "--set", "trial.simulations=20",
                                               "--set", "trial.patients_per_arm=[20, 40]", *SMALL]
     return found
@@ -47,18 +53,15 @@ def cases() -> dict[str, list[str]]:
 def folder_hashes(folder: Path) -> dict[str, str]:
     """SHA-256 of every data file under ``folder``, by relative path.
 
-    The small copy of a sweep file names its base scenario by an absolute path, which ``sweep.yaml``
-    repeats: the checkout's own folder is replaced by ``<root>`` so that the hashes do not depend on
-    where the repository is.
+    A sweep's resolved file names its base scenario by absolute path: the checkout's own folder is
+    replaced by ``<root>`` first, so that the hashes do not depend on where the project lives.
     """
     hashes = {}
+    root = str(ROOT).encode("utf-8")
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
         if path.is_file() and relative.name not in SKIPPED and relative.parts[0] != "figures":
-            data = path.read_bytes()
-            if relative.name == "sweep.yaml":
-                data = data.replace(str(ROOT).encode("utf-8"), b"<root>")
-            hashes[str(relative)] = hashlib.sha256(data).hexdigest()
+            hashes[str(relative)] = hashlib.sha256(path.read_bytes().replace(root, b"<root>")).hexdigest()
     return hashes
 
 
@@ -94,9 +97,9 @@ def run_case(arguments: list[str], out: Path) -> dict[str, str]:
     return folder_hashes(out)
 
 
-def compute(names: list[str] | None = None) -> dict[str, dict[str, str]]:
+def compute(names: list[str] | None = None, folder: Path = ROOT / "scenarios") -> dict[str, dict[str, str]]:
     """The hashes of the named cases (all by default)."""
-    every = cases()
+    every = cases(folder)
     chosen = names if names is not None else list(every)
     result = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,14 +111,17 @@ def compute(names: list[str] | None = None) -> dict[str, dict[str, str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--record", action="store_true", help="write the hashes to tests/golden/")
+    parser.add_argument("--fixture", action="store_true",
+                        help="the scenario files as they were before the rules of DESIGN section 2b")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    hashes = compute()
+    folder, record = (FIXTURE, FIXTURE_RECORD) if args.fixture else (ROOT / "scenarios", RECORD)
+    hashes = compute(folder=folder)
     if args.record:
-        RECORD.write_text(json.dumps(hashes, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        print(f"recorded {sum(map(len, hashes.values()))} files of {len(hashes)} cases in {RECORD}")
+        record.write_text(json.dumps(hashes, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        print(f"recorded {sum(map(len, hashes.values()))} files of {len(hashes)} cases in {record}")
         return 0
-    recorded = json.loads(RECORD.read_text(encoding="utf-8"))
+    recorded = json.loads(record.read_text(encoding="utf-8"))
     differ = 0
     for name, files in hashes.items():
         same = recorded.get(name) == files

@@ -37,6 +37,7 @@ class Outcome:
     headline: bool = True  # in the per-arm table of the terminal and report
     subgroups: bool = False  # in the report's section per subgroup
     swept: bool = True  # a sweep may report it
+    optional: bool = False  # summarised only when the patients table has its column
 
     @property
     def unit(self) -> str:
@@ -65,6 +66,8 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
     Outcome("complete_response", "Complete response", "proportion", +1, subgroups=True),
     Outcome("responded", "Responded", "proportion", +1),
     Outcome("dropout", "Dropout", "proportion", -1, subgroups=True),
+    # Only in scenarios whose adverse events may leave permanent harm (irreversible_probability).
+    Outcome("irreversible_harm", "Irreversible harm", "proportion", -1, swept=False, optional=True),
     Outcome("relapses", "Relapses", "count", -1, subgroups=True),
     Outcome("adverse_events", "Adverse events", "count", -1),
     Outcome("discontinuations", "Discontinuations", "count", -1, headline=False),
@@ -85,8 +88,10 @@ def outcome(name: str) -> Outcome:
 
 
 def summary_metrics(columns: list[str]) -> list[str]:
-    """The metrics summarised for a patients table with these columns: the registry's and each dose."""
-    return list(OUTCOMES) + [c for c in columns if c.startswith("dose_mg_")]
+    """The metrics summarised for a patients table with these columns: the registry's (an optional one
+    only when its column is there) and each dose."""
+    return ([name for name, o in OUTCOMES.items() if not o.optional or name in columns]
+            + [c for c in columns if c.startswith("dose_mg_")])
 
 
 def headline() -> dict[str, str]:

@@ -240,8 +240,9 @@ def test_other_one_arm_sweeps_draw_and_report_the_arm_mean(tmp_path, method):
 def test_a_parameter_of_another_arm_moves_nothing_and_has_no_noise(tmp_path):
     """Common random numbers: a thalidomide parameter leaves lenalidomide − standard exactly unchanged, so its
     tornado bars have zero length and zero paired noise, while the level noise at base is positive."""
-    section = ("method: one_way\nparameters:\n  therapies.thalidomide_100.adverse_events.neuropathy.rate_per_year: "
-               "{low: 0.1, high: 0.3}\nlevels: 2\nreplications: 4\noutcomes: [dropout]")
+    section = ("method: one_way\nparameters:\n"
+               "  therapies.thalidomide_100.adverse_events.thromboembolism.rate_per_year: {low: 0.01, high: 0.3}\n"
+               "levels: 2\nreplications: 4\noutcomes: [dropout]")
     path = tmp_path / "sweep.yaml"
     path.write_text(f"base: {ROOT / 'scenarios' / 'low_dose.yaml'}\nsweep:\n"
                     + "".join(f"  {line}\n" for line in section.splitlines()), encoding="utf-8")

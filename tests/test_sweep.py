@@ -30,7 +30,7 @@ LOW_DOSE = ROOT / "scenarios" / "low_dose.yaml"
 STANDARD_RESPONSE = "therapies.standard.response.probability"
 TAPER_RELAPSE = "therapies.lenalidomide_5.relapse.after_taper.probability"
 TAPER_WEEKS = "therapies.lenalidomide_5.taper.weeks"
-NEUROPATHY = "therapies.thalidomide_100.adverse_events.neuropathy.rate_per_year"
+THAL_TOXICITY = "therapies.thalidomide_100.adverse_events.other_toxicity.rate_per_year"  # a constant hazard of the base
 
 
 def write(path: Path, text: str) -> Path:
@@ -52,9 +52,9 @@ def folder_files(folder: Path) -> dict[str, bytes]:
 
 # --- design --------------------------------------------------------------------------------------
 
-RANGES = {STANDARD_RESPONSE: {"low": 0.3, "high": 0.6}, NEUROPATHY: {"low": 0.1, "high": 0.3}}
+RANGES = {STANDARD_RESPONSE: {"low": 0.3, "high": 0.6}, THAL_TOXICITY: {"low": 0.1, "high": 0.3}}
 PRIORS = {STANDARD_RESPONSE: {"distribution": "beta", "alpha": 18.4, "beta": 22.5},
-          NEUROPATHY: {"distribution": "gamma", "mean": 0.144, "sd": 0.04}}
+          THAL_TOXICITY: {"distribution": "gamma", "mean": 0.144, "sd": 0.04}}
 
 
 def expand(section: dict, seed: int = 7):  # type: ignore[no-untyped-def]
@@ -64,7 +64,7 @@ def expand(section: dict, seed: int = 7):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize(("section", "count"), [
     ({"method": "grid", "parameters": {STANDARD_RESPONSE: {"values": [0.3, 0.4]},
-                                       NEUROPATHY: {"values": [0.1, 0.2, 0.3]}}}, 6),
+                                       THAL_TOXICITY: {"values": [0.1, 0.2, 0.3]}}}, 6),
     ({"method": "one_way", "parameters": RANGES, "levels": 4}, 1 + 2 * 4),
     ({"method": "lhs", "parameters": RANGES, "samples": 10}, 10),
     ({"method": "sobol", "parameters": RANGES, "samples": 8}, 8 * (2 + 2)),
@@ -93,7 +93,7 @@ def test_design_has_the_expected_points_within_bounds(section, count):
 def test_one_way_design_runs_the_base_once_then_each_parameter_low_to_high():
     d = expand({"method": "one_way", "parameters": RANGES, "levels": 3})
     assert d.points[0].overrides == () and d.points[0].varied is None
-    assert [p.varied for p in d.points[1:]] == [STANDARD_RESPONSE] * 3 + [NEUROPATHY] * 3
+    assert [p.varied for p in d.points[1:]] == [STANDARD_RESPONSE] * 3 + [THAL_TOXICITY] * 3
     assert [p.overrides for p in d.points[1:4]] == [((STANDARD_RESPONSE, v),) for v in (0.3, 0.45, 0.6)]
     assert [p.overrides[0][1] for p in d.points[4:]] == pytest.approx([0.1, 0.2, 0.3])
 
@@ -344,13 +344,13 @@ def test_resume_refuses_a_folder_another_command_is_running(tmp_path, capsys):
 
 
 def test_sobol_morris_psa_and_grid_write_their_tables(tmp_path):
-    ranges = f"  {STANDARD_RESPONSE}: {{low: 0.3, high: 0.6}}\n  {NEUROPATHY}: {{low: 0.1, high: 0.3}}\n"
+    ranges = f"  {STANDARD_RESPONSE}: {{low: 0.3, high: 0.6}}\n  {THAL_TOXICITY}: {{low: 0.1, high: 0.3}}\n"
     cases = {
         "sobol": f"method: sobol\nparameters:\n{ranges}samples: 4\nreplications: 2",
         "morris": f"method: morris\nparameters:\n{ranges}samples: 2\nreplications: 2",
         "psa": "method: psa\nparameters:\n"
                f"  {STANDARD_RESPONSE}: {{distribution: beta, alpha: 18.4, beta: 22.5}}\n"
-               f"  {NEUROPATHY}: {{distribution: gamma, mean: 0.144, sd: 0.04}}\nsamples: 12\nreplications: 2",
+               f"  {THAL_TOXICITY}: {{distribution: gamma, mean: 0.144, sd: 0.04}}\nsamples: 12\nreplications: 2",
         "grid": f"method: grid\nparameters:\n  {TAPER_RELAPSE}: {{values: [0.3, 0.7]}}\n"
                 f"  {TAPER_WEEKS}: {{values: [4, 12]}}\nreplications: 2",
     }
@@ -362,10 +362,10 @@ def test_sobol_morris_psa_and_grid_write_their_tables(tmp_path):
             sensitivity = pd.read_csv(out / "sensitivity.csv")
             keys = ["S1", "S1_conf", "ST", "ST_conf"] if method == "sobol" else ["mu_star", "mu_star_conf", "sigma"]
             assert set(keys) <= set(sensitivity.columns)
-            assert set(sensitivity["parameter"]) == {STANDARD_RESPONSE, NEUROPATHY}
-            # neuropathy of thalidomide cannot move lenalidomide's difference from standard
+            assert set(sensitivity["parameter"]) == {STANDARD_RESPONSE, THAL_TOXICITY}
+            # a toxicity of thalidomide cannot move lenalidomide's difference from standard
             lenalidomide = sensitivity[(sensitivity["arm"] == "lenalidomide") & (sensitivity["measure"] == "mean")
-                                       & (sensitivity["parameter"] == NEUROPATHY)]
+                                       & (sensitivity["parameter"] == THAL_TOXICITY)]
             assert (lenalidomide[keys[0]].abs() < 1e-9).all()
         if method == "psa":
             psa = pd.read_csv(out / "psa.csv")
@@ -419,7 +419,7 @@ def test_plot_redraws_a_one_way_sweep_folder_to_the_same_tables_and_report(small
 @pytest.mark.parametrize("method", ["grid", "lhs", "sobol", "morris", "psa"])
 def test_plot_redraws_every_method_from_the_folder_alone(tmp_path, capsys, method):
     """The sweep file and its base scenario are gone before the redraw: only the folder's own files are read."""
-    ranges = f"  {STANDARD_RESPONSE}: {{low: 0.3, high: 0.6}}\n  {NEUROPATHY}: {{low: 0.1, high: 0.3}}\n"
+    ranges = f"  {STANDARD_RESPONSE}: {{low: 0.3, high: 0.6}}\n  {THAL_TOXICITY}: {{low: 0.1, high: 0.3}}\n"
     section = {
         "grid": f"method: grid\nparameters:\n  {TAPER_RELAPSE}: {{values: [0.3, 0.7]}}\n"
                 f"  {TAPER_WEEKS}: {{values: [4, 12]}}\nreplications: 2",
@@ -428,7 +428,7 @@ def test_plot_redraws_every_method_from_the_folder_alone(tmp_path, capsys, metho
         "morris": f"method: morris\nparameters:\n{ranges}samples: 2\nreplications: 2",
         "psa": "method: psa\nparameters:\n"
                f"  {STANDARD_RESPONSE}: {{distribution: beta, alpha: 18.4, beta: 22.5}}\n"
-               f"  {NEUROPATHY}: {{distribution: gamma, mean: 0.144, sd: 0.04}}\nsamples: 6\nreplications: 2",
+               f"  {THAL_TOXICITY}: {{distribution: gamma, mean: 0.144, sd: 0.04}}\nsamples: 6\nreplications: 2",
     }[method]
     base = tmp_path / "base.yaml"
     shutil.copyfile(LOW_DOSE, base)

@@ -58,6 +58,29 @@ def test_a_plausible_but_wrong_formula_fails(outcomes: list[verify.Outcome]) -> 
     assert not verify.evaluate(wrong, 3.0).passed
 
 
+def test_suite_covers_the_exposure_rules(outcomes: list[verify.Outcome]) -> None:
+    """Every rule of DESIGN section 2b (2b.1 to 2b.6) is named by a case with an exact check."""
+    named = {rule for o in outcomes for rule in re.findall(r"2b\.(\d)", o.check.case)}
+    assert named == {"1", "2", "3", "4", "5", "6"}
+    for rule in named:
+        assert any(o.check.kind == "exact" for o in outcomes if f"2b.{rule}" in o.check.case), rule
+
+
+def test_not_redrawing_at_a_dose_change_would_fail(outcomes: list[verify.Outcome]) -> None:
+    """Keeping the full-dose time after the taper (no redraw) would give 1 - exp(-52/52) by week 52."""
+    check = next(o.check for o in outcomes if o.check.case.startswith("18 ") and "by week 52" in o.check.quantity)
+    wrong = dataclasses.replace(check, expected=-np.expm1(-1.0))
+    assert verify.evaluate(check, 3.0).passed
+    assert not verify.evaluate(wrong, 3.0).passed
+
+
+def test_a_threshold_drawn_per_course_would_fail(outcomes: list[verify.Outcome]) -> None:
+    """A cumulative-dose event counted per course (not once per patient and drug) would occur three times."""
+    check = next(o.check for o in outcomes if o.check.case.startswith("19 ") and "3 courses" in o.check.quantity)
+    assert verify.evaluate(check, 3.0).passed
+    assert not verify.evaluate(dataclasses.replace(check, expected=3.0), 3.0).passed
+
+
 def test_exact_check_fails_on_one_patient() -> None:
     check = verify.Check("case", "weeks", 2.0, "fixed", "exact", np.array([2.0, 2.0, 2.0 + 1e-6]))
     assert not verify.evaluate(check, 3.0).passed

@@ -24,7 +24,7 @@ class Draws:
     def __init__(self, streams: Streams):
         self._streams = streams
         self._lists: dict[Any, list[float]] = {}
-        self.courses: dict[tuple[Plan, int, bool], Course] = {}
+        self.courses: dict[tuple[Any, ...], Course] = {}
 
     def close(self) -> None:
         """Drop the block's draws (courses refer back to this object)."""
@@ -59,11 +59,13 @@ class Draws:
             self._lists[key] = values
         return values
 
-    def new_course(self, key: tuple[Plan, int, bool]) -> Course:
+    def new_course(self, key: tuple[Any, ...]) -> Course:
         """Draw a course for the whole block and keep it in ``courses``: the key is (plan, the
-        course's ordinal in the patient's pathway, whether it is the plan's first course)."""
-        plan, ordinal, first = key
-        course = self.courses[key] = Course(self, plan, course_names(ordinal), first)
+        course's ordinal in the patient's pathway, whether it is the plan's first course), and for a
+        plan with first-course-only adverse events, whether it is the patient's first course of the drug."""
+        plan, ordinal, first = key[:3]
+        first_of_drug = key[3] if len(key) > 3 else True
+        course = self.courses[key] = Course(self, plan, course_names(ordinal), first, first_of_drug)
         return course
 
 
@@ -82,29 +84,49 @@ class Course:
 
     __slots__ = ("_draws", "_plan", "_names", "responds", "time_to_response", "completes", "first_onset",
                  "_onsets", "_order", "on_treatment", "time_to_complete", "after_taper", "after_taper_time",
-                 "after_stop", "after_stop_time", "_discontinue")
+                 "after_stop", "after_stop_time", "_discontinue", "first_of_drug", "on_reduced",
+                 "escalation_responds", "escalation_time", "_irreversible", "exposure_start", "_exposure_levels")
 
-    def __init__(self, draws: Draws, plan: Plan, names: Names, first: bool):
+    def __init__(self, draws: Draws, plan: Plan, names: Names, first: bool, first_of_drug: bool = True):
         self._draws = draws
         self._plan = plan
         self._names = names
         self._discontinue: dict[int, np.ndarray] = {}
+        self._irreversible: dict[int, np.ndarray] = {}
+        self._exposure_levels: dict[str, tuple[list[float] | None, ...]] = {}
+        self.first_of_drug = first_of_drug
         self.responds = draws.below(names.response, plan.p_response if first else plan.p_retreat)
         self.time_to_response = draws.times(names.time_to_response, plan.time_to_response, plan.assessment_week)
         self.completes = draws.below(names.complete, plan.p_complete)
-        possible = [(index, ae_name, p_occurs, onset) for index, ae_name, p_occurs, onset, _ in plan.adverse_events
-                    if p_occurs > 0]
+        # Events that follow the dose are not drawn here (see engine/exposure.py); an event of the
+        # first course of the drug only is left out of later courses.
+        possible = [(index, ae_name, p_occurs, onset) for index, ae_name, p_occurs, onset, first_only
+                    in plan.course_events if p_occurs > 0 and (first_of_drug or not first_only)]
         if not possible:
             self.first_onset = [math.inf] * len(self.responds)
             self._onsets = self._order = None
             return
         uniforms = draws.uniforms
-        onsets = np.stack([np.where(uniforms(names.ae(ae_name)[0]) < p_occurs,
-                                    draws.times_array(names.ae(ae_name)[1], onset), np.inf)
-                           for _, ae_name, p_occurs, onset in possible], axis=1)
+        columns = [np.where(uniforms(names.ae(ae_name)[0]) < p_occurs, draws.times_array(names.ae(ae_name)[1], onset),
+                            np.inf)
+                   for _, ae_name, p_occurs, onset in possible]
+        if len(columns) == 1:  # nothing to order
+            self._onsets = columns[0][:, None]
+            self._order = np.full((len(columns[0]), 1), possible[0][0])
+            self.first_onset = columns[0].tolist()
+            return
+        indices = np.array([index for index, _, _, _ in possible])
+        if len(columns) == 2:  # one comparison orders two events (the lower index first on ties)
+            later = columns[1] < columns[0]
+            earliest = np.where(later, columns[1], columns[0])
+            self._onsets = np.stack([earliest, np.where(later, columns[0], columns[1])], axis=1)
+            self._order = indices[np.stack([later, ~later], axis=1).astype(np.intp)]
+            self.first_onset = earliest.tolist()
+            return
+        onsets = np.stack(columns, axis=1)
         order = np.argsort(onsets, axis=1, kind="stable")  # stable: the lower index first on ties
-        self._onsets = np.sort(onsets, axis=1)
-        self._order = np.array([index for index, _, _, _ in possible])[order]
+        self._onsets = np.take_along_axis(onsets, order, axis=1)
+        self._order = indices[order]
         self.first_onset = self._onsets[:, 0].tolist()
 
     def adverse_event(self, j: int, k: int) -> tuple[float, int]:
@@ -124,6 +146,36 @@ class Course:
             self._discontinue[index] = uniforms
         return uniforms.item(j)
 
+    def irreversible_uniform(self, index: int, j: int) -> float:
+        """Patient j's uniform for permanent harm from adverse event ``index`` in this course."""
+        uniforms = self._irreversible.get(index)
+        if uniforms is None:
+            uniforms = self._draws.uniforms(self._names.irreversible(self._plan.adverse_events[index][1]))
+            self._irreversible[index] = uniforms
+        return uniforms.item(j)
+
+    def exposure_at(self, level: str, mg_per_week: float | None) -> tuple[list[float] | None, ...]:
+        """Per event of ``plan.dynamic``: for a hazard that scales with the dose, the weeks to the event
+        from entering dose level ``level`` at ``mg_per_week``, redrawn from the hazard at that dose with a
+        draw of its own for the level (memoryless); None for a cumulative-dose event."""
+        offsets = self._exposure_levels.get(level)
+        if offsets is None:
+            plan: Any = self._plan
+            found: list[list[float] | None] = []
+            for exposure in plan.dynamic:
+                if exposure.cumulative:
+                    found.append(None)
+                    continue
+                factor = ((mg_per_week or 0.0) / exposure.full_mg_per_week) ** exposure.exponent
+                purpose = self._names.onset_at(exposure.name, level)
+                if factor <= 0.0:
+                    found.append([math.inf] * len(self.responds))
+                else:
+                    unit = -np.log1p(-self._draws.uniforms(purpose))
+                    found.append((unit * (exposure.mean_weeks / factor)).tolist())
+            offsets = self._exposure_levels[level] = tuple(found)
+        return offsets
+
     def __getattr__(self, name: str) -> Any:
         # Called only for a lazy slot not yet filled (and only for the rules the plan has): draw it, keep it.
         draws, names = self._draws, self._names
@@ -140,6 +192,20 @@ class Course:
             value = draws.below(names.after_stop, plan.after_stop[0])
         elif name == "after_stop_time":
             value = draws.times(names.after_stop_time, plan.after_stop[1])
+        elif name == "on_reduced":
+            value = draws.exponential(names.on_reduced, plan.on_reduced_mean)
+        elif name == "escalation_responds":  # whether a non-responder responds after escalation
+            value = draws.below(names.escalation_response, plan.p_escalation)
+        elif name == "escalation_time":
+            value = draws.times(names.escalation_time, plan.time_to_response, plan.escalation_window)
+        elif name == "exposure_start":
+            # Per event of plan.dynamic: the patient's threshold in mg of the drug (drawn once per patient and
+            # drug, by the drug's name), or the weeks to the event at the full dose (the same draw as an event
+            # that does not follow the dose, purpose ae.NAME.onset).
+            value = tuple(
+                (draws.times_array(e.threshold_purpose, e.threshold) * 1000.0).tolist() if e.cumulative
+                else draws.times(names.ae(e.name)[1], plan.adverse_events[e.index][3])
+                for e in plan.dynamic)
         else:
             raise AttributeError(name)
         setattr(self, name, value)
@@ -150,7 +216,8 @@ class Names:
     """Stream names of one course ordinal: every draw of that course has its own purpose."""
 
     __slots__ = ("prefix", "response", "time_to_response", "complete", "time_to_complete", "on_treatment",
-                 "after_taper", "after_taper_time", "after_stop", "after_stop_time", "_ae")
+                 "after_taper", "after_taper_time", "after_stop", "after_stop_time", "_ae", "on_reduced",
+                 "escalation_response", "escalation_time")
 
     def __init__(self, course: int):
         prefix = f"c{course}."
@@ -164,6 +231,9 @@ class Names:
         self.after_taper_time = prefix + "relapse.after_taper.time"
         self.after_stop = prefix + "relapse.after_stop"
         self.after_stop_time = prefix + "relapse.after_stop.time"
+        self.on_reduced = prefix + "relapse.on_reduced"
+        self.escalation_response = prefix + "escalation.response"
+        self.escalation_time = prefix + "escalation.time_to_response"
         self._ae: dict[str, tuple[str, str, str]] = {}
 
     def ae(self, name: str) -> tuple[str, str, str]:
@@ -174,6 +244,14 @@ class Names:
             names = (base + "occurs", base + "onset", base + "discontinue")
             self._ae[name] = names
         return names
+
+    def irreversible(self, name: str) -> str:
+        """Purpose of the draw that makes an adverse event's harm permanent."""
+        return f"{self.prefix}ae.{name}.irreversible"
+
+    def onset_at(self, name: str, level: str) -> str:
+        """Purpose of an adverse event's time redrawn on entering a dose level of the course."""
+        return f"{self.prefix}ae.{name}.onset.{level}"
 
 
 _NAMES: dict[int, Names] = {}

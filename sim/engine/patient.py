@@ -9,16 +9,17 @@ from typing import Any
 import simpy
 
 from sim.engine.draws import Draws
-from sim.engine.plans import AFTER_CONTINUE, AFTER_TAPER, Plan
-from sim.engine.records import ACTIVE, FULL, OFF, REMISSION, RESPONSE, TAPER
+from sim.engine.exposure import DONE, next_exposure, redraw_exposure, start_exposure
+from sim.engine.plans import AFTER_CONTINUE, AFTER_REDUCE, AFTER_TAPER, Plan
+from sim.engine.records import ACTIVE, FULL, OFF, REDUCED, REMISSION, RESPONSE, TAPER
 
 __all__ = ["patient_pathway"]
 
 # The kinds of pending event. On equal weeks they happen in this order: an adverse event while
 # still on drug, then a relapse (so a relapse due exactly at a taper's end happens during the
 # taper), then the course's next step: failure at assessment, response, remission, end of
-# maintenance or end of taper (a course has only one of these pending at a time).
-_ADVERSE, _RELAPSE, _FAILURE, _RESPONSE, _REMISSION, _MAINTENANCE_END, _TAPER_END = range(7)
+# maintenance, end of taper or dose escalation (a course has only one of these pending at a time).
+_ADVERSE, _RELAPSE, _FAILURE, _RESPONSE, _REMISSION, _MAINTENANCE_END, _TAPER_END, _ESCALATION = range(8)
 
 _NO_LINE_LEFT = ("no_line_left", "", "")
 _LOST_WITHOUT_LINE = ("lost_to_follow_up", "", "")
@@ -26,6 +27,10 @@ _END_WITHOUT_LINE = ("end_of_follow_up", "", "")
 _INF = math.inf
 # What to do before waiting for the next event.
 _NOTHING, _STOP_DRUG, _NEXT_LINE, _RETREAT = 0, 1, 2, 3
+_NONE: frozenset[tuple[str, str]] = frozenset()
+_NO_DUE: list[float] = []  # never changed: a course that needs ``due`` makes its own
+
+
 def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, follow_up: float, draws: Draws,
              log: list[Any] | None, rows: list[Any], dosed: int) -> Generator[simpy.Event, Any, None]:
     """One patient's course through the lines of an arm, as a SimPy process.
@@ -40,10 +45,16 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
 
     Pending events live in three places, because a pathway never has more than one of each kind:
     the next step of the course (``step_week``, ``step``: failure at assessment, response,
-    remission, end of maintenance or end of taper, one at a time), the relapse (``relapse_week``),
-    and the course's next adverse event (``adverse_week``; it is the course's ``adverse_next``-th,
-    in onset order). Absent events are due at infinity. On equal weeks an adverse event comes
-    first, then the relapse, then the course's step (see the keys at the top of this module).
+    remission, end of maintenance, end of taper or dose escalation, one at a time), the relapse
+    (``relapse_week``), and the course's next adverse event (``adverse_week``; it is the course's
+    ``adverse_next``-th, in onset order). Absent events are due at infinity. On equal weeks an
+    adverse event comes first, then the relapse, then the course's step (see the keys at the top of
+    this module). A plan with adverse events that follow the dose keeps them in ``due``
+    (engine/exposure.py): its next adverse event is the earlier of ``matrix_week`` (the course's
+    next drawn event) and the earliest of ``due``.
+
+    Time is accumulated in one place, for the interval up to the next event: disease-free time, time
+    on treatment and dose, at the current state and dose level.
     """
     now = 0.0
     disease = ACTIVE
@@ -57,7 +68,7 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
     n_lines = len(lines)
     plan: Any = None
     course: Any = None  # the current course's draws
-    ordinal = 0  # the current course's ordinal over the whole pathway (names its streams)
+    ordinal = 0  # the current course's ordinal over the whole pathway (names its streams): courses started
     courses_of: dict[str, int] = {}
     will_complete = False
     discontinued: tuple[str, ...] = ()  # drugs stopped for an adverse event
@@ -71,12 +82,16 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
     disease_free = 0.0
     on_treatment = 0.0
     dose = [0.0] * dosed
-    relapses = adverse_events = discontinuations = courses = 0
+    relapses = adverse_events = discontinuations = 0
     dropout_reason: str | None = None
     dropout_week: float | None = None
+    irreversible_week: float | None = None
     action = _NEXT_LINE
     stop_reason = ""
     courses_drawn = draws.courses
+    done: frozenset[tuple[str, str]] = _NONE  # (drug, event) of cumulative-dose events that occurred
+    due: list[float] = _NO_DUE  # replaced at the start of each course of a plan with events that follow the dose
+    matrix_week = _INF
 
     while True:
         if action:
@@ -110,29 +125,52 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                 if plan is not None:
                     # Start a course of `plan`.
                     ordinal += 1
-                    therapy = plan.name
+                    therapy, mg_per_week, dose_index, first_only, dynamic = plan.course_start
                     number = courses_of.get(therapy, 0) + 1
                     courses_of[therapy] = number
-                    courses += 1
                     level = FULL
-                    mg_per_week = plan.full_mg_per_week
-                    dose_index = plan.dose_index
                     relapse_week = _INF
                     if log is not None:
                         log.append(now)
                         log.append(plan.log_course_start.get((line, number)) or plan.course_start_label(line, number))
-                    drawn = (plan, ordinal, number == 1)
+                    if first_only:
+                        # The patient's first course of the drug: no course yet of any therapy of the drug.
+                        first_of_drug = number == 1 and not (plan.same_drug
+                                                             and any(map(courses_of.get, plan.same_drug)))
+                        drawn: tuple[Any, ...] = (plan, ordinal, number == 1, first_of_drug)
+                    else:
+                        drawn = (plan, ordinal, number == 1)
                     course = courses_drawn.get(drawn) or draws.new_course(drawn)
                     if course.responds[j]:
-                        step_week, step = now + course.time_to_response[j], _RESPONSE
+                        respond_after = course.time_to_response[j]
+                        if plan.escalation_week < respond_after:
+                            step_week, step = now + plan.escalation_week, _ESCALATION
+                        else:
+                            step_week, step = now + respond_after, _RESPONSE
                     elif plan.assessment_week is not None:
-                        step_week, step = now + plan.assessment_week, _FAILURE
+                        if plan.escalates:
+                            step_week, step = now + plan.escalation_week, _ESCALATION
+                        else:
+                            step_week, step = now + plan.assessment_week, _FAILURE
                     else:
                         step_week = _INF
                     will_complete = course.completes[j]
                     course_start = now
-                    adverse_week = now + course.first_onset[j]
                     adverse_next = 0
+                    if dynamic:
+                        matrix_week = now + course.first_onset[j]
+                        if plan.threshold_only:  # engine/exposure.py's start_exposure, written out
+                            if done and plan.threshold_key in done:
+                                due = [DONE]
+                            else:
+                                left = course.exposure_start[0][j] - dose[dose_index]
+                                due = [(now + left / mg_per_week if left > 0.0 else now) if mg_per_week else _INF]
+                            adverse_week = matrix_week if matrix_week < due[0] else due[0]
+                        else:
+                            adverse_week, due = start_exposure(plan, course, j, now, mg_per_week, dose, done,
+                                                               matrix_week)
+                    else:
+                        adverse_week = now + course.first_onset[j]
             action = _NOTHING
 
         # The next event: the earliest, ties broken by kind.
@@ -146,7 +184,7 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
             t = end_week
         if t > now:
             yield timeout(t - now)
-            # Accumulate time in the current state up to t.
+            # Accumulate time in the current state and at the current dose up to t.
             dt = t - now
             if disease is REMISSION:
                 disease_free += dt
@@ -193,6 +231,33 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                 if plan.after_taper is not None and course.after_taper[j]:
                     relapse_week = now + course.after_taper_time[j]
                 step_week, step = now + plan.taper_weeks, _TAPER_END
+                if plan.dynamic:
+                    if plan.threshold_only:  # engine/exposure.py's redraw_exposure, written out
+                        if due[0] is not DONE:
+                            left = course.exposure_start[0][j] - dose[dose_index]
+                            due[0] = (now + left / mg_per_week if left > 0.0 else now) if mg_per_week else _INF
+                        adverse_week = matrix_week if matrix_week < due[0] else due[0]
+                    else:
+                        adverse_week = redraw_exposure(plan, course, j, now, mg_per_week, dose, due, TAPER,
+                                                       matrix_week)
+            elif plan.after_maintenance == AFTER_REDUCE:
+                level = REDUCED
+                mg_per_week = plan.taper_mg_per_week
+                if log is not None:
+                    log.append(now)
+                    log.append(plan.log_reduction)
+                # A change of dose voids the full-dose relapse draw; the reduced dose has its own, and no end.
+                relapse_week = now + course.on_reduced[j] if plan.relapses_on_reduced else _INF
+                step_week = _INF
+                if plan.dynamic:
+                    if plan.threshold_only:  # engine/exposure.py's redraw_exposure, written out
+                        if due[0] is not DONE:
+                            left = course.exposure_start[0][j] - dose[dose_index]
+                            due[0] = (now + left / mg_per_week if left > 0.0 else now) if mg_per_week else _INF
+                        adverse_week = matrix_week if matrix_week < due[0] else due[0]
+                    else:
+                        adverse_week = redraw_exposure(plan, course, j, now, mg_per_week, dose, due, REDUCED,
+                                                       matrix_week)
             else:
                 action, stop_reason = _STOP_DRUG, "end_of_maintenance"
         elif key == _RELAPSE:
@@ -220,17 +285,70 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                 log.append(now)
                 log.append(plan.log_failure)
             action = _NEXT_LINE
+        elif key == _ESCALATION:
+            # No response yet at the escalation week: the course's full dose is the escalated one from now.
+            mg_per_week = plan.escalation_mg_per_week
+            if log is not None:
+                log.append(now)
+                log.append(plan.log_escalation)
+            if course.responds[j]:  # a responder whose drawn time is later still responds then
+                step_week, step = course_start + course.time_to_response[j], _RESPONSE
+            elif course.escalation_responds[j]:
+                step_week, step = now + course.escalation_time[j], _RESPONSE
+            else:
+                step_week, step = course_start + plan.assessment_week, _FAILURE
+            if plan.dynamic:
+                if plan.threshold_only:  # engine/exposure.py's redraw_exposure, written out
+                    if due[0] is not DONE:
+                        left = course.exposure_start[0][j] - dose[dose_index]
+                        due[0] = (now + left / mg_per_week if left > 0.0 else now) if mg_per_week else _INF
+                    adverse_week = matrix_week if matrix_week < due[0] else due[0]
+                else:
+                    adverse_week = redraw_exposure(plan, course, j, now, mg_per_week, dose, due, "escalated",
+                                                   matrix_week)
         else:  # an adverse event
-            _, index = course.adverse_event(j, adverse_next)
-            adverse_next += 1
-            onset, _ = course.adverse_event(j, adverse_next)
-            adverse_week = course_start + onset
+            exposure = None
+            if plan.dynamic:
+                onset, index = course.adverse_event(j, adverse_next)
+                week, position = next_exposure(due)
+                if course_start + onset < week or (course_start + onset == week
+                                                   and index < plan.dynamic[position].index):
+                    adverse_next += 1
+                    onset, _ = course.adverse_event(j, adverse_next)
+                    matrix_week = course_start + onset
+                else:
+                    exposure = plan.dynamic[position]
+                    index = exposure.index
+                    due[position] = DONE
+                    if exposure.cumulative:
+                        done = done | {exposure.key}
+                adverse_week = min(matrix_week, *due)
+            else:
+                _, index = course.adverse_event(j, adverse_next)
+                adverse_next += 1
+                onset, _ = course.adverse_event(j, adverse_next)
+                adverse_week = course_start + onset
             _, ae_name, _, _, p_discontinue = plan.adverse_events[index]
             adverse_events += 1
             if log is not None:
                 log.append(now)
                 log.append(plan.log_adverse[index])
-            if course.discontinue_uniform(index, j) < p_discontinue:
+            if plan.irreversible and plan.irreversible[index] > 0.0:
+                if exposure is not None and exposure.cumulative:
+                    chance = draws.uniforms(exposure.irreversible_purpose).item(j)
+                else:
+                    chance = course.irreversible_uniform(index, j)
+                if chance < plan.irreversible[index]:
+                    if irreversible_week is None:
+                        irreversible_week = now
+                    if log is not None:
+                        log.append(now)
+                        log.append(plan.log_irreversible[index])
+            if exposure is not None and exposure.cumulative:
+                chance = draws.uniforms(exposure.discontinue_purpose).item(j)
+            else:
+                chance = course.discontinue_uniform(index, j)
+            if chance < p_discontinue:
                 discontinuations += 1
                 discontinued += (plan.drug,)
                 if log is not None:
@@ -258,5 +376,5 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
         log.append(plan.log_end if plan is not None else _END_WITHOUT_LINE)
     # In the order of records.PATIENT_FIELDS.
     rows[j] = (first_response, first_remission, disease_free, relapses, first_relapse, relapse_after_remission,
-               dropout_reason, dropout_week, adverse_events, discontinuations, courses, on_treatment, disease,
-               dose)
+               dropout_reason, dropout_week, adverse_events, discontinuations, ordinal, on_treatment, disease,
+               dose, irreversible_week)

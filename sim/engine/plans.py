@@ -6,15 +6,41 @@ import math
 
 import numpy as np
 
-from sim.engine.records import FULL, OFF, TAPER
+from sim.engine.records import FULL, OFF, REDUCED, TAPER
 from sim.engine.streams import Streams
 from sim.spec.scenario import Scenario
-from sim.spec.therapy import Therapy, mean_weeks, resolve_therapy
+from sim.spec.therapy import AdverseEvent, Therapy, mean_weeks, resolve_therapy
 
-__all__ = ["AFTER_CONTINUE", "AFTER_STOP", "AFTER_TAPER", "Plan", "assign_subgroups", "compiled_lines"]
+__all__ = ["AFTER_CONTINUE", "AFTER_REDUCE", "AFTER_STOP", "AFTER_TAPER", "Exposure", "Plan", "assign_subgroups",
+           "compiled_lines"]
 
-AFTER_CONTINUE, AFTER_STOP, AFTER_TAPER = 0, 1, 2
-"""What follows maintenance: the full dose continues, the drug stops, or a taper."""
+AFTER_CONTINUE, AFTER_STOP, AFTER_TAPER, AFTER_REDUCE = 0, 1, 2, 3
+"""What follows maintenance: the full dose continues, the drug stops, a taper, or the reduced dose for good."""
+
+
+class Exposure:
+    """An adverse event that follows the dose: a hazard scaled by the current dose, or a cumulative-dose
+    threshold (DESIGN 2b, rules 2 and 3). Its time is worked out again whenever the dose changes."""
+
+    __slots__ = ("index", "name", "cumulative", "first_only", "mean_weeks", "exponent", "full_mg_per_week",
+                 "threshold", "key", "threshold_purpose", "discontinue_purpose", "irreversible_purpose")
+
+    def __init__(self, index: int, name: str, event: AdverseEvent, drug: str, full_mg_per_week: float):
+        self.index = index
+        self.name = name
+        self.cumulative = event.cumulative
+        self.first_only = event.first_course_only
+        self.mean_weeks = mean_weeks(event.rate_per_year) if event.rate_per_year is not None else math.inf
+        self.exponent = event.dose_exponent or 0.0
+        self.full_mg_per_week = full_mg_per_week
+        self.threshold = event.cumulative_dose_g
+        # A cumulative-dose event belongs to the patient and the drug, not to a course: its draws are
+        # named by the drug, once per patient, whatever therapy of the drug is given.
+        self.key = (drug, name)
+        base = f"drug.{drug}.ae.{name}."
+        self.threshold_purpose = base + "threshold_g"
+        self.discontinue_purpose = base + "discontinue"
+        self.irreversible_purpose = base + "irreversible"
 
 
 class Plan:
@@ -25,9 +51,12 @@ class Plan:
                  "after_maintenance", "taper_weeks", "on_treatment_mean", "relapses_on_treatment", "after_taper",
                  "after_stop", "retreat", "max_courses", "adverse_events", "log_response", "log_remission",
                  "log_taper_start", "log_failure", "log_relapse", "log_stop", "log_adverse", "log_discontinuation",
-                 "log_lost", "log_end", "log_course_start")
+                 "log_lost", "log_end", "log_course_start", "escalation_week", "escalates", "escalation_mg_per_week",
+                 "p_escalation", "escalation_window", "on_reduced_mean", "relapses_on_reduced", "first_course_only",
+                 "course_events", "dynamic", "irreversible", "log_escalation", "log_reduction", "log_irreversible",
+                 "same_drug", "threshold_only", "threshold_key", "course_start")
 
-    def __init__(self, name: str, therapy: Therapy, dosed_drugs: list[str]):
+    def __init__(self, name: str, therapy: Therapy, dosed_drugs: list[str], same_drug: tuple[str, ...] = ()):
         response = therapy.response
         self.name = name
         self.drug = therapy.drug
@@ -43,9 +72,9 @@ class Plan:
         self.assessment_week = response.assessment_week
         self.time_to_complete = response.time_to_complete
         self.maintenance_weeks = therapy.maintenance_weeks
-        self.after_maintenance = {"continue": AFTER_CONTINUE, "stop": AFTER_STOP,
-                                  "taper": AFTER_TAPER}[therapy.after_maintenance]
-        self.taper_weeks = taper.weeks if taper is not None else 0.0
+        self.after_maintenance = {"continue": AFTER_CONTINUE, "stop": AFTER_STOP, "taper": AFTER_TAPER,
+                                  "reduce": AFTER_REDUCE}[therapy.after_maintenance]
+        self.taper_weeks = taper.weeks if taper is not None and taper.weeks is not None else 0.0
         self.on_treatment_mean = mean_weeks(therapy.relapse.on_treatment_per_year)
         self.relapses_on_treatment = self.on_treatment_mean != math.inf
         rules = therapy.relapse
@@ -53,20 +82,59 @@ class Plan:
         self.after_stop = (rules.after_stop.probability, rules.after_stop.time) if rules.after_stop else None
         self.retreat = therapy.on_relapse == "retreat"
         self.max_courses = therapy.max_courses
+        events = therapy.adverse_events
         self.adverse_events = tuple(
-            (index, ae_name, ae.occurrence_probability, ae.onset_distribution, ae.discontinue_probability)
-            for index, (ae_name, ae) in enumerate(therapy.adverse_events.items())
+            (index, ae_name, 0.0 if ae.cumulative else ae.occurrence_probability,
+             None if ae.cumulative else ae.onset_distribution, ae.discontinue_probability)
+            for index, (ae_name, ae) in enumerate(events.items())
         )
+        # DESIGN 2b. Each rule costs the hot loop only when the therapy uses it.
+        escalation = therapy.escalation
+        self.escalates = escalation is not None
+        self.escalation_week = escalation.at_week if escalation is not None else math.inf
+        self.escalation_mg_per_week = escalation.dose_mg_per_day * 7.0 if escalation is not None else None
+        self.p_escalation = escalation.probability if escalation is not None else 0.0
+        self.escalation_window = (response.assessment_week - escalation.at_week
+                                  if escalation is not None and response.assessment_week is not None else None)
+        reduced = therapy.relapse.on_reduced_per_year
+        self.on_reduced_mean = mean_weeks(reduced) if reduced is not None else math.inf
+        self.relapses_on_reduced = self.on_reduced_mean != math.inf
+        self.first_course_only = any(ae.first_course_only for ae in events.values())
+        # The other therapies of the scenario with this drug: a first course of this therapy is the
+        # patient's first course of the drug when none of them has had a course.
+        self.same_drug = same_drug
+        self.dynamic = tuple(
+            Exposure(index, ae_name, ae, therapy.drug, self.full_mg_per_week or 0.0)
+            for index, (ae_name, ae) in enumerate(events.items())
+            if dose is not None and (ae.cumulative or (ae.scales_with_dose and ae.occurrence_probability > 0))
+        )
+        # The commonest case, one cumulative-dose event and nothing else that follows the dose, is worked
+        # out in the patient process itself (no call, no loop).
+        self.threshold_only = len(self.dynamic) == 1 and self.dynamic[0].cumulative
+        self.threshold_key = self.dynamic[0].key if self.threshold_only else None
+        # What a course start reads, in one tuple (one attribute lookup in the hot loop).
+        self.course_start = (name, self.full_mg_per_week, self.dose_index, self.first_course_only, bool(self.dynamic))
+        moving = {e.index for e in self.dynamic}
+        # The events drawn per course, in onset order: (index, name, P(occurs), onset, first course of the drug only).
+        self.course_events = tuple(
+            (index, ae_name, p_occurs, onset, events[ae_name].first_course_only)
+            for index, ae_name, p_occurs, onset, _ in self.adverse_events if index not in moving
+        )
+        irreversible = [ae.irreversible_probability or 0.0 for ae in events.values()]
+        self.irreversible = tuple(irreversible) if any(irreversible) else ()
         # The event log's labels, (event, therapy, detail), made once: the engine logs (week, label).
         self.log_response = ("response", name, "")
         self.log_remission = ("remission", name, "")
         self.log_taper_start = ("taper_start", name, "")
         self.log_failure = ("assessment_failure", name, "")
-        self.log_relapse = {level: ("relapse", name, level) for level in (FULL, TAPER, OFF)}
+        self.log_relapse = {level: ("relapse", name, level) for level in (FULL, TAPER, REDUCED, OFF)}
         self.log_stop = {reason: ("drug_stop", name, reason)
                          for reason in ("end_of_maintenance", "end_of_taper", "discontinued", "switch")}
         self.log_adverse = tuple(("adverse_event", name, ae_name) for _, ae_name, *_ in self.adverse_events)
         self.log_discontinuation = tuple(("discontinuation", name, ae_name) for _, ae_name, *_ in self.adverse_events)
+        self.log_escalation = ("dose_escalation", name, "")
+        self.log_reduction = ("dose_reduction", name, "")
+        self.log_irreversible = tuple(("irreversible_harm", name, ae_name) for _, ae_name, *_ in self.adverse_events)
         self.log_lost = ("lost_to_follow_up", name, "")
         self.log_end = ("end_of_follow_up", name, "")
         # By (line index, course number), filled as courses start.
@@ -102,13 +170,15 @@ def _arm_lines(scenario: Scenario, arm: str) -> dict[str | None, list[Plan]]:
     names = scenario.arms[arm]
     groups = scenario.cohort.subgroups
     dosed = scenario.drugs_with_dose
-    plans = {n: Plan(n, scenario.therapies[n], dosed) for n in names}
+    drug_of = {n: t.drug for n, t in scenario.therapies.items()}
+    same = {n: tuple(m for m in drug_of if m != n and drug_of[m] == drug_of[n]) for n in names}
+    plans = {n: Plan(n, scenario.therapies[n], dosed, same[n]) for n in names}
     if groups is None:
         return {None: [plans[n] for n in names]}
     lines: dict[str | None, list[Plan]] = {}
     for group, spec in groups.items():
         lines[group] = [
-            Plan(n, resolve_therapy(scenario.therapies[n], spec.overrides[n]), dosed) if n in spec.overrides
+            Plan(n, resolve_therapy(scenario.therapies[n], spec.overrides[n]), dosed, same[n]) if n in spec.overrides
             else plans[n]
             for n in names
         ]

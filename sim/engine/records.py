@@ -8,11 +8,11 @@ from typing import Any
 
 from sim.spec.scenario import Scenario
 
-__all__ = ["ACTIVE", "EVENT_COLUMNS", "FLOAT_COLUMNS", "FULL", "OFF", "PATIENT_FIELDS", "REMISSION", "RESPONSE",
-           "TAPER", "BlockResult", "merge_blocks", "patient_columns"]
+__all__ = ["ACTIVE", "EVENT_COLUMNS", "FLOAT_COLUMNS", "FULL", "IRREVERSIBLE_COLUMNS", "OFF", "PATIENT_FIELDS",
+           "REDUCED", "REMISSION", "RESPONSE", "TAPER", "BlockResult", "merge_blocks", "patient_columns"]
 
 ACTIVE, RESPONSE, REMISSION = "active", "response", "remission"
-FULL, TAPER, OFF = "full", "taper", "off"
+FULL, TAPER, REDUCED, OFF = "full", "taper", "reduced", "off"
 
 EVENT_COLUMNS = ["replication", "arm", "patient", "week", "event", "therapy", "detail"]
 
@@ -39,9 +39,13 @@ RECORD_COLUMNS = [
 ]
 
 
+IRREVERSIBLE_COLUMNS = ["irreversible_harm", "irreversible_harm_week"]
+"""Columns of a scenario whose adverse events may leave permanent harm (after ``discontinuations``)."""
+
+
 PATIENT_FIELDS = ("first_response", "first_remission", "disease_free", "relapses", "first_relapse",
                   "relapse_after_remission", "dropout_reason", "dropout_week", "adverse_events", "discontinuations",
-                  "courses", "on_treatment", "final_state", "doses")
+                  "courses", "on_treatment", "final_state", "doses", "irreversible_week")
 """The order of the values in the record the patient process leaves when its observation ends."""
 
 FLOAT_COLUMNS = {
@@ -52,6 +56,7 @@ FLOAT_COLUMNS = {
     "first_relapse_week",
     "relapse_after_remission_week",
     "dropout_week",
+    "irreversible_harm_week",
     "weeks_on_treatment",
     "observed_weeks",
 }
@@ -63,7 +68,11 @@ def patient_columns(scenario: Scenario) -> list[str]:
     keys = ["replication", "arm", "patient"]
     if scenario.cohort.subgroups is not None:
         keys.append("subgroup")
-    return keys + RECORD_COLUMNS + [f"dose_mg_{drug}" for drug in scenario.drugs_with_dose]
+    records = RECORD_COLUMNS
+    if scenario.records_irreversible_harm:
+        at = RECORD_COLUMNS.index("discontinuations") + 1
+        records = RECORD_COLUMNS[:at] + IRREVERSIBLE_COLUMNS + RECORD_COLUMNS[at:]
+    return keys + records + [f"dose_mg_{drug}" for drug in scenario.drugs_with_dose]
 
 
 class BlockResult:

@@ -118,11 +118,15 @@ def _simulate(scenario: Scenario, arm: str, replication: int, start: int, stop: 
         "dropout_week": list(fields["dropout_week"]),
         "adverse_events": list(fields["adverse_events"]),
         "discontinuations": list(fields["discontinuations"]),
+
         "courses": list(fields["courses"]),
         "weeks_on_treatment": list(fields["on_treatment"]),
         "observed_weeks": ends,
         "final_state": list(fields["final_state"]),
     }
+    if scenario.records_irreversible_harm:
+        table["irreversible_harm"] = list(map(is_not, fields["irreversible_week"], repeat(None)))
+        table["irreversible_harm_week"] = list(fields["irreversible_week"])
     for index, drug in enumerate(dosed_drugs):
         table[f"dose_mg_{drug}"] = list(map(itemgetter(index), doses))
     # Each log is in time order and the logs are in patient order: no sort needed.

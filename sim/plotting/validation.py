@@ -47,6 +47,7 @@ def plot_validation(table: pd.DataFrame, unit: str = "proportion", ax: Any = Non
     ax.set_yticklabels([f"{r.study.split(' ')[0]} {r.outcome}" + ("" if r.inside else "  (outside)")
                         for r in rows.itertuples()], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("percent of patients (or of relapses)" if unit == "proportion" else "weeks")
+    ax.set_xlabel({"proportion": "percent of patients (or of relapses)", "weeks": "weeks",
+                   "g": "grams per patient (mean of a cohort)"}.get(unit, unit))
     ax.grid(axis="x", alpha=0.3)
     return ax

@@ -12,6 +12,7 @@ from sim.spec.base import KeyProblems, key_hint
 __all__ = ["describe_errors", "walk"]
 
 _PROBABILITY_KEYS = ("probability", "complete_probability", "retreatment_probability", "discontinue_probability",
+                     "irreversible_probability",
                      "share")
 _BOUNDS = {"greater_than_equal": ("at least", "ge"), "less_than_equal": ("at most", "le"),
            "greater_than": ("greater than", "gt"), "less_than": ("less than", "lt")}

@@ -55,6 +55,24 @@ class Scenario(Strict):
         """Drugs that have a dose, sorted: each gets a cumulative-dose column."""
         return sorted({t.drug for t in self.therapies.values() if t.dose_mg_per_day is not None})
 
+    @property
+    def records_irreversible_harm(self) -> bool:
+        """Whether an adverse event may leave permanent harm (``irreversible_probability``, in a therapy or
+        a subgroup's overrides): then ``patients.csv`` gains ``irreversible_harm`` and its week."""
+        if any(e.irreversible_probability is not None for t in self.therapies.values()
+               for e in t.adverse_events.values()):
+            return True
+        groups = self.cohort.subgroups or {}
+        return any(_names_key(changes, "irreversible_probability") for g in groups.values()
+                   for changes in g.overrides.values())
+
+
+def _names_key(tree: Any, key: str) -> bool:
+    """Whether a mapping of dotted paths (and nested mappings) sets ``key`` anywhere."""
+    if not isinstance(tree, dict):
+        return False
+    return any(str(k).split(".")[-1] == key or _names_key(v, key) for k, v in tree.items())
+
 
 def cross_check(scenario: Scenario) -> list[tuple[str, str]]:
     """Problems that span several keys, as (dotted path, message)."""
@@ -70,6 +88,14 @@ def cross_check(scenario: Scenario) -> list[tuple[str, str]]:
                         f"no response is possible by assessment_week {week:g}",
                     )
                 )
+        escalation = therapy.escalation
+        if (escalation is not None and week is not None and escalation.probability > 0 and escalation.at_week < week
+                and cdf(therapy.response.time_to_response, week) > 0.0):  # else reported above, once
+            window = week - escalation.at_week
+            if cdf(therapy.response.time_to_response, window) <= 0.0:
+                problems.append((f"therapies.{name}.escalation.probability",
+                                 f"no response is possible in the {window:g} weeks from escalation.at_week to "
+                                 f"assessment_week (time_to_response is drawn again, truncated to that window)"))
     if scenario.cohort.subgroups is not None:
         groups = scenario.cohort.subgroups
         total = sum(g.share for g in groups.values())

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import (
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from sim.spec.base import (
     Count,
     Dose,
     KeyProblems,
+    NotBool,
     PositiveFloat,
     Probability,
     RatePerYear,
@@ -31,7 +39,28 @@ from sim.spec.distributions import (
 from sim.spec.errors import describe_errors
 from sim.spec.paths import PathError, assign
 
-__all__ = ["AdverseEvent", "Relapse", "RelapseRule", "Response", "Taper", "Therapy", "mean_weeks", "resolve_therapy"]
+__all__ = ["AdverseEvent", "Escalation", "Relapse", "RelapseRule", "Response", "Taper", "Therapy", "mean_weeks",
+           "resolve_therapy"]
+
+
+class _OmitUnset(Strict):
+    """A model whose optional keys of DESIGN section 2b are left out of its dump while unset.
+
+    A scenario that does not use a key then resolves (``scenario.yaml``) exactly as it did before
+    the key existed.
+    """
+
+    _omitted: ClassVar[dict[str, Any]] = {}
+    """Key: the value at which it is left out."""
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for key, unset in self._omitted.items():
+                if key in data and data[key] == unset:
+                    del data[key]
+        return data
 
 
 class Response(Strict):
@@ -59,11 +88,21 @@ def mean_weeks(rate_per_year: float) -> float:
     return 52.0 / rate_per_year
 
 
-class Taper(Strict):
-    """A reduced dose held for a number of weeks before the drug stops."""
+class Taper(_OmitUnset):
+    """A reduced dose held for a number of weeks before the drug stops (or, with ``reduce``, for good)."""
+
+    _omitted: ClassVar[dict[str, Any]] = {"weeks": None}
 
     dose_mg_per_day: Dose
-    weeks: Weeks
+    weeks: Weeks | None = None
+
+
+class Escalation(Strict):
+    """A higher full dose for patients without response at a week of the course."""
+
+    at_week: PositiveFloat
+    dose_mg_per_day: Dose
+    probability: Probability
 
 
 class RelapseRule(Strict):
@@ -73,30 +112,67 @@ class RelapseRule(Strict):
     time: TimeDistribution
 
 
-class Relapse(Strict):
+class Relapse(_OmitUnset):
     """The relapse rule of each dose level."""
 
+    _omitted: ClassVar[dict[str, Any]] = {"on_reduced_per_year": None}
+
     on_treatment_per_year: RatePerYear = 0.0
+    on_reduced_per_year: RatePerYear | None = None
     after_taper: RelapseRule | None = None
     after_stop: RelapseRule | None = None
 
 
-class AdverseEvent(Strict):
-    """An adverse event: ``probability`` and ``onset``, or the hazard shorthand ``rate_per_year``."""
+class AdverseEvent(_OmitUnset):
+    """An adverse event: ``probability`` and ``onset``, the hazard shorthand ``rate_per_year``, or a
+    cumulative-dose threshold ``cumulative_dose_g`` (grams of the drug, drawn once per patient)."""
+
+    _omitted: ClassVar[dict[str, Any]] = {"cumulative_dose_g": None, "recurs": "every_course",
+                                          "dose_exponent": None, "irreversible_probability": None}
 
     probability: Probability | None = None
     onset: TimeDistribution | None = None
     rate_per_year: RatePerYear | None = None
+    cumulative_dose_g: TimeDistribution | None = None
     discontinue_probability: Probability = 0.0
+    recurs: Literal["every_course", "first_course_of_drug"] = "every_course"
+    dose_exponent: Annotated[float, Field(ge=0.0, allow_inf_nan=False), NotBool] | None = None
+    irreversible_probability: Probability | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> AdverseEvent:
-        if self.rate_per_year is not None:
+        if self.cumulative_dose_g is not None:
+            if self.rate_per_year is not None:
+                raise KeyProblems.at("cumulative_dose_g", "give either cumulative_dose_g or rate_per_year, not both")
+            if self.probability is not None or self.onset is not None:
+                raise KeyProblems.at("cumulative_dose_g",
+                                     "give either cumulative_dose_g or probability and onset, not both")
+            if self.recurs != "every_course":
+                raise KeyProblems.at("recurs", "a cumulative-dose event occurs at most once per patient and drug "
+                                               "already; recurs is for events drawn per course")
+        elif self.rate_per_year is not None:
             if self.probability is not None or self.onset is not None:
                 raise ValueError("give either rate_per_year or probability and onset, not both")
         elif self.probability is None or self.onset is None:
-            raise ValueError("needs probability and onset, or rate_per_year")
+            raise ValueError("needs probability and onset, rate_per_year, or cumulative_dose_g")
+        if self.dose_exponent is not None and self.rate_per_year is None:
+            raise KeyProblems.at("dose_exponent", "needs the constant-hazard form rate_per_year")
         return self
+
+    @property
+    def cumulative(self) -> bool:
+        """Whether the event is triggered by the cumulative dose of the drug."""
+        return self.cumulative_dose_g is not None
+
+    @property
+    def first_course_only(self) -> bool:
+        """Whether the event can occur only in the patient's first course of the drug."""
+        return self.recurs == "first_course_of_drug"
+
+    @property
+    def scales_with_dose(self) -> bool:
+        """Whether the hazard follows the current dose (a dose exponent other than 0)."""
+        return bool(self.dose_exponent)
 
     @property
     def occurrence_probability(self) -> float:
@@ -116,14 +192,17 @@ class AdverseEvent(Strict):
         return self.onset
 
 
-class Therapy(Strict):
+class Therapy(_OmitUnset):
     """One therapy: a drug at a dose, with its response, relapse and adverse-event rules."""
+
+    _omitted: ClassVar[dict[str, Any]] = {"escalation": None}
 
     drug: str = Field(min_length=1)
     dose_mg_per_day: Dose | None = None
     response: Response
+    escalation: Escalation | None = None
     maintenance_weeks: Weeks = 0.0
-    after_maintenance: Literal["continue", "stop", "taper"] = "continue"
+    after_maintenance: Literal["continue", "stop", "taper", "reduce"] = "continue"
     taper: Taper | None = None
     relapse: Relapse = Relapse()
     on_relapse: Literal["retreat", "next_line"] = "next_line"
@@ -132,10 +211,36 @@ class Therapy(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Therapy:
-        if self.after_maintenance == "taper" and self.taper is None:
-            raise KeyProblems.at("taper", "missing, but after_maintenance is 'taper'")
+        problems: list[tuple[str, str]] = []
+        if self.after_maintenance in ("taper", "reduce") and self.taper is None:
+            problems.append(("taper", f"missing, but after_maintenance is '{self.after_maintenance}'"))
+        if self.after_maintenance == "taper" and self.taper is not None and self.taper.weeks is None:
+            problems.append(("taper.weeks", "missing, but after_maintenance is 'taper'"))
+        if self.after_maintenance == "reduce" and self.relapse.on_reduced_per_year is None:
+            problems.append(("relapse.on_reduced_per_year", "missing, but after_maintenance is 'reduce' (the "
+                                                            "relapse hazard at the reduced dose)"))
         if self.taper is not None and self.taper.dose_mg_per_day and self.dose_mg_per_day is None:
-            raise KeyProblems.at("dose_mg_per_day", "missing, but taper.dose_mg_per_day is given")
+            problems.append(("dose_mg_per_day", "missing, but taper.dose_mg_per_day is given"))
+        if self.escalation is not None:
+            if self.dose_mg_per_day is None:
+                problems.append(("dose_mg_per_day", "missing, but escalation is given"))
+            week = self.response.assessment_week
+            if week is None:
+                problems.append(("response.assessment_week", "missing, but escalation is given (a patient "
+                                                             "without response after escalation fails there)"))
+            elif self.escalation.at_week >= week:
+                problems.append(("escalation.at_week", f"must be before response.assessment_week ({week:g}), "
+                                                       f"got {self.escalation.at_week:g}"))
+        if self.dose_mg_per_day is None:
+            for name, event in self.adverse_events.items():
+                if event.dose_exponent is not None:
+                    problems.append((f"adverse_events.{name}.dose_exponent",
+                                     "needs the therapy's dose_mg_per_day (the hazard scales with the dose)"))
+                if event.cumulative:
+                    problems.append((f"adverse_events.{name}.cumulative_dose_g",
+                                     "needs the therapy's dose_mg_per_day (the threshold is a dose of the drug)"))
+        if problems:
+            raise KeyProblems(problems)
         return self
 
 

@@ -126,14 +126,14 @@ def swimmer_sample(events: pd.DataFrame, patients: pd.DataFrame, per_arm: int = 
         start, level, therapy = None, None, None
         end_week = float(group["week"].iloc[-1])
         for week, event, name in zip(group["week"], group["event"], group["therapy"], strict=True):
-            if event in ("course_start", "taper_start", "drug_stop", "no_line_left",
+            if event in ("course_start", "taper_start", "dose_reduction", "drug_stop", "no_line_left",
                          "end_of_follow_up", "lost_to_follow_up") and start is not None and week > start:
                 spells.append((arm, row, therapy, level, start, week))
             if event in ("drug_stop", "no_line_left", "end_of_follow_up", "lost_to_follow_up"):
                 start = None
             elif event == "course_start":
                 start, level, therapy = week, "full", name
-            elif event == "taper_start":
+            elif event in ("taper_start", "dose_reduction"):  # a reduced dose, for a while or for good
                 start, level = week, "taper"
             if event in ("response", "remission", "relapse", "adverse_event"):
                 markers.append((arm, row, week, event))

@@ -21,6 +21,8 @@ __all__ = ["axis_label", "draw_figures"]
 
 def _parameter_unit(path: str) -> str:
     leaf = path.split(".")[-1]
+    if ".cumulative_dose_g." in path:  # a cumulative-dose threshold's distribution: grams of the drug
+        return "g"
     if leaf.endswith("probability") or leaf == "share":
         return "probability"
     if leaf.endswith("_per_year"):

@@ -1,15 +1,21 @@
 """Validation: simulated virtual trials against the published outcomes of docs/evidence.md §9.
 
-Three comparisons, each with the study's own cohort size:
+Four comparisons, each with the study's own cohort size:
 
 * §9a, the Vall d'Hebron lenalidomide phase II trial (``scenarios/validation/vh_lenalidomide.yaml``,
   one replication = one 15-patient trial);
+* §9d, the French lenalidomide series (``scenarios/validation/reymann_lenalidomide.yaml``, one
+  replication = one 19-patient series);
 * §9b, the Vall d'Hebron thalidomide study (``scenarios/validation/vh_thalidomide.yaml``, one
   replication = one 60-patient study);
 * §9c, the pooled thalidomide meta-analysis (the ``thalidomide_100`` arm of
   ``scenarios/low_dose.yaml``, one replication = one pool of 548 patients, the meta-analysis's N).
 
-For §9a and §9b each outcome is computed per virtual trial; the table gives the median and the
+Beside each published outcome the table says where the inputs behind it came from (``INPUTS``):
+from this very study (circular: a check of the mechanics), from a pooled source that contains it
+(calibration) or from elsewhere (validation).
+
+For §9a, §9b and §9d each outcome is computed per virtual trial; the table gives the median and the
 central 95% of those values, and whether the published value lies inside that range. For §9c the
 pooled confidence interval is the band: the model's proportion over all simulated patients (its
 Monte Carlo error is negligible against the interval) must lie inside it. The per-pool spread is
@@ -23,6 +29,7 @@ is reported with the assumption responsible (docs/model.md, "Validation").
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +42,8 @@ from sim.spec.scenario import Scenario
 from sim.studies.units import plan_units, run_units
 from sim.studies.validate.folder import redraw_folder, validation_folder, write_files, write_folder
 from sim.studies.validate.targets import (
+    INPUTS,
+    LENALIDOMIDE_REYMANN,
     LENALIDOMIDE_VH,
     OUTSIDE_REASONS,
     STATISTICS,
@@ -47,7 +56,7 @@ from sim.studies.validate.targets import (
     relapse_delays,
 )
 
-__all__ = ["POOLED_PATIENTS", "POOLED_REPLICATIONS", "TARGETS", "Target", "TrialData", "compare_targets",
+__all__ = ["INPUTS", "POOLED_PATIENTS", "POOLED_REPLICATIONS", "TARGETS", "Target", "TrialData", "compare_targets",
            "format_table", "redraw_folder", "run_validation", "simulate_trials", "validation_folder",
            "validation_scenarios", "write_files", "write_folder"]
 
@@ -55,6 +64,9 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 LENALIDOMIDE = ROOT / "scenarios" / "validation" / "vh_lenalidomide.yaml"
+
+
+REYMANN = ROOT / "scenarios" / "validation" / "reymann_lenalidomide.yaml"
 
 
 THALIDOMIDE = ROOT / "scenarios" / "validation" / "vh_thalidomide.yaml"
@@ -125,6 +137,8 @@ def compare_targets(data_by_study: dict[str, TrialData], targets: list[Target] |
             "band_text": target.band_text,
             "criterion": target.criterion,
             "inside": inside,
+            "inputs": target.inputs,
+            "inputs_note": target.inputs_note,
             "meant_to_reproduce": target.meant_to_reproduce,
             "trials": data.trials,
             "cohort_size": data.scenario.cohort.size,
@@ -137,13 +151,14 @@ def compare_targets(data_by_study: dict[str, TrialData], targets: list[Target] |
 
 def validation_scenarios(trials: int | None = None, pooled_replications: int = POOLED_REPLICATIONS,
                          lenalidomide: Path = LENALIDOMIDE, thalidomide: Path = THALIDOMIDE,
-                         low_dose: Path = LOW_DOSE) -> dict[str, Scenario]:
-    """The three scenarios, by study label; ``trials`` replaces the files' replications."""
+                         low_dose: Path = LOW_DOSE, reymann: Path = REYMANN) -> dict[str, Scenario]:
+    """The four scenarios, by study label; ``trials`` replaces the files' replications."""
     extra: list[tuple[str, Any]] = [("replications", trials)] if trials is not None else []
     pooled = [("cohort.size", POOLED_PATIENTS), ("replications", pooled_replications),
               ("arms", {"thalidomide": ["thalidomide_100"]}), ("reference_arm", "thalidomide")]
     return {
         LENALIDOMIDE_VH: load_scenario(lenalidomide, extra),
+        LENALIDOMIDE_REYMANN: load_scenario(reymann, extra),
         THALIDOMIDE_VH: load_scenario(thalidomide, extra),
         THALIDOMIDE_POOLED: load_scenario(low_dose, pooled),
     }
@@ -160,32 +175,42 @@ def _show(value: float, unit: str) -> str:
         return "-"
     if unit == "weeks":
         return f"{value:.1f} wk"
+    if unit == "g":
+        return f"{value:.1f} g"
     return f"{100 * value:.1f}%" if value < 0.1 else f"{100 * value:.0f}%"
 
 
 def format_table(table: pd.DataFrame) -> str:
-    """The validation table as text, grouped by study."""
-    header = (f"{'outcome':<52} {'observed':>12}  {'sim. median':>11}  {'sim. central 95%':<19} "
-              f"{'model':>7}  {'evidence band':<22} {'verdict':<8}")
-    lines = [header, "-" * len(header)]
+    """The validation table as text (100 columns), grouped by study; under each outcome, where its inputs
+    came from, the evidence band and the model's value over all simulated patients."""
+    header = f"  {'outcome':<44} {'observed':>14}  {'sim. median [central 95%]':<29} result"
+    lines = [header, "-" * 100]
     for study, rows in table.groupby("study", sort=False):
         first = rows.iloc[0]
         lines.append(f"{study}: {first['trials']} simulated cohorts of {first['cohort_size']}")
         for r in rows.itertuples():
-            interval = f"[{_show(r.simulated_low, r.unit)}, {_show(r.simulated_high, r.unit)}]"
+            simulated = (f"{_show(r.simulated_median, r.unit)} "
+                         f"[{_show(r.simulated_low, r.unit)}, {_show(r.simulated_high, r.unit)}]")
             verdict = "inside" if r.inside else "OUTSIDE"
-            lines.append(f"  {r.outcome:<50} {r.observed_text:>12}  {_show(r.simulated_median, r.unit):>11}  "
-                         f"{interval:<19} {_show(r.simulated_overall, r.unit):>7}  {r.band_text:<22} {verdict}")
-    lines.append("-" * len(header))
-    lines.append("verdict: §9a/§9b: the observed value lies in the central 95% of simulated cohorts (for a range "
-                 "such as 'usually 2-8 weeks', the simulated median lies in the band); §9c: the model's proportion "
-                 "over all simulated patients ('model') lies in the pooled 95% CI.")
+            lines.append(f"  {r.outcome:<44} {r.observed_text:>14}  {simulated:<29} {verdict}")
+            detail = f"{r.inputs}: {r.inputs_note}; band {r.band_text}; model {_show(r.simulated_overall, r.unit)}"
+            lines.extend(textwrap.wrap(detail, 100, initial_indent="      ", subsequent_indent="        "))
+    lines.append("-" * 100)
+    notes = ("verdict: §9a, §9b, §9d: the observed value lies in the central 95% of simulated cohorts (for a "
+             "range such as 'usually 2-8 weeks', the simulated median lies in the band); §9c: the model's "
+             "proportion over all simulated patients ('model') lies in the pooled 95% CI.")
+    lines.extend(textwrap.wrap(notes, 100))
+    for kind, meaning in INPUTS.items():
+        lines.extend(textwrap.wrap(f"{kind}: {meaning}.", 100, subsequent_indent="    "))
+    counts = table["inputs"].value_counts()
+    lines.append("outcomes by inputs: " + ", ".join(f"{counts.get(kind, 0)} {kind}" for kind in INPUTS) + ".")
     outside = table[~table["inside"]]
     if len(outside):
         lines.append("")
         lines.append(f"{len(outside)} published outcome(s) fall OUTSIDE (parameters were not tuned to pass):")
         for r in outside.itertuples():
-            lines.append(f"  - {r.study}, {r.outcome}: {r.reason_if_outside}")
+            lines.extend(textwrap.wrap(f"- {r.study}, {r.outcome}: {r.reason_if_outside}", 100,
+                                       initial_indent="  ", subsequent_indent="    "))
     else:
         lines.append("every published outcome lies inside")
     return "\n".join(lines)

@@ -17,18 +17,24 @@ __all__ = ["draw_figure", "redraw_folder", "validation_folder", "write_files", "
 
 
 def draw_figure(table: pd.DataFrame, path: Path) -> Path:
-    """Save the figure of a validation table (proportions above, times in weeks below)."""
+    """Save the figure of a validation table (proportions above, then times in weeks, then doses in grams)."""
     from sim.plotting.style import plt, save_figure
     from sim.plotting.validation import plot_validation
 
-    units = [u for u in ("proportion", "weeks") if (table["unit"] == u).any()]
+    if "inputs" in table.columns:  # where each outcome's inputs came from, beside its label
+        table = table.assign(outcome=table["outcome"] + " [" + table["inputs"].astype(str) + "]")
+    units = [u for u in ("proportion", "weeks", "g") if (table["unit"] == u).any()]
     heights = [max(1, int((table["unit"] == u).sum())) for u in units]
     fig, axes = plt.subplots(len(units), 1, figsize=(10, 0.42 * sum(heights) + 2.2),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
     for unit, ax in zip(units, axes[:, 0], strict=True):
         plot_validation(table, unit, ax=ax)
-    axes[0, 0].set_title("Validation: published outcomes vs simulated cohorts of the studies' own size",
-                         fontsize=10, pad=36)
+    title = "Validation: published outcomes vs simulated cohorts of the studies' own size"
+    if "inputs" in table.columns:
+        title += ("\n[circular]: an input came from the study itself"
+                  "\n[calibration]: an input came from a pooled source that contains the study"
+                  "\n[validation]: no input came from the study (a test of the model's predictions)")
+    axes[0, 0].set_title(title, fontsize=10, pad=36)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     axes[0, 0].legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8,
                       frameon=False)
