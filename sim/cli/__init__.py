@@ -9,13 +9,14 @@ __all__ = ["main"]
 
 
 def _commands() -> dict[str, Callable[[list[str]], int]]:
+    from sim.cli.app import app_command
     from sim.cli.tools import check_command, plot_command, schema_command, validate_command, verify_command
 
     return {"check": check_command, "schema": schema_command, "verify": verify_command,
-            "validate": validate_command, "plot": plot_command}
+            "validate": validate_command, "plot": plot_command, "app": app_command}
 
 
-COMMANDS = ("check", "schema", "verify", "validate", "plot")
+COMMANDS = ("check", "schema", "verify", "validate", "plot", "app")
 
 
 def main(argv: list[str] | None = None) -> int:
