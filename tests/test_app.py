@@ -173,13 +173,14 @@ def test_a_folder_is_read_zipped_and_compared_as_written(cli_folder: Path, tmp_p
     (tmp_path / "results" / "low_dose" / ".hidden.partial-1").mkdir()
     (tmp_path / "results" / "unfinished.partial").mkdir()
     data = yaml.safe_load((cli_folder / "scenario.yaml").read_text(encoding="utf-8"))
-    data["seed"], data["cohort"]["size"] = 9, 30
+    data["seed"], data["cohort"]["size"], data["therapies"]["standard"]["max_courses"] = 9, 30, 1.5
     other.mkdir()
     (other / "scenario.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
     (other / "run.json").write_text("{}", encoding="utf-8")
     assert find_folders(tmp_path / "results") == [other]
     changed = differences(cli_folder, other)
-    assert changed.values.tolist() == [["seed", "4", "9"], ["cohort.size", "20", "30"]]
+    assert changed.values.tolist() == [["seed", "4", "9"], ["cohort.size", "20", "30"],
+                                       ["therapies.standard.max_courses", "1", "1.5"]]
 
 
 def test_a_folder_that_is_not_one_is_a_message(tmp_path: Path) -> None:

@@ -134,6 +134,15 @@ def _type(page: Page, selector: str, text: str) -> None:
     box.press("Enter")
 
 
+def _pick(page: Page, label: str, option: str) -> None:
+    """Choose an option of a select box by typing it, as a keyboard user would."""
+    box = page.get_by_role("combobox", name=label)
+    box.click()
+    box.fill(option)
+    page.get_by_role("option", name=option).click()
+    expect(box).to_have_value(option)
+
+
 def _command(page: Page) -> str:
     return page.locator("[data-testid='stCode']").filter(has_text="python run.py").first.inner_text().strip()
 
@@ -287,6 +296,16 @@ def test_an_invalid_upload_shows_the_command_lines_message_and_keeps_the_results
     expect(message).to_have_text(expected.stderr.strip())
     expect(page.get_by_role("combobox", name="Scenario")).to_have_value("scenarios/low_dose.yaml")
     expect(_shown(page, STATE["first"])).to_be_visible()
+    good = tmp_path / "my_case.yaml"
+    good.write_text((ROOT / "scenarios" / "sequence.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    page.locator(".st-key-scn-upload-file input[type='file']").set_input_files(str(good))
+    expect(page.get_by_role("combobox", name="Scenario")).to_have_value("upload: my_case.yaml")
+    expect(page.locator("[data-testid='stCode']").filter(has_text="python run.py").first).to_have_text(
+        "python run.py my_case.yaml")
+    expect(page.get_by_text("bad_scenario.yaml was not loaded")).to_have_count(0)
+    _pick(page, "Scenario", "scenarios/low_dose.yaml")
+    expect(page.locator("[data-testid='stCode']").filter(has_text="python run.py").first).to_have_text(
+        "python run.py scenarios/low_dose.yaml")
 
 
 def test_cancelling_a_run_writes_nothing_and_keeps_the_results(page: Page, results: Path) -> None:
@@ -304,15 +323,13 @@ def test_cancelling_a_run_writes_nothing_and_keeps_the_results(page: Page, resul
 def test_two_tabs_running_at_once_keep_their_own_results(page: Page, browser: Browser, results: Path) -> None:
     other = page.context.new_page()
     other.goto(page.url)
-    other.get_by_role("combobox", name="Scenario").click()
-    other.get_by_role("option", name="scenarios/sequence.yaml").click()
+    _pick(other, "Scenario", "scenarios/sequence.yaml")
     expect(other.get_by_text("python run.py scenarios/sequence.yaml")).to_be_visible()
-    for tab, name, seed in ((page, "low_dose", "3"), (other, "sequence", "5")):
+    for tab, name in ((page, "low_dose"), (other, "sequence")):
         _type(tab, f".st-key-scn-{name}-size-patients", "30")
         _type(tab, f".st-key-scn-{name}-size-replications", "2")
-        _type(tab, f".st-key-scn-{name}-size-seed", seed)
-        expect(tab.locator("[data-testid='stCode']").filter(has_text="python run.py").first).to_contain_text(
-            f"--seed {seed}")
+        expect(tab.locator("[data-testid='stCode']").filter(has_text="python run.py").first).to_have_text(
+            f"python run.py scenarios/{name}.yaml --replications 2 --patients 30")
     page.locator(".st-key-scn-run button").click()
     other.locator(".st-key-scn-run button").click()
     _wait_for_run(other, "Newest run of this tab")
@@ -320,8 +337,8 @@ def test_two_tabs_running_at_once_keep_their_own_results(page: Page, browser: Br
     mine = [p for p in (results / "low_dose").iterdir() if p.name != STATE["first"].name]
     theirs = list((results / "sequence").iterdir())
     assert len(mine) == 1 and len(theirs) == 1
-    assert json.loads((mine[0] / "run.json").read_text(encoding="utf-8"))["seed"] == 3
-    assert json.loads((theirs[0] / "run.json").read_text(encoding="utf-8"))["seed"] == 5
+    assert json.loads((mine[0] / "run.json").read_text(encoding="utf-8"))["scenario"] == "low_dose"
+    assert json.loads((theirs[0] / "run.json").read_text(encoding="utf-8"))["scenario"] == "sequence"
     expect(_shown(page, mine[0])).to_be_visible()
     expect(_shown(other, theirs[0])).to_be_visible()
     expect(page.get_by_text(str(theirs[0]))).to_have_count(0)
@@ -343,8 +360,7 @@ def test_trial_planning_and_a_sweep_run_from_the_page(page: Page) -> None:
     assert [row[0] for row in rows[1:]] == ["20", "40"]
     assert all(re.fullmatch(r"0\.\d{3} \(0\.\d{3} to [01]\.\d{3}\)", row[1]) for row in rows[1:])
     page.get_by_role("tab", name="Sweep").click()
-    page.get_by_role("combobox", name="Sweep file").click()
-    page.get_by_role("option", name="scenarios/sweeps/lenalidomide_taper_grid.yaml").click()
+    _pick(page, "Sweep file", "scenarios/sweeps/lenalidomide_taper_grid.yaml")
     _type(page, ".st-key-swp-lenalidomide_taper_grid-size-replications", "2")
     _type(page, ".st-key-swp-lenalidomide_taper_grid-size-patients", "20")
     expect(page.get_by_text("ok: grid sweep of 2 parameters, 15 points")).to_be_visible()

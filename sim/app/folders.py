@@ -179,6 +179,6 @@ def differences(first: Path, second: Path) -> pd.DataFrame:
         except (OSError, yaml.YAMLError):
             values.append({})
     paths = list(dict.fromkeys([*values[0], *values[1]]))
-    rows = [(p, values[0].get(p, "(not set)"), values[1].get(p, "(not set)")) for p in paths
+    rows = [(p, str(values[0].get(p, "(not set)")), str(values[1].get(p, "(not set)"))) for p in paths
             if values[0].get(p, "(not set)") != values[1].get(p, "(not set)")]
-    return pd.DataFrame(rows, columns=["value", "first", "second"]).astype(str)
+    return pd.DataFrame(rows, columns=["value", "first", "second"], dtype=str)

@@ -7,6 +7,7 @@ the command line that runs the same job, and starts the run; its newest result i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import shlex
 import tempfile
@@ -34,6 +35,18 @@ YAML_HEIGHT = 420
 
 PREFERRED = ("low_dose.yaml", "one_way_weakest.yaml", "time_to_relapse.yaml")
 """The file each tab opens with: the README's main job, sweep and trial."""
+
+
+@functools.cache
+def _scenario_schema() -> dict[str, Any]:
+    return scenario_json_schema()
+
+
+@functools.cache
+def _trial_schema() -> dict[str, Any]:
+    from sim.spec.trial import TrialFile
+
+    return TrialFile.model_json_schema()
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -165,7 +178,7 @@ def scenario_tab(root: Path) -> None:
              if sizes[name] != defaults[name]]
     form, side = st.columns([3, 2])
     with form:
-        fields = fields_of(scenario_json_schema(), raw, skip=("seed", "replications", "cohort.size"))
+        fields = fields_of(_scenario_schema(), raw, skip=("seed", "replications", "cohort.size"))
         entered = render_form(fields, prefix + "f-", titles={"therapies": "Therapy", "arms": "Arms (lines in order)"})
     edits = edits_from(fields, entered)
     scenario, problems = check_scenario(source, options, edits)
@@ -232,8 +245,6 @@ def sweep_tab(root: Path) -> None:
 
 def trial_tab(root: Path) -> None:
     """Pick a shipped trial-planning file, edit its trial section and seed, run it, and see its newest result."""
-    from sim.spec.trial import TrialFile
-
     source = _choose("trial", "trl-")
     if source is None:
         return
@@ -248,7 +259,7 @@ def trial_tab(root: Path) -> None:
     seed = _size_inputs(prefix, {"seed": default_seed}, {"seed": 0})["seed"]
     form, side = st.columns([3, 2])
     with form:
-        fields = fields_of(TrialFile.model_json_schema(), source.raw, under="trial")
+        fields = fields_of(_trial_schema(), source.raw, under="trial")
         entered = render_form(fields, prefix + "f-", open_sections=("trial",), titles={"trial": "Trial"})
     edits = edits_from(fields, entered)
     plan, problems = check_trial(source, seed if seed != default_seed else None, edits)
