@@ -267,6 +267,12 @@ def test_the_zip_holds_the_folder_the_command_line_writes(page: Page) -> None:
     page.screenshot(path=str(SCREENSHOT.with_name("app_results.png")))
     page.get_by_text("Therapy: lenalidomide_5").click()
     page.set_viewport_size({"width": 1400, "height": 1000})
+    panel = page.get_by_role("tabpanel", name="Scenario")
+    panel.get_by_role("tab", name="Report").click()
+    expect(panel.get_by_role("heading", name="Provenance")).to_be_visible()
+    figures = len(list((folder / "figures").glob("*.png")))
+    expect(panel.locator("[data-testid='stImage'] img:visible")).to_have_count(figures)
+    panel.get_by_role("tab", name="Figures").click()
 
 
 def test_a_value_out_of_range_shows_the_command_lines_message_and_keeps_the_results(page: Page) -> None:
@@ -370,7 +376,7 @@ def test_trial_planning_and_a_sweep_run_from_the_page(page: Page) -> None:
     expect(page.locator("[data-testid='stImage'] img:visible").first).to_be_visible()
 
 
-def test_two_runs_side_by_side_and_any_folder_opened(page: Page) -> None:
+def test_two_runs_side_by_side_and_any_folder_opened(page: Page, results: Path) -> None:
     page.get_by_role("tab", name="Compare two runs").click()
     panel = page.get_by_role("tabpanel", name="Compare two runs")
     expect(panel.get_by_text("What differs in the scenarios")).to_be_visible()
@@ -382,6 +388,10 @@ def test_two_runs_side_by_side_and_any_folder_opened(page: Page) -> None:
     page.get_by_role("tab", name="Open a results folder").click()
     _type(page, ".st-key-open-path", str(STATE["reference"]))
     expect(page.get_by_text(f"Run results in {STATE['reference']}")).to_be_visible()
+    [trial] = list((results / "time_to_relapse").iterdir())
+    _type(page, ".st-key-open-path", str(trial))
+    expect(page.get_by_text(f"Trial results in {trial}")).to_be_visible()
+    expect(page.get_by_text("Smallest size reaching the target power")).to_be_visible()
     _type(page, ".st-key-open-path", str(STATE["reference"]) + "-missing")
     expect(page.get_by_text(f"error: {STATE['reference']}-missing: no such results folder")).to_be_visible()
     shutil.rmtree(Path(STATE["reference"]).parent / "from-zip", ignore_errors=True)
