@@ -45,12 +45,20 @@ def cases() -> dict[str, list[str]]:
 
 
 def folder_hashes(folder: Path) -> dict[str, str]:
-    """SHA-256 of every data file under ``folder``, by relative path."""
+    """SHA-256 of every data file under ``folder``, by relative path.
+
+    The small copy of a sweep file names its base scenario by an absolute path, which ``sweep.yaml``
+    repeats: the checkout's own folder is replaced by ``<root>`` so that the hashes do not depend on
+    where the repository is.
+    """
     hashes = {}
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
         if path.is_file() and relative.name not in SKIPPED and relative.parts[0] != "figures":
-            hashes[str(relative)] = hashlib.sha256(path.read_bytes()).hexdigest()
+            data = path.read_bytes()
+            if relative.name == "sweep.yaml":
+                data = data.replace(str(ROOT).encode("utf-8"), b"<root>")
+            hashes[str(relative)] = hashlib.sha256(data).hexdigest()
     return hashes
 
 

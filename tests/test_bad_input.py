@@ -214,7 +214,7 @@ SCENARIO_CASES = [
     Case("arm_names_undefined_therapy",
          ["arms.thalidomide.0: names undefined therapy 'thalidomide_10' (did you mean 'thalidomide_100'?)"],
          ops=[put("arms.thalidomide", ["thalidomide_10"])]),
-    Case("arm_empty", [("arms.lenalidomide: ", "at least 1 item")], ops=[put("arms.lenalidomide", [])]),
+    Case("arm_empty", [("arms.lenalidomide: ", "must list at least 1 value")], ops=[put("arms.lenalidomide", [])]),
     Case("arm_not_a_list", [("arms.standard: ", "valid list", "got 'standard'")],
          ops=[put("arms.standard", "standard")]),
     Case("reference_arm_not_an_arm", ["reference_arm: 'standrd' is not an arm (did you mean 'standard'?)"],

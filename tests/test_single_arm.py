@@ -22,6 +22,7 @@ from sim.stats.single_arm import (
     SimonDesign,
     binomial_tail,
     binomial_test_p_value,
+    critical_count,
     empirical_operating_characteristics,
     operating_characteristics,
     simon_design,
@@ -131,6 +132,19 @@ def test_binomial_tail_and_exact_test_by_hand():
     assert binomial_tail(8, 7, 0.3) == 0.0
     for x, n, p0 in [(5, 20, 0.1), (12, 40, 0.2), (0, 5, 0.5), (9, 9, 0.35)]:
         assert binomial_test_p_value(x, n, p0) == pytest.approx(1.0 - cdf(x - 1, n, p0), abs=1e-13)
+
+
+def test_critical_count_by_hand():
+    """r is the smallest count whose tail at p0 is at most alpha: the exact test rejects exactly from r on.
+
+    By hand: n = 20, p0 = 0.3: P(X >= 10) = 0.0480 <= 0.05 < P(X >= 9) = 0.1133, so r = 10; n = 3, p0 = 0.5: even
+    P(X >= 3) = 0.125 > 0.05, so no outcome rejects (r = n + 1 = 4).
+    """
+    assert critical_count(20, 0.3, 0.05) == 10 and critical_count(3, 0.5, 0.05) == 4
+    for n, p0, alpha in [(10, 0.3, 0.05), (15, 0.3, 0.05), (46, 0.3, 0.05), (25, 0.1, 0.1), (7, 0.6, 0.2)]:
+        r = critical_count(n, p0, alpha)
+        assert 1.0 - cdf(r - 1, n, p0) <= alpha < 1.0 - cdf(r - 2, n, p0)
+        assert all((binomial_test_p_value(x, n, p0) <= alpha) == (x >= r) for x in range(n + 1))
 
 
 def test_single_stage_design_is_the_smallest_by_hand():

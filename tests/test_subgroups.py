@@ -81,8 +81,12 @@ def test_summary_and_comparison_have_subgroup_rows():
     frames = [patients_frame(simulate(s, arm, r).patients, patient_columns(s)) for r in range(3) for arm in s.arms]
     patients = pd.concat(frames, ignore_index=True)
     summary = summarise(patients)
-    assert list(summary.columns) == ["arm", "subgroup", "metric", "mean", "ci_low", "ci_high"]
+    assert list(summary.columns) == ["arm", "subgroup", "metric", "mean", "ci_low", "ci_high", "pi_low", "pi_high"]
     assert set(summary["subgroup"]) == {"all", "x", "y"}
+    # P(at least r of n) needs cohorts of one size: the whole cohort has them, a subgroup's size varies
+    at_least = summary[summary["metric"].str.contains("_at_least_")]
+    assert len(at_least) and set(at_least["subgroup"]) == {"all"}
+    assert "responded_at_least_200_of_400" in set(at_least["metric"])
     whole = summary[(summary["subgroup"] == "all") & (summary["metric"] == "responded")].set_index("arm")["mean"]
     assert whole["a"] == 1.0 and 0.3 < whole["b"] < 0.7
     comparison = compare(patients, "a")

@@ -203,7 +203,8 @@ def test_sweep_folder_holds_the_tables_figures_and_provenance(small):
             assert f"{outcome}_{suffix}" in table.columns
     assert table.loc[table["arm"] == "standard", "disease_free_weeks_difference"].isna().all()
     tornado = pd.read_csv(out / "tornado.csv")
-    assert (tornado["noise_half_width"] > 0).all()
+    assert (tornado["base_half_width"] > 0).all() and (tornado["measure"] == "difference").all()
+    assert (tornado[["noise_at_low", "noise_at_high"]] >= 0).all().all()
     assert "Replication noise" in (out / "report.md").read_text(encoding="utf-8")
     run = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert run["sweep"]["points"] == 7 and run["sweep"]["points_computed"] == 7

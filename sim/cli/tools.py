@@ -54,7 +54,8 @@ def check_command(argv: list[str]) -> int:
             from sim.studies.trial import load_trial
 
             plan = load_trial(args.scenario, args.overrides)
-            print(f"{args.scenario}: ok: trial {' vs '.join(plan.trial.arms)}, "
+            kind_words = "single-arm trial" if plan.trial.single_arm else "trial"
+            print(f"{args.scenario}: ok: {kind_words} {' vs '.join(plan.trial.arms)}, "
                   f"{plan.trial.simulations} simulated trials at each of {len(plan.trial.patients_per_arm)} sizes, "
                   f"base {plan.scenario.name}")
             return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import pandas as pd
@@ -12,6 +13,7 @@ from sim.outputs.folders import FolderError
 from sim.spec.base import ScenarioError
 from sim.studies.trial import load_trial, run_trial_planning
 from sim.studies.trial.report import conclusion, format_power
+from sim.studies.trial.report_single import simon_sentence
 
 __all__ = ["run_command"]
 
@@ -66,7 +68,11 @@ def run_command(args: Any, argv: list[str]) -> int:
         return status
     if not args.quiet:
         with pd.option_context("display.width", 200, "display.max_columns", 20):
-            print(format_power(outcome.power).to_string(index=False))
-        print(f"\n{conclusion(plan, outcome.power)}")
+            print(format_power(plan.trial, outcome.power).to_string(index=False))
+        print()
+        print(textwrap.fill(conclusion(plan, outcome.power), 100))
+        if outcome.summaries.simon is not None:
+            print()
+            print(textwrap.fill(simon_sentence(plan, outcome.summaries.simon), 100))
         print(f"\nresults: {outcome.path}")
     return 0

@@ -30,6 +30,7 @@ __all__ = [
     "parameter_scatter",
     "sobol_bars",
     "tornado",
+    "tornado_handles",
 ]
 
 _LOW, _HIGH, _NOISE = "#6baed6", "#fd8d3c", "#bdbdbd"
@@ -39,53 +40,66 @@ def _short(value: float) -> str:
     return f"{value:.3g}"
 
 
-def tornado(rows: pd.DataFrame, scale: float = 1.0, ax: plt.Axes | None = None) -> plt.Axes:
-    """Tornado diagram of one difference: a pair of bars per parameter, in the order of ``rows`` (top first).
+def tornado_handles() -> list[Patch]:
+    """Legend entries of a tornado diagram."""
+    return [Patch(color=_LOW, label="parameter at low value"), Patch(color=_HIGH, label="parameter at high value"),
+            Patch(color=_NOISE, alpha=0.6, label="paired noise of the bar: 95% CI half-width of the change from base")]
 
-    ``rows``: ``label, low_value, high_value, difference_at_low, difference_at_high, base_difference,
-    noise_half_width`` (one ``sim.sweep`` tornado panel). Bars start at the base difference; the grey
-    band is the base difference plus or minus the replication noise.
+
+def tornado(rows: pd.DataFrame, scale: float = 1.0, ax: plt.Axes | None = None, legend: bool = True) -> plt.Axes:
+    """Tornado diagram of one quantity: a pair of bars per parameter, in the order of ``rows`` (top first).
+
+    ``rows``: ``label, low_value, high_value, at_base, at_low, at_high, noise_at_low, noise_at_high``
+    (one ``sim.sweep`` tornado panel). Bars start at the value at the base point; behind each bar a
+    grey band spans the base value plus or minus that bar's paired replication noise (the 95%
+    interval half-width of the change from the base point), so a bar ending inside its band is not
+    distinguishable from noise. ``legend=False`` leaves the legend to the figure (``tornado_handles``).
     """
     ax = _axes(ax, (7, 0.6 * len(rows) + 1.5))
     if rows.empty:
         return ax
-    base = scale * float(rows["base_difference"].iloc[0])
-    noise = scale * float(rows["noise_half_width"].iloc[0])
-    if math.isfinite(noise):
-        ax.axvspan(base - noise, base + noise, color=_NOISE, alpha=0.45, linewidth=0)
+    base = scale * float(rows["at_base"].iloc[0])
     for i, row in enumerate(rows.itertuples(index=False)):
-        low, high = scale * row.difference_at_low, scale * row.difference_at_high
-        ax.barh(i - 0.19, low - base, left=base, height=0.36, color=_LOW, edgecolor="white")
-        ax.barh(i + 0.19, high - base, left=base, height=0.36, color=_HIGH, edgecolor="white")
-    ax.axvline(base, color="black", linewidth=1)
+        for offset, value, noise, colour in ((-0.19, row.at_low, row.noise_at_low, _LOW),
+                                             (0.19, row.at_high, row.noise_at_high, _HIGH)):
+            half = scale * float(noise)
+            if math.isfinite(half) and half > 0:
+                ax.fill_betweenx([i + offset - 0.18, i + offset + 0.18], base - half, base + half, color=_NOISE,
+                                 alpha=0.6, linewidth=0, zorder=1)
+            ax.barh(i + offset, scale * value - base, left=base, height=0.36, color=colour, edgecolor="white",
+                    zorder=2)
+    ax.axvline(base, color="black", linewidth=1, zorder=3)
     ax.set_yticks(range(len(rows)), [f"{row.label}\n{_short(row.low_value)} → {_short(row.high_value)}"
                                      for row in rows.itertuples(index=False)], fontsize="x-small")
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.grid(axis="x", alpha=0.3)
-    handles = [Patch(color=_LOW, label="parameter at low value"), Patch(color=_HIGH, label="parameter at high value"),
-               Patch(color=_NOISE, alpha=0.45, label=f"noise at base (± {noise:.2g})")]
-    ax.legend(handles=handles, fontsize="x-small", loc="best")
+    if legend:
+        ax.legend(handles=tornado_handles(), fontsize="x-small", loc="best")
     return ax
 
 
 def one_way_curve(rows: pd.DataFrame, parameter: str, outcome: str, arms: list[str], scale: float = 1.0,
                   base_value: float | None = None, colours: dict[str, str] | None = None,
-                  ax: plt.Axes | None = None) -> plt.Axes:
-    """Each arm's difference from the reference against one parameter: mean line and 95% band.
+                  ax: plt.Axes | None = None, measure: str = "difference") -> plt.Axes:
+    """Each arm's difference from the reference (or, with ``measure="mean"``, its own mean) against one
+    parameter: mean line and 95% band.
 
     ``rows``: ``sweep.csv`` rows of the points that vary ``parameter``.
     """
     ax = _axes(ax, (6, 4))
     colours = colours or arm_colours(arms)
+    centre = f"{outcome}_{measure}"
+    prefix = f"{outcome}_difference" if measure == "difference" else outcome
     for arm in arms:
         part = rows[rows["arm"] == arm].sort_values(parameter)
         x = part[parameter].to_numpy(dtype=float)
-        ax.fill_between(x, scale * part[f"{outcome}_difference_ci_low"], scale * part[f"{outcome}_difference_ci_high"],
+        ax.fill_between(x, scale * part[f"{prefix}_ci_low"], scale * part[f"{prefix}_ci_high"],
                         color=colours[arm], alpha=0.2, linewidth=0)
-        ax.plot(x, scale * part[f"{outcome}_difference"], "o-", color=colours[arm], markersize=3.5, label=arm)
+        ax.plot(x, scale * part[centre], "o-", color=colours[arm], markersize=3.5, label=arm)
     if base_value is not None and math.isfinite(base_value):
         ax.axvline(base_value, color="grey", linestyle=":", linewidth=1, label="base value")
-    ax.axhline(0, color="black", linewidth=0.6)
+    if measure == "difference":
+        ax.axhline(0, color="black", linewidth=0.6)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="x-small")
     return ax
@@ -169,8 +183,9 @@ def morris_bars(rows: pd.DataFrame, scale: float = 1.0, ax: plt.Axes | None = No
 
 
 def difference_histogram(differences: dict[str, np.ndarray], colours: dict[str, str] | None = None,
-                         ax: plt.Axes | None = None) -> plt.Axes:
-    """Histograms of between-arm differences over parameter draws, one per arm, with the zero line."""
+                         ax: plt.Axes | None = None, zero_line: bool = True) -> plt.Axes:
+    """Histograms of values over parameter draws (between-arm differences, or an arm's means), one per arm, with
+    the zero line of no difference unless ``zero_line`` is False."""
     ax = _axes(ax, (7, 4.4))
     colours = colours or arm_colours(list(differences))
     every = np.concatenate([np.asarray(v, dtype=float) for v in differences.values()]) if differences else np.array([])
@@ -178,7 +193,8 @@ def difference_histogram(differences: dict[str, np.ndarray], colours: dict[str, 
     bins: Any = np.histogram_bin_edges(every, bins=30) if every.size else 10
     for arm, values in differences.items():
         ax.hist(values, bins=bins, color=colours[arm], alpha=0.55, label=arm, edgecolor="white", linewidth=0.4)
-    ax.axvline(0, color="black", linewidth=1, label="no difference")
+    if zero_line:
+        ax.axvline(0, color="black", linewidth=1, label="no difference")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     return ax

@@ -125,6 +125,9 @@ def describe_errors(err: ValidationError, model: type[BaseModel]) -> list[tuple[
             items.extend(([*loc, *key.split(".")], message) for key, message in ctx["error"].items)
         elif kind == "value_error":
             items.append((loc, str(ctx.get("error", e["msg"]))))
+        elif kind == "too_short":
+            least = ctx.get("min_length", 1)
+            items.append((loc, f"must list at least {least} value{'s' if least != 1 else ''}, got {e['input']!r}"))
         elif kind == "parameter_form":
             items.append((loc, f"{e['msg']}, got {e['input']!r}"))
         else:

@@ -1,16 +1,22 @@
-"""Trial-planning files: a base scenario and the ``trial`` section of a simulated randomised trial."""
+"""Trial-planning files: a base scenario and the ``trial`` section of a simulated trial.
+
+A trial is randomised with two arms (``design: two_arm``, the default), optionally with interim
+analyses (``interim``), or single-arm (``design: single_arm``): an exact binomial test of a binary
+endpoint against ``p0``, optionally with a Simon two-stage design (``simon``, with ``p1``).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from sim.spec.base import Count, NotBool, PositiveFloat, Strict
 from sim.spec.scenario import Scenario
 
-__all__ = ["ARM_PATIENT_OFFSET", "BINARY", "CONTINUOUS", "TESTS", "TIME_TO_EVENT", "VISIT_OBSERVED", "Endpoint",
-           "Trial", "TrialFile", "cross_check", "endpoint_kind"]
+__all__ = ["ARM_PATIENT_OFFSET", "BINARY", "CONTINUOUS", "EFFECT_COLUMNS", "MAX_DURATION_WEEKS", "SINGLE_ARM_METRICS",
+           "TESTS", "TIME_TO_EVENT", "VISIT_OBSERVED", "Endpoint", "Interim", "Trial", "TrialFile", "cross_check",
+           "endpoint_kind"]
 
 ARM_PATIENT_OFFSET = 1_000_000_000
 """Patient numbers of arm ``a`` start at ``a * ARM_PATIENT_OFFSET`` in the base scenario's streams."""
@@ -20,6 +26,12 @@ TIME_TO_EVENT = ("time_to_dropout", "time_to_relapse", "time_to_complete_respons
 VISIT_OBSERVED = ("complete_response", "response", "disease_free_weeks", "time_to_relapse",
                   "time_to_complete_response")
 TESTS = {"binary": ("fisher", "chi2"), "continuous": ("mann_whitney", "welch_t"), "time_to_event": ("logrank",)}
+SINGLE_ARM_METRICS = ("complete_response", "response")
+"""Endpoints of a single-arm design: a response whose higher rate means activity."""
+EFFECT_COLUMNS = {"binary": "risk_difference", "continuous": "mean_difference_weeks", "time_to_event": "hazard_ratio"}
+"""The effect of a two-arm trial, named with its unit, by endpoint kind."""
+MAX_DURATION_WEEKS = 260.0
+"""Default longest feasible trial: five years from the first enrolment."""
 
 
 def endpoint_kind(metric: str) -> str:
@@ -42,21 +54,67 @@ class Endpoint(Strict):
     at_week: PositiveFloat | None = None
 
 
-class Trial(Strict):
-    """A two-arm randomised trial design, simulated at several sizes."""
+class Interim(Strict):
+    """Group-sequential efficacy looks of a two-arm trial at information fractions, with Lan-DeMets alpha spending."""
 
-    arms: Annotated[list[str], Field(min_length=2, max_length=2)]
+    looks: Annotated[list[Annotated[float, Field(gt=0.0, le=1.0), NotBool]], Field(min_length=2)]
+    spending: Literal["obrien_fleming", "pocock"]
+
+
+class Trial(Strict):
+    """A trial design, simulated at several sizes: two-arm randomised (optionally group-sequential) or single-arm.
+
+    ``alternative`` and ``allocation`` default by design (two-sided and 1:1 for two arms; ``greater``
+    and ``[1]`` for one) and are written resolved.
+    """
+
+    design: Literal["two_arm", "single_arm"] = "two_arm"
+    arms: Annotated[list[str], Field(min_length=1, max_length=2)]
     patients_per_arm: Annotated[list[Count], Field(min_length=1)]
     endpoint: Endpoint
-    test: Literal["fisher", "chi2", "logrank", "mann_whitney", "welch_t"]
-    alternative: Literal["two-sided", "greater", "less"] = "two-sided"
+    test: Literal["fisher", "chi2", "logrank", "mann_whitney", "welch_t", "binomial"]
+    alternative: Literal["two-sided", "greater", "less"] | None = None
     alpha: OpenUnit
     simulations: Count
     accrual_per_week: PositiveFloat
-    allocation: Annotated[list[Count], Field(min_length=2, max_length=2)] = [1, 1]
+    allocation: Annotated[list[Count], Field(min_length=1, max_length=2)] | None = None
     duration_weeks: PositiveFloat | None = None
     visit_weeks: Annotated[list[PositiveFloat], Field(min_length=1)]
     target_power: OpenUnit
+    max_duration_weeks: PositiveFloat = MAX_DURATION_WEEKS
+    interim: Interim | None = None
+    p0: OpenUnit | None = None
+    p1: OpenUnit | None = None
+    simon: Literal["optimal", "minimax"] | None = None
+
+    @model_validator(mode="after")
+    def _resolve_defaults(self) -> Trial:
+        single = self.design == "single_arm"
+        if self.alternative is None:
+            object.__setattr__(self, "alternative", "greater" if single else "two-sided")
+        if self.allocation is None:
+            object.__setattr__(self, "allocation", [1] if single else [1, 1])
+        return self
+
+    @property
+    def ratios(self) -> list[int]:
+        """The allocation ratio of each arm (resolved)."""
+        return list(self.allocation or [1] * len(self.arms))
+
+    @property
+    def single_arm(self) -> bool:
+        """Whether the design is single-arm."""
+        return self.design == "single_arm"
+
+    @property
+    def effect_column(self) -> str:
+        """The name, with its unit, of the effect column of ``power.csv`` and ``trials.csv``."""
+        return "response_rate" if self.single_arm else EFFECT_COLUMNS[self.kind]
+
+    @property
+    def one_sided_alpha(self) -> float:
+        """The one-sided level of each tail: alpha, or alpha / 2 for a two-sided test."""
+        return self.alpha / 2 if self.alternative == "two-sided" else self.alpha
 
     @property
     def kind(self) -> str:
@@ -71,8 +129,9 @@ class Trial(Strict):
 
     def arm_sizes(self, n: int) -> tuple[int, ...]:
         """Patients in each arm of the design with ``n`` patients in the smallest arm."""
-        low = min(self.allocation)
-        return tuple(n * r // low for r in self.allocation)
+        allocation = self.allocation or [1] * len(self.arms)
+        low = min(allocation)
+        return tuple(n * r // low for r in allocation)
 
 
 class TrialFile(Strict):
@@ -85,14 +144,16 @@ class TrialFile(Strict):
 
 def cross_check(trial: Trial, scenario: Scenario) -> list[tuple[str, str]]:
     """Problems of a trial design against itself and its base scenario, as (dotted path, message)."""
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = _design_problems(trial)
     for i, arm in enumerate(trial.arms):
         if arm not in scenario.arms:
             problems.append((f"trial.arms.{i}", f"'{arm}' is not an arm of the base scenario "
                                                 f"({', '.join(scenario.arms)})"))
     kind = trial.kind
     metric = trial.endpoint.metric
-    if trial.test not in TESTS[kind]:
+    if trial.single_arm:
+        pass  # the test and endpoint of a single-arm design are checked with the design
+    elif trial.test not in TESTS[kind]:
         problems.append(("trial.test", f"{trial.test} does not fit {metric}, a {kind.replace('_', '-')} endpoint; "
                                        f"use {' or '.join(TESTS[kind])}"))
     visits = trial.visit_weeks
@@ -120,11 +181,12 @@ def cross_check(trial: Trial, scenario: Scenario) -> list[tuple[str, str]]:
         if sizes[i] <= sizes[i - 1]:
             problems.append((f"trial.patients_per_arm.{i}", f"sizes must increase, got {sizes[i]} after "
                                                             f"{sizes[i - 1]}"))
-    low = min(trial.allocation)
+    allocation = trial.allocation or [1] * len(trial.arms)
+    low = min(allocation)
     for i, n in enumerate(sizes):
-        if any(n * r % low for r in trial.allocation):
+        if any(n * r % low for r in allocation):
             problems.append((f"trial.patients_per_arm.{i}", f"{n} patients in the smallest arm cannot be split "
-                                                            f"{':'.join(map(str, trial.allocation))}; use a "
+                                                            f"{':'.join(map(str, allocation))}; use a "
                                                             f"multiple of {low}"))
     if max(trial.arm_sizes(sizes[-1])) >= ARM_PATIENT_OFFSET:
         problems.append(("trial.patients_per_arm", f"at most {ARM_PATIENT_OFFSET - 1} patients in an arm"))
@@ -132,4 +194,58 @@ def cross_check(trial: Trial, scenario: Scenario) -> list[tuple[str, str]]:
     if duration is not None and trial.kind != "time_to_event" and trial.endpoint_week > duration:
         problems.append(("trial.duration_weeks", f"{duration:g} ends the trial before week {trial.endpoint_week:g} "
                                                  f"of the endpoint: no patient could be evaluated"))
+    return problems
+
+
+def _design_problems(trial: Trial) -> list[tuple[str, str]]:
+    """Problems of the keys that depend on the design: arms, test, alternative, allocation, p0, p1, simon, interim."""
+    problems: list[tuple[str, str]] = []
+    if trial.single_arm:
+        if len(trial.arms) != 1:
+            problems.append(("trial.arms", f"a single-arm design has one arm, got {len(trial.arms)}"))
+        if trial.test != "binomial":
+            problems.append(("trial.test", f"a single-arm design uses the exact binomial test: binomial, got "
+                                           f"{trial.test}"))
+        if trial.endpoint.metric not in SINGLE_ARM_METRICS:
+            problems.append(("trial.endpoint.metric", f"a single-arm design needs a response endpoint "
+                                                      f"({' or '.join(SINGLE_ARM_METRICS)}), got "
+                                                      f"{trial.endpoint.metric}"))
+        if trial.alternative != "greater":
+            problems.append(("trial.alternative", f"the single-arm test is one-sided (activity is a response rate "
+                                                  f"above p0): greater, got {trial.alternative}"))
+        if trial.allocation is not None and len(trial.allocation) != 1:
+            problems.append(("trial.allocation", "a single-arm design has no allocation ratio between arms"))
+        if trial.p0 is None:
+            problems.append(("trial.p0", "missing: the response rate of an inactive drug, tested against"))
+        if trial.simon is not None and trial.p1 is None:
+            problems.append(("trial.p1", "missing: a Simon design needs the response rate worth detecting"))
+        if trial.p0 is not None and trial.p1 is not None and trial.p1 <= trial.p0:
+            problems.append(("trial.p1", f"must exceed p0 ({trial.p0:g}), got {trial.p1:g}"))
+        if trial.interim is not None:
+            problems.append(("trial.interim", "interim analyses apply to two-arm designs; a single-arm design "
+                                              "looks once at the end of its first stage with simon"))
+        if trial.duration_weeks is not None:
+            problems.append(("trial.duration_weeks", "a single-arm design follows every patient to the endpoint "
+                                                     "week; leave duration_weeks out"))
+        return problems
+    if len(trial.arms) != 2:
+        problems.append(("trial.arms", f"a two-arm design has two arms, control first, got {len(trial.arms)}; "
+                                       f"for one arm set design: single_arm"))
+    if trial.test == "binomial":
+        problems.append(("trial.test", "binomial is the single-arm test; set design: single_arm"))
+    if trial.allocation is not None and len(trial.allocation) != 2:
+        problems.append(("trial.allocation", f"a two-arm design allocates between two arms, got "
+                                             f"{len(trial.allocation)} ratio(s)"))
+    for key in ("p0", "p1", "simon"):
+        if getattr(trial, key) is not None:
+            problems.append((f"trial.{key}", "belongs to a single-arm design (design: single_arm)"))
+    if trial.interim is not None:
+        looks = trial.interim.looks
+        for i in range(1, len(looks)):
+            if looks[i] <= looks[i - 1]:
+                problems.append((f"trial.interim.looks.{i}", f"information fractions must increase, got "
+                                                             f"{looks[i]:g} after {looks[i - 1]:g}"))
+        if looks[-1] != 1.0:
+            problems.append((f"trial.interim.looks.{len(looks) - 1}", f"the last look is the final analysis at "
+                                                                       f"information fraction 1, got {looks[-1]:g}"))
     return problems

@@ -28,6 +28,7 @@ __all__ = [
     "SingleStageDesign",
     "binomial_tail",
     "binomial_test_p_value",
+    "critical_count",
     "empirical_operating_characteristics",
     "operating_characteristics",
     "simon_design",
@@ -129,6 +130,19 @@ def binomial_test_p_value(x: int, n: int, p0: float) -> float:
         raise ValueError(f"x must not exceed n, got x={x!r}, n={n!r}")
     _check_probability("p0", p0)
     return binomial_tail(x, n, p0)
+
+
+def critical_count(n: int, p0: float, alpha: float) -> int:
+    """The smallest r with P(X >= r | n, p0) <= alpha: a single-stage design of n patients declares activity at r.
+
+    The exact one-sided binomial test rejects at level alpha exactly when at least r respond; r is
+    n + 1 when even n responses are not rare enough (no outcome can declare activity).
+    """
+    _check_count("n", n, 1)
+    _check_probability("p0", p0)
+    _check_probability("alpha", alpha)
+    tail = stats.binom.sf(np.arange(n + 2) - 1, n, p0)  # P(X >= k) for k = 0..n+1; exactly 0 at n + 1
+    return int(np.argmax(tail <= alpha))
 
 
 def _tables(p: float, n_max: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

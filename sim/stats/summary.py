@@ -1,4 +1,12 @@
-"""Summaries of a patients table: per-arm means and paired differences with 95% intervals."""
+"""Summaries of a patients table: per-arm means and paired differences with 95% intervals, and what one cohort shows.
+
+Beside each mean and its 95% confidence interval (the precision of the mean over all replications),
+``summarise`` gives the 95% prediction interval ``pi_low, pi_high``: the central 95% of the
+per-replication values, the range within which one cohort of the scenario's size falls in 95% of
+cohorts. For true/false outcomes it adds rows ``<metric>_at_least_<r>_of_<n>``: the share of
+replications (cohorts of n patients) in which at least r patients had the outcome, for r a quarter,
+a half and three quarters of n, with its 95% Wilson interval over replications.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +18,10 @@ from scipy import stats
 
 from sim.outcomes import summary_metrics as registry_metrics
 
-__all__ = ["arms_in_order", "cohorts", "compare", "mean_interval", "summarise", "summary_metrics"]
+__all__ = ["SUMMARY_COLUMNS", "arms_in_order", "at_least_metric", "at_least_thresholds", "cohorts", "compare",
+           "mean_interval", "prediction_interval", "summarise", "summary_metrics"]
+
+SUMMARY_COLUMNS = ["arm", "metric", "mean", "ci_low", "ci_high", "pi_low", "pi_high"]
 
 
 def summary_metrics(patients: pd.DataFrame) -> list[str]:
@@ -32,6 +43,54 @@ def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float
         return centre, math.nan, math.nan
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / math.sqrt(n))
     return centre, centre - half, centre + half
+
+
+def prediction_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Central ``level`` of per-replication values (empirical quantiles, observed values); NaN for fewer than two.
+
+    The quantiles are the inverse of the empirical distribution function (Hyndman and Fan's type 1),
+    so each bound is a value some replication showed: for a proportion of n patients, a count over n.
+    """
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return math.nan, math.nan
+    tail = round((1.0 - level) / 2, 12)  # 0.025 exactly, not 0.025000000000000022: the quantile's rank is exact
+    low, high = np.quantile(values, [tail, 1.0 - tail], method="inverted_cdf")
+    return float(low), float(high)
+
+
+def at_least_thresholds(n: int) -> list[int]:
+    """The counts r of ``P(at least r of n)`` a reader needs: a quarter, a half and three quarters of n (rounded up)."""
+    return sorted({max(1, math.ceil(n * share)) for share in (0.25, 0.5, 0.75)})
+
+
+def at_least_metric(metric: str, r: int, n: int) -> str:
+    """The summary row name of P(at least r of n patients had ``metric``)."""
+    return f"{metric}_at_least_{r}_of_{n}"
+
+
+def _at_least_rows(patients: pd.DataFrame, metrics: list[str]) -> list[dict[str, object]]:
+    """P(at least r of n) rows of the true/false metrics, when every replication has n patients per arm and there are
+    several replications."""
+    binary = [m for m in metrics if m in patients.columns and patients[m].dtype == bool]
+    if not binary or patients["replication"].nunique() < 2:
+        return []
+    rows: list[dict[str, object]] = []
+    counts = patients.groupby(["arm", "replication"], sort=False)[binary].agg(["sum", "size"])
+    for arm, group in counts.groupby(level="arm", sort=False):
+        for metric in binary:
+            sizes = group[(metric, "size")].to_numpy()
+            if len(set(sizes.tolist())) != 1:
+                continue  # cohorts of different sizes: no single n
+            n = int(sizes[0])
+            hits = group[(metric, "sum")].to_numpy()
+            for r in at_least_thresholds(n):
+                k, total = int((hits >= r).sum()), len(hits)
+                interval = stats.binomtest(k, total).proportion_ci(confidence_level=0.95, method="wilson")
+                rows.append({"arm": arm, "metric": at_least_metric(metric, r, n), "mean": k / total,
+                             "ci_low": float(interval.low), "ci_high": float(interval.high), "pi_low": math.nan,
+                             "pi_high": math.nan})
+    return rows
 
 
 def _units(patients: pd.DataFrame, metrics: list[str]) -> tuple[pd.DataFrame, str]:
@@ -58,23 +117,32 @@ def _with_subgroup(rows: list[dict[str, object]], columns: list[str], subgroups:
 
 
 def summarise(patients: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataFrame:
-    """Per arm and metric: the mean and its 95% interval from the spread of replication means.
+    """Per arm and metric: the mean, its 95% interval, and the 95% prediction interval of one cohort.
 
-    With a single replication the interval comes from the patients instead. With subgroups, rows
-    for the whole cohort (subgroup ``all``) are followed by rows for each subgroup.
+    The confidence interval comes from the spread of replication means (with a single replication,
+    from the patients). The prediction interval is the central 95% of the replication means (empty
+    with a single replication). True/false metrics add their ``_at_least_r_of_n`` rows after each
+    arm's metrics, for the whole cohort only (a subgroup's size varies between replications). With
+    subgroups, rows for the whole cohort (subgroup ``all``) are followed by rows for each subgroup.
     """
     metrics = summary_metrics(patients) if metrics is None else metrics
-    rows = []
+    rows: list[dict[str, object]] = []
     for label, cohort in cohorts(patients):
-        units, _ = _units(cohort, metrics)
+        units, key = _units(cohort, metrics)
+        extra = _at_least_rows(cohort, metrics) if label in (None, "all") else []
         for arm, group in units.groupby("arm", sort=False):
             for metric in metrics:
-                mean, low, high = mean_interval(group[metric].to_numpy())
-                row = {"arm": arm, "metric": metric, "mean": mean, "ci_low": low, "ci_high": high}
-                if label is not None:
-                    row["subgroup"] = label
+                values = group[metric].to_numpy()
+                mean, low, high = mean_interval(values)
+                pi_low, pi_high = prediction_interval(values) if key == "replication" else (math.nan, math.nan)
+                row = {"arm": arm, "metric": metric, "mean": mean, "ci_low": low, "ci_high": high, "pi_low": pi_low,
+                       "pi_high": pi_high}
                 rows.append(row)
-    return _with_subgroup(rows, ["arm", "metric", "mean", "ci_low", "ci_high"], "subgroup" in patients.columns)
+            rows.extend(r for r in extra if r["arm"] == arm)
+        if label is not None:
+            for row in rows:
+                row.setdefault("subgroup", label)
+    return _with_subgroup(rows, SUMMARY_COLUMNS, "subgroup" in patients.columns)
 
 
 def compare(patients: pd.DataFrame, reference_arm: str, metrics: list[str] | None = None) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -247,6 +248,68 @@ def _subgroup_section(summary: pd.DataFrame, comparison: pd.DataFrame, scenario:
     return lines
 
 
+def prediction_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per arm, one column per headline metric: the 95% prediction interval of one cohort."""
+    rows = {}
+    for arm, group in summary.groupby("arm", sort=False):
+        by_metric = group.set_index("metric")
+        cells = {}
+        for metric, label in headline().items():
+            if metric not in by_metric.index or math.isnan(by_metric.loc[metric, "pi_low"]):
+                continue
+            info = outcome(metric)
+            scale, unit = (info.scale, "%") if info.kind == "proportion" else (1.0, "")
+            low, high = (scale * float(by_metric.loc[metric, c]) for c in ("pi_low", "pi_high"))
+            cells[label] = f"{low:.{info.digits}f}{unit} to {high:.{info.digits}f}{unit}"
+        rows[arm] = cells
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "arm"
+    return table
+
+
+_AT_LEAST = re.compile(r"^(?P<metric>.+)_at_least_(?P<r>\d+)_of_(?P<n>\d+)$")
+
+
+def at_least_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per arm, one column per ``P(outcome >= r of n)`` row of the summary: probability (95% interval)."""
+    rows: dict[str, dict[str, str]] = {}
+    for row in summary.itertuples(index=False):
+        found = _AT_LEAST.match(str(row.metric))
+        if found is None or found["metric"] not in headline():
+            continue
+        label = f"P({headline()[found['metric']]} ≥ {found['r']} of {found['n']})"
+        cell = f"{row.mean:.2f} ({row.ci_low:.2f} to {row.ci_high:.2f})"
+        rows.setdefault(str(row.arm), {})[label] = cell
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "arm"
+    return table
+
+
+def _one_cohort_section(summary: pd.DataFrame, size: int, replications: int) -> list[str]:
+    """What one cohort of the scenario's size would show: prediction intervals and P(at least r of n)."""
+    if "pi_low" not in summary.columns:
+        return []  # a folder written before summary.csv had prediction intervals
+    lines = [f"## What one cohort of {size} patients would show", ""]
+    if replications < 2:
+        return [*lines, "One replication is one cohort: run several replications (e.g. `--replications 200`) to see "
+                        "how much one cohort of this size varies.", ""]
+    lines += [
+        f"Central 95% of the {replications} replications' values (a 95% prediction interval; proportions in "
+        f"percent). The confidence interval above is the precision of the mean over all {replications} cohorts and "
+        f"narrows as replications are added; the prediction interval is the range within which one cohort of "
+        f"{size} patients (one trial or clinic of this size) falls 19 times out of 20, and does not narrow.",
+        "",
+        markdown_table(prediction_table(summary), index=True),
+        "",
+    ]
+    at_least = at_least_table(summary)
+    if not at_least.empty:
+        lines += [f"Probability that one cohort of {size} patients shows at least r with the outcome (share of the "
+                  f"{replications} replications, 95% Wilson interval; every value in `summary.csv`):", "",
+                  markdown_table(at_least.T.rename_axis("outcome"), index=True), ""]
+    return lines
+
+
 def render_report(run_dir: Path) -> str:
     """``report.md`` of a results folder, from its saved files only."""
     run_dir = Path(run_dir)
@@ -277,7 +340,8 @@ def render_report(run_dir: Path) -> str:
         f"- {size} patients per arm in each of {replications} replications ({size * replications} per arm), "
         f"followed for {follow_up:g} weeks; loss to follow-up "
         f"{scenario['cohort']['loss_to_follow_up_per_year']:g} per year; seed {scenario['seed']}.",
-        f"- Arms (reference: **{reference}**); arms share their random numbers, so differences are paired:",
+        (f"- Arms (reference: **{reference}**); arms share their random numbers, so differences are paired:"
+         if len(arm_names) > 1 else "- One arm, no comparison:"),
         arms,
         f"- Means with 95% intervals from {interval_source}.",
     ]
@@ -306,13 +370,17 @@ def render_report(run_dir: Path) -> str:
         "",
         markdown_table(arm_table(summary), index=True),
         "",
-        f"## Differences from {reference}",
-        "",
-        "Each arm minus the reference arm, paired by replication; proportions in percentage points.",
-        "",
-        markdown_table(comparison_table(comparison), index=True) if len(comparison) else "(only one arm)",
-        "",
     ]
+    parts += _one_cohort_section(summary, size, replications)
+    if len(comparison):
+        parts += [
+            f"## Differences from {reference}",
+            "",
+            "Each arm minus the reference arm, paired by replication; proportions in percentage points.",
+            "",
+            markdown_table(comparison_table(comparison), index=True),
+            "",
+        ]
     parts += _subgroup_section(all_summary, all_comparison, scenario, reference)
     if survival is not None:
         subgroups = scenario["cohort"].get("subgroups")

@@ -20,7 +20,7 @@ from sim.spec.sweep import SAMPLED_METHODS
 from sim.stats.summary import mean_interval
 from sim.studies.sweep.design import Design, design_seed
 
-__all__ = ["SweepTables", "analyse"]
+__all__ = ["TORNADO_COLUMNS", "SweepTables", "analyse", "drawn_quantities"]
 
 @dataclass
 class SweepTables:
@@ -86,63 +86,95 @@ def _quantities(values: np.ndarray, arms: list[str], ref: int) -> list[tuple[str
     return out
 
 
+def drawn_quantities(values: np.ndarray, arms: list[str], ref: int) -> list[tuple[str, str, np.ndarray]]:
+    """What a sweep's figures draw: each arm's difference from the reference, or with one arm its own mean."""
+    if len(arms) == 1:
+        return [(arms[0], "mean", values[:, 0])]
+    return [(arm, "difference", values[:, a] - values[:, ref]) for a, arm in enumerate(arms) if a != ref]
+
+
+def _paired_half_width(change: np.ndarray) -> float:
+    """Half-width of the 95% interval of a mean change over replications (paired by replication)."""
+    _, low, high = mean_interval(change)
+    return _half(low, high)
+
+
 def _noise(the_design: Design, values: np.ndarray, arms: list[str], ref: int, outcomes: list[str]) -> pd.DataFrame:
     """Replication noise of each reported quantity.
 
     ``half_width``: the half-width of the 95% interval of the quantity at the base point (one_way),
-    else its median over points. ``noise_variance_share``: the mean squared standard error of the
-    point means over the variance of the point means across a sampled design (lhs, sobol, morris,
-    psa); near 1, the spread between points is mostly replication noise (more replications needed).
+    else its median over points. ``paired_half_width`` (one_way only): the median, over every
+    point other than the base, of the half-width of the 95% interval of the change from the base
+    point, paired by replication (common random numbers): the noise of a tornado bar.
+    ``noise_variance_share``: the mean squared standard error of the point means over the variance
+    of the point means across a sampled design (lhs, sobol, morris, psa); near 1, the spread between
+    points is mostly replication noise (more replications needed).
     """
     from scipy import stats
 
     replications = values.shape[-1]
     t = float(stats.t.ppf(0.975, replications - 1))
+    one_way = the_design.method == "one_way"
     rows = []
     for arm, measure, q in _quantities(values, arms, ref):
         for o, outcome in enumerate(outcomes):
             y = q[:, o, :]
             se = y.std(axis=1, ddof=1) / math.sqrt(replications)
-            half = t * (se[0] if the_design.method == "one_way" else float(np.median(se)))
+            half = t * (se[0] if one_way else float(np.median(se)))
             means = y.mean(axis=1)
             spread = float(means.var(ddof=1)) if the_design.method in SAMPLED_METHODS and len(means) > 1 else math.nan
             share = float(np.mean(se**2)) / spread if spread > 0 else math.nan
-            rows.append({"outcome": outcome, "arm": arm, "measure": measure, "half_width": float(half),
-                         "noise_variance_share": share})
-    return pd.DataFrame(rows, columns=["outcome", "arm", "measure", "half_width", "noise_variance_share"])
+            row = {"outcome": outcome, "arm": arm, "measure": measure, "half_width": float(half)}
+            if one_way:
+                paired = [_paired_half_width(y[i] - y[0]) for i in range(1, len(y))]
+                row["paired_half_width"] = float(np.median(paired)) if paired else math.nan
+            row["noise_variance_share"] = share
+            rows.append(row)
+    columns = ["outcome", "arm", "measure", "half_width", *(["paired_half_width"] if one_way else []),
+               "noise_variance_share"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+TORNADO_COLUMNS = ["outcome", "arm", "measure", "parameter", "label", "base_value", "low_value", "high_value",
+                   "at_base", "at_low", "at_high", "swing", "change_low_to_high", "change_ci_low", "change_ci_high",
+                   "noise_at_low", "noise_at_high", "base_half_width"]
 
 
 def _tornado(the_design: Design, values: np.ndarray, arms: list[str], ref: int, outcomes: list[str]) -> pd.DataFrame:
-    """One-way effects on each arm's difference from the reference, sorted by swing within each panel.
+    """One-way effects on each drawn quantity (difference from the reference, or a single arm's own mean),
+    sorted by swing within each panel.
 
-    The swing's interval is paired by replication between the low and high points (common random
-    numbers), so it measures the effect against the replication noise directly.
+    Every change is paired by replication (common random numbers): ``noise_at_low`` and
+    ``noise_at_high`` are the half-widths of the 95% intervals of the changes from the base point to
+    the low and to the high point (the noise of each bar), and the change from low to high has its
+    own interval. ``base_half_width`` is the half-width of the 95% interval of the quantity itself at
+    the base point (the precision of its level, not of a change).
     """
     rows = []
     index = {p.path: [pt.index for pt in the_design.points if pt.varied == p.path] for p in the_design.parameters}
     for o, outcome in enumerate(outcomes):
-        for a, arm in enumerate(arms):
-            if a == ref:
-                continue
-            difference = values[:, a, o, :] - values[:, ref, o, :]  # point, replication
-            base, base_low, base_high = mean_interval(difference[0])
+        for arm, measure, q in drawn_quantities(values, arms, ref):
+            y = q[:, o, :]  # point, replication
+            base, base_low, base_high = mean_interval(y[0])
             panel = []
             for j, p in enumerate(the_design.parameters):
                 low_point, high_point = index[p.path][0], index[p.path][-1]
-                d_low, d_high = difference[low_point], difference[high_point]
-                _, s_low, s_high = mean_interval(d_high - d_low)
-                panel.append({"outcome": outcome, "arm": arm, "parameter": p.path, "label": p.label,
-                              "base_value": p.base_value if p.base_value is not None else math.nan,
+                at_low, at_high = y[low_point], y[high_point]
+                _, s_low, s_high = mean_interval(at_high - at_low)
+                panel.append({"outcome": outcome, "arm": arm, "measure": measure, "parameter": p.path,
+                              "label": p.label, "base_value": p.base_value if p.base_value is not None else math.nan,
                               "low_value": the_design.matrix[low_point, j],
                               "high_value": the_design.matrix[high_point, j],
-                              "difference_at_low": float(d_low.mean()), "difference_at_high": float(d_high.mean()),
-                              "swing": float(abs(d_high.mean() - d_low.mean())),
-                              "change_low_to_high": float(d_high.mean() - d_low.mean()),
+                              "at_base": base, "at_low": float(at_low.mean()), "at_high": float(at_high.mean()),
+                              "swing": float(abs(at_high.mean() - at_low.mean())),
+                              "change_low_to_high": float(at_high.mean() - at_low.mean()),
                               "change_ci_low": s_low, "change_ci_high": s_high,
-                              "base_difference": base, "noise_half_width": _half(base_low, base_high)})
+                              "noise_at_low": _paired_half_width(at_low - y[0]),
+                              "noise_at_high": _paired_half_width(at_high - y[0]),
+                              "base_half_width": _half(base_low, base_high)})
             panel.sort(key=lambda r: -r["swing"])
             rows.extend(panel)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=TORNADO_COLUMNS)
 
 
 def _sensitivity(the_design: Design, values: np.ndarray, arms: list[str], ref: int, outcomes: list[str],
@@ -180,8 +212,9 @@ def _sensitivity(the_design: Design, values: np.ndarray, arms: list[str], ref: i
 
 
 def _psa(values: np.ndarray, arms: list[str], ref: int, outcomes: list[str], noise: pd.DataFrame) -> pd.DataFrame:
-    """Per outcome and arm: the chance of being best (exact 95% interval over draws) and the distribution
-    of the difference from the reference across draws."""
+    """Per outcome and arm: the distribution of the arm's mean across draws (2.5th, 50th and 97.5th
+    percentiles), the chance of being best (exact 95% interval over draws) and the distribution of the
+    difference from the reference across draws."""
     from scipy import stats
 
     share = noise.set_index(["outcome", "arm", "measure"])["noise_variance_share"]
@@ -193,7 +226,11 @@ def _psa(values: np.ndarray, arms: list[str], ref: int, outcomes: list[str], noi
         for a, arm in enumerate(arms):
             wins = int((best == a).sum())
             interval = stats.binomtest(wins, draws).proportion_ci(confidence_level=0.95, method="exact")
-            row: dict[str, Any] = {"outcome": outcome, "arm": arm, "probability_best": wins / draws,
+            row: dict[str, Any] = {"outcome": outcome, "arm": arm,
+                                   "mean_p2_5": float(np.quantile(means[:, a], 0.025)),
+                                   "mean_p50": float(np.quantile(means[:, a], 0.5)),
+                                   "mean_p97_5": float(np.quantile(means[:, a], 0.975)),
+                                   "probability_best": wins / draws,
                                    "probability_best_ci_low": float(interval.low),
                                    "probability_best_ci_high": float(interval.high)}
             if a == ref:

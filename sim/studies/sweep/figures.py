@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,9 +56,31 @@ class _Context:
         """The arms compared with the reference."""
         return [arm for arm in self.arms if arm != self.reference]
 
+    @property
+    def measure(self) -> str:
+        """What the figures draw: 'difference' from the reference, or with one arm its 'mean'."""
+        return "difference" if self.others else "mean"
+
+    @property
+    def panels(self) -> list[str]:
+        """The arms drawn: those compared with the reference, or the single arm."""
+        return self.others or self.arms
+
     def difference_label(self, info: Outcome) -> str:
         """Axis label of a difference from the reference."""
         return f"difference vs {self.reference} ({info.difference_unit})"
+
+    def value_label(self, info: Outcome) -> str:
+        """Axis label of the drawn quantity."""
+        return self.difference_label(info) if self.others else f"mean ({info.unit})"
+
+    def panel_title(self, arm: str) -> str:
+        """Title of a panel of the drawn quantity."""
+        return f"{arm} − {self.reference}" if self.others else f"{arm}: mean"
+
+    def what(self) -> str:
+        """The drawn quantity in words, for a figure title."""
+        return f"difference vs {self.reference}" if self.others else f"mean of {self.arms[0]}"
 
 
 Figures = Iterator[tuple[str, plt.Figure]]
@@ -75,12 +98,13 @@ def _panel_grid(count: int) -> tuple[plt.Figure, list[plt.Axes]]:
 
 
 def _per_parameter(c: _Context, info: Outcome, draw: Callable[[plt.Axes, Parameter], None], title: str) -> plt.Figure:
-    """One panel per swept parameter, drawn by ``draw``, with the difference from the reference on the y axis."""
+    """One panel per swept parameter, drawn by ``draw``, with the quantity shown (a difference or a mean) on the y
+    axis."""
     fig, flat = _panel_grid(len(c.design.parameters))
     for ax, p in zip(flat, c.design.parameters, strict=True):
         draw(ax, p)
         ax.set_xlabel(axis_label(p))
-        ax.set_ylabel(c.difference_label(info))
+        ax.set_ylabel(c.value_label(info))
     fig.suptitle(title, fontsize="medium")
     fig.tight_layout()
     return fig
@@ -88,77 +112,75 @@ def _per_parameter(c: _Context, info: Outcome, draw: Callable[[plt.Axes, Paramet
 
 def _one_way(c: _Context, outcome: str) -> Figures:
     info = OUTCOMES[outcome]
-    if c.tables.tornado is None or not c.others:
+    if c.tables.tornado is None:
         return
     params = c.design.parameters
-    height = 0.7 * len(params) + 2.2
-    fig, axes = plt.subplots(1, len(c.others), figsize=(6.5 * len(c.others), height), squeeze=False)
-    for ax, arm in zip(axes[0], c.others, strict=True):
-        tornado = c.tables.tornado
-        sp.tornado(tornado[(tornado["outcome"] == outcome) & (tornado["arm"] == arm)], scale=info.scale, ax=ax)
-        ax.set_title(f"{arm} − {c.reference}")
-        ax.set_xlabel(c.difference_label(info))
-    fig.suptitle(f"One-way sensitivity of {info.label.lower()}: each parameter from low to high, others at "
-                 f"base\n(bars sorted by swing; grey band: replication noise, 95% CI half-width at base)",
-                 fontsize="medium")
-    fig.tight_layout()
+    height = 0.7 * len(params) + 3.2
+    width = max(7.5, 6.8 * len(c.panels))
+    fig, axes = plt.subplots(1, len(c.panels), figsize=(width, height), squeeze=False)
+    tornado = c.tables.tornado
+    for ax, arm in zip(axes[0], c.panels, strict=True):
+        rows = tornado[(tornado["outcome"] == outcome) & (tornado["arm"] == arm) & (tornado["measure"] == c.measure)]
+        sp.tornado(rows, scale=info.scale, ax=ax, legend=False)
+        ax.set_title(c.panel_title(arm))
+        ax.set_xlabel(c.value_label(info))
+    title = (f"One-way sensitivity of {info.label.lower()} ({c.what()}): each parameter from low to high, others at "
+             f"base; bars sorted by swing. Grey band behind each bar: its paired replication noise.")
+    fig.suptitle(textwrap.fill(title, int(13 * width)), fontsize="medium")
+    fig.legend(handles=sp.tornado_handles(), loc="lower center", ncol=3, fontsize="x-small", frameon=False)
+    fig.tight_layout(rect=(0, 0.06 + 0.12 / height, 1, 1))
     yield f"tornado_{outcome}.png", fig
 
     def curve(ax: plt.Axes, p: Parameter) -> None:
         rows = c.tables.sweep[c.tables.sweep["varied"] == p.path]
-        sp.one_way_curve(rows, p.path, outcome, c.others, scale=info.scale, base_value=p.base_value,
-                         colours=c.colours, ax=ax)
+        sp.one_way_curve(rows, p.path, outcome, c.panels, scale=info.scale, base_value=p.base_value,
+                         colours=c.colours, ax=ax, measure=c.measure)
 
-    title = f"One-way curves: {info.label.lower()}, difference vs {c.reference} (mean and 95% CI over replications)"
+    title = f"One-way curves: {info.label.lower()}, {c.what()} (mean and 95% CI over replications)"
     yield f"one_way_{outcome}.png", _per_parameter(c, info, curve, title)
 
 
 def _grid(c: _Context, outcome: str) -> Figures:
     info = OUTCOMES[outcome]
     params, table = c.design.parameters, c.tables.sweep
-    if not c.others:
-        return
     if len(params) == 1:
         p = params[0]
         fig, ax = plt.subplots(figsize=(6.5, 4.2))
-        sp.one_way_curve(table, p.path, outcome, c.others, scale=info.scale, base_value=p.base_value,
-                         colours=c.colours, ax=ax)
+        sp.one_way_curve(table, p.path, outcome, c.panels, scale=info.scale, base_value=p.base_value,
+                         colours=c.colours, ax=ax, measure=c.measure)
         ax.set_xlabel(axis_label(p))
-        ax.set_ylabel(c.difference_label(info))
-        ax.set_title(f"{info.label}: difference vs {c.reference} (mean and 95% CI)")
+        ax.set_ylabel(c.value_label(info))
+        ax.set_title(f"{info.label}: {c.what()} (mean and 95% CI)")
         fig.tight_layout()
         yield f"grid_{outcome}.png", fig
     elif len(params) == 2:
         px, py = params
-        fig, axes = plt.subplots(1, len(c.others), figsize=(5.8 * len(c.others), 4.6), squeeze=False)
+        fig, axes = plt.subplots(1, len(c.panels), figsize=(5.8 * len(c.panels), 4.6), squeeze=False)
         matrices = {arm: table[table["arm"] == arm].pivot(index=py.path, columns=px.path,
-                                                          values=f"{outcome}_difference") * info.scale
-                    for arm in c.others}
+                                                          values=f"{outcome}_{c.measure}") * info.scale
+                    for arm in c.panels}
         every = np.concatenate([m.to_numpy(dtype=float).ravel() for m in matrices.values()])
         every = every[np.isfinite(every)]
         limits = (float(every.min()), float(every.max())) if every.size else None
-        for ax, arm in zip(axes[0], c.others, strict=True):
-            sp.heat_map(matrices[arm], colour_label=c.difference_label(info), limits=limits, ax=ax)
-            ax.set_title(f"{arm} − {c.reference}")
+        for ax, arm in zip(axes[0], c.panels, strict=True):
+            sp.heat_map(matrices[arm], colour_label=c.value_label(info), limits=limits, ax=ax)
+            ax.set_title(c.panel_title(arm))
             ax.set_xlabel(axis_label(px))
             ax.set_ylabel(axis_label(py))
-        fig.suptitle(f"{info.label}: difference between arms over the grid (mean over replications)",
-                     fontsize="medium")
+        what = "difference between arms" if c.others else f"mean of {c.arms[0]}"
+        fig.suptitle(f"{info.label}: {what} over the grid (mean over replications)", fontsize="medium")
         fig.tight_layout()
         yield f"heatmap_{outcome}.png", fig
 
 
 def _lhs(c: _Context, outcome: str) -> Figures:
     info = OUTCOMES[outcome]
-    if not c.others:
-        return
 
     def scatter(ax: plt.Axes, p: Parameter) -> None:
-        sp.parameter_scatter(c.tables.sweep, p.path, f"{outcome}_difference", c.others, scale=info.scale,
+        sp.parameter_scatter(c.tables.sweep, p.path, f"{outcome}_{c.measure}", c.panels, scale=info.scale,
                              colours=c.colours, ax=ax)
 
-    title = (f"Latin hypercube: {info.label.lower()}, difference vs {c.reference} at each point "
-             f"(all parameters vary together)")
+    title = f"Latin hypercube: {info.label.lower()}, {c.what()} at each point (all parameters vary together)"
     yield f"lhs_{outcome}.png", _per_parameter(c, info, scatter, title)
 
 
@@ -190,23 +212,21 @@ def _indices(c: _Context, outcome: str) -> Figures:
 
 def _psa(c: _Context, outcome: str) -> Figures:
     info = OUTCOMES[outcome]
-    if not c.others:
-        return
     fig, ax = plt.subplots(figsize=(7, 4.4))
     table = c.tables.sweep
-    differences = {arm: table.loc[table["arm"] == arm, f"{outcome}_difference"].to_numpy() * info.scale
-                   for arm in c.others}
-    sp.difference_histogram(differences, colours=c.colours, ax=ax)
-    ax.set_xlabel(c.difference_label(info))
+    values = {arm: table.loc[table["arm"] == arm, f"{outcome}_{c.measure}"].to_numpy() * info.scale
+              for arm in c.panels}
+    sp.difference_histogram(values, colours=c.colours, ax=ax, zero_line=bool(c.others))
+    ax.set_xlabel(c.value_label(info))
     ax.set_ylabel("parameter draws")
-    ax.set_title(f"PSA: {info.label.lower()}, difference vs {c.reference} over {len(c.design.points)} draws")
+    ax.set_title(f"PSA: {info.label.lower()}, {c.what()} over {len(c.design.points)} draws")
     fig.tight_layout()
-    yield f"psa_differences_{outcome}.png", fig
+    yield f"psa_{'differences' if c.others else 'means'}_{outcome}.png", fig
 
 
 def _psa_summary(c: _Context, outcomes: list[str]) -> Figures:
-    if c.tables.psa is None:
-        return
+    if c.tables.psa is None or not c.others:
+        return  # with one arm, being best is certain and there is no difference to scatter
     fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(outcomes) * len(c.arms) / 2, 4.4))
     sp.best_probability_bars(c.tables.psa, {o: OUTCOMES[o].label for o in outcomes}, colours=c.colours, ax=ax)
     ax.set_ylabel("probability of being best (%)")

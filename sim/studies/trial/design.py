@@ -38,6 +38,15 @@ Endpoints (``at_week`` is W)
     active disease after an attended visit in response or remission. Time-to-event endpoints follow
     each patient to W (default: the last visit week) or the administrative end, whichever is
     first; visit-observed ones are censored at the last attended visit.
+
+Single-arm designs (``design: single_arm``)
+    One arm, enrolled in order as above; the binary endpoint of its first n patients is tested
+    against ``p0`` by the exact one-sided binomial test, and Simon's two-stage designs (``simon``)
+    take the first n1 and then all n patients (``single_arm``).
+
+Interim analyses (``interim``)
+    A two-arm design looks at the information fractions given, each look analysing the data seen at
+    the calendar week the fraction is reached (``sequential``).
 """
 
 from __future__ import annotations
@@ -60,12 +69,17 @@ from sim.spec.load import apply_overrides, load_scenario, read_yaml
 from sim.spec.paths import parse_set_option
 from sim.spec.scenario import Scenario
 from sim.spec.trial import Trial, TrialFile, cross_check
+from sim.stats.single_arm import SimonDesign, simon_designs
 
-__all__ = ["TrialPlan", "enrolment_weeks", "load_trial", "trial_sha256", "trial_yaml"]
+__all__ = ["SIMON_MAX_N", "TrialPlan", "enrolment_weeks", "find_simon_designs", "load_trial", "trial_sha256",
+           "trial_yaml"]
 
 @dataclass(frozen=True)
 class TrialPlan:
-    """A validated trial design with its resolved base scenario: what every unit of work needs."""
+    """A validated trial design with its resolved base scenario: what every unit of work needs.
+
+    ``simon`` holds Simon's optimal and minimax designs of a single-arm file with ``simon`` set.
+    """
 
     name: str
     path: Path
@@ -73,11 +87,42 @@ class TrialPlan:
     description: str
     trial: Trial
     scenario: Scenario
+    simon: tuple[SimonDesign, SimonDesign] | None = None
 
     @property
     def max_arm_sizes(self) -> tuple[int, ...]:
         """Patients simulated in each arm of every simulated trial (the largest design)."""
-        return self.trial.arm_sizes(max(self.trial.patients_per_arm))
+        largest = max(self.trial.patients_per_arm)
+        if self.simon is not None:
+            largest = max(largest, *(d.n for d in self.simon))
+        return self.trial.arm_sizes(largest)
+
+    @property
+    def chosen_simon(self) -> SimonDesign | None:
+        """The Simon design the file asks for (``simon: optimal | minimax``), or None."""
+        if self.simon is None:
+            return None
+        return self.simon[0] if self.trial.simon == "optimal" else self.simon[1]
+
+
+SIMON_MAX_N = (100, 200)
+"""Largest total sample sizes searched for a Simon design, in turn (the second only when the first finds none)."""
+
+
+def find_simon_designs(trial: Trial) -> tuple[SimonDesign, SimonDesign]:
+    """Simon's optimal and minimax designs for the trial's p0, p1, alpha and power (``target_power``).
+
+    Raises ValueError when no design of at most ``SIMON_MAX_N[-1]`` patients meets both constraints.
+    """
+    assert trial.p0 is not None and trial.p1 is not None
+    for n_max in SIMON_MAX_N:
+        try:
+            return simon_designs(trial.p0, trial.p1, trial.alpha, 1.0 - trial.target_power, n_max=n_max)
+        except ValueError:
+            continue
+    raise ValueError(f"no two-stage design of at most {SIMON_MAX_N[-1]} patients has alpha <= {trial.alpha:g} "
+                     f"at p0 = {trial.p0:g} and power >= {trial.target_power:g} at p1 = {trial.p1:g}; "
+                     f"widen the gap between p0 and p1")
 
 
 def _split_overrides(overrides: Iterable[str | tuple[str, Any]]) -> tuple[list[str], list[tuple[str, Any]]]:
@@ -144,10 +189,16 @@ def load_trial(path: str | Path, overrides: Iterable[str | tuple[str, Any]] = ()
                 problems.extend(err.problems)
     if trial_file is not None and scenario is not None:
         problems.extend(line(p, m) for p, m in cross_check(trial_file.trial, scenario))
+    simon = None
+    if trial_file is not None and not problems and trial_file.trial.simon is not None:
+        try:
+            simon = find_simon_designs(trial_file.trial)
+        except ValueError as err:
+            problems.append(line("trial.p1", str(err)))
     if problems:
         raise ScenarioError(problems)
     assert trial_file is not None and scenario is not None and base_path is not None
-    return TrialPlan(path.stem, path, base_path, trial_file.description, trial_file.trial, scenario)
+    return TrialPlan(path.stem, path, base_path, trial_file.description, trial_file.trial, scenario, simon)
 
 
 def enrolment_weeks(seed: int, simulation: int, allocation: Sequence[int], arm_sizes: Sequence[int],
@@ -176,7 +227,7 @@ def trial_yaml(plan: TrialPlan) -> str:
     data: dict[str, Any] = {"base": "scenario.yaml"}
     if plan.description:
         data["description"] = plan.description
-    data["trial"] = plan.trial.model_dump(mode="json")
+    data["trial"] = plan.trial.model_dump(mode="json", exclude_none=True)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None)
 
 

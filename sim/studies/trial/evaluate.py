@@ -1,9 +1,11 @@
 """Simulating trials: each simulated trial's patients, what the trial sees at its visits, and the test.
 
-Each simulated trial ``k`` uses replication ``k`` of the base scenario's streams. The effect is the
-difference in proportions or means, experimental minus control, or for log-rank the hazard ratio,
-experimental over control (Peto's estimate); a trial whose test cannot be computed (no event at
-all) does not reject.
+Each simulated trial ``k`` uses replication ``k`` of the base scenario's streams. The effect of a
+two-arm trial is the difference in proportions (``risk_difference``) or mean weeks
+(``mean_difference_weeks``), experimental minus control, or for log-rank the hazard ratio
+(``hazard_ratio``), experimental over control (Peto's estimate); a trial whose test cannot be
+computed (no event at all) does not reject. Group-sequential designs are analysed look by look
+(``sequential``), single-arm designs by the exact binomial test and Simon's rule (``single_arm``).
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from sim.execute import map_ordered
 from sim.spec.trial import ARM_PATIENT_OFFSET, VISIT_OBSERVED, Trial
 from sim.stats.testing import compare_arms
 from sim.studies.trial.design import TrialPlan, enrolment_weeks
+from sim.studies.trial.sequential import ArmData, run_looks, seen_at
+from sim.studies.trial.single_arm import SIMON_TRIAL_COLUMNS, SINGLE_TRIAL_COLUMNS, simon_rows, single_stage_rows
 
-__all__ = ["TRIAL_COLUMNS", "EndpointValues", "SimulatedArm", "analyse_trial", "endpoint_values", "plan_units",
-           "run_trials", "simulate_trial", "visit_states"]
+__all__ = ["EndpointValues", "SimulatedArm", "TrialTables", "analyse_trial", "endpoint_values", "plan_units",
+           "run_trials", "simon_trial", "simulate_trial", "trial_columns", "visit_states"]
 
 TRIALS_PER_UNIT = 50
 """Simulated trials per unit of work: at 20 patients a trial, already ~1000 patients (~0.1 s), far above
@@ -123,8 +127,24 @@ def endpoint_values(trial: Trial, enrol_week: np.ndarray, dropout_week: np.ndarr
     return EndpointValues(np.asarray(value, dtype=float), event, np.asarray(used, dtype=bool), needed_until)
 
 
-TRIAL_COLUMNS = ["patients_per_arm", "simulation", "n_control", "n_experimental", "effect", "p_value", "reject",
-                 "duration_weeks"]
+def trial_columns(trial: Trial) -> list[str]:
+    """The columns of ``trials.csv``: one row per simulated trial and size.
+
+    Two-arm: the patients analysed per arm, the effect (named with its unit), the p-value, whether
+    it rejected and the trial's duration; log-rank adds the events analysed; a group-sequential
+    design adds the planned look the trial stopped at, the patients enrolled by then and whether the
+    same trial, analysed once at its end, would have rejected. Single-arm: the responses, the exact
+    binomial p-value, whether it declared the drug active, and the duration.
+    """
+    if trial.single_arm:
+        return list(SINGLE_TRIAL_COLUMNS)
+    columns = ["patients_per_arm", "simulation", "n_control", "n_experimental", trial.effect_column, "p_value",
+               "reject", "duration_weeks"]
+    if trial.kind == "time_to_event":
+        columns.append("events")
+    if trial.interim is not None:
+        columns += ["look", "patients_enrolled", "reject_without_interim"]
+    return columns
 
 
 @dataclass(frozen=True)
@@ -149,7 +169,7 @@ def simulate_trial(plan: TrialPlan, simulation: int, full_follow_up: bool = Fals
         if needed < scenario.follow_up_weeks:
             scenario = scenario.model_copy(update={"follow_up_weeks": needed})
     sizes = plan.max_arm_sizes
-    enrol = enrolment_weeks(scenario.seed, simulation, trial.allocation, sizes, trial.accrual_per_week)
+    enrol = enrolment_weeks(scenario.seed, simulation, trial.ratios, sizes, trial.accrual_per_week)
     needs_states = trial.endpoint.metric in VISIT_OBSERVED
     arms = []
     for index, (arm, n) in enumerate(zip(trial.arms, sizes, strict=True)):
@@ -161,31 +181,71 @@ def simulate_trial(plan: TrialPlan, simulation: int, full_follow_up: bool = Fals
     return arms
 
 
+def _arm_data(values: EndpointValues, enrol: np.ndarray, size: int) -> ArmData:
+    return ArmData(enrol[:size], values.value[:size], None if values.event is None else values.event[:size],
+                   values.used[:size], values.needed_until[:size])
+
+
 def analyse_trial(trial: Trial, arms: Sequence[SimulatedArm], simulation: int) -> list[tuple[Any, ...]]:
-    """One row per size (``TRIAL_COLUMNS``) of a simulated trial: the first patients of each arm."""
+    """One row per size (``trial_columns``) of a two-arm or single-arm simulated trial: the first patients of
+    each arm."""
     values = [endpoint_values(trial, a.enrol_week, a.dropout_week, a.states) for a in arms]
+    if trial.single_arm:
+        return single_stage_rows(trial, values[0].value, values[0].needed_until, simulation)
     end = math.inf if trial.duration_weeks is None else trial.duration_weeks
     rows = []
     for n in trial.patients_per_arm:
         sizes = trial.arm_sizes(n)
-        parts = []
-        for v, size in zip(values, sizes, strict=True):
-            used = v.used[:size]
-            parts.append((v.value[:size][used], None if v.event is None else v.event[:size][used]))
-        (control, control_event), (experimental, experimental_event) = parts
-        effect, p = compare_arms(trial.test, trial.alternative, control, experimental, control_event,
-                                 experimental_event)
+        control, experimental = (_arm_data(v, a.enrol_week, size) for v, a, size in zip(values, arms, sizes,
+                                                                                        strict=True))
         duration = min(end, max(float(v.needed_until[:size].max()) for v, size in zip(values, sizes, strict=True)))
+        if trial.interim is not None:
+            outcome = run_looks(trial, control, experimental, duration)
+            enrolled = sum(int((a.enrol <= outcome.week).sum()) for a in (control, experimental))
+            row: tuple[Any, ...] = (n, simulation, *outcome.analysed, outcome.effect, outcome.p_value, outcome.reject,
+                                    outcome.week)
+            if trial.kind == "time_to_event":
+                row += (outcome.events,)
+            rows.append(row + (outcome.look, enrolled, outcome.final_reject))
+            continue
+        c_value, c_event = seen_at(trial, control, None)
+        e_value, e_event = seen_at(trial, experimental, None)
+        effect, p = compare_arms(trial.test, trial.alternative or "two-sided", c_value, e_value, c_event, e_event)
         reject = bool(p <= trial.alpha) if not math.isnan(p) else False
-        rows.append((n, simulation, len(control), len(experimental), effect, p, reject, duration))
+        row = (n, simulation, len(c_value), len(e_value), effect, p, reject, duration)
+        if trial.kind == "time_to_event":
+            assert c_event is not None and e_event is not None
+            row += (int(c_event.sum() + e_event.sum()),)
+        rows.append(row)
     return rows
 
 
-def _simulate_unit(plan: TrialPlan, simulations: range) -> list[tuple[Any, ...]]:
+def simon_trial(plan: TrialPlan, arms: Sequence[SimulatedArm], simulation: int) -> list[tuple[Any, ...]]:
+    """The rows (``SIMON_TRIAL_COLUMNS``) of the Simon designs of a simulated single-arm trial."""
+    assert plan.simon is not None
+    [arm] = arms
+    values = endpoint_values(plan.trial, arm.enrol_week, arm.dropout_week, arm.states)
+    return simon_rows(plan.simon, values.value, arm.enrol_week, values.needed_until, simulation)
+
+
+@dataclass(frozen=True)
+class TrialTables:
+    """The simulated trials of a plan: ``trials`` (one row per trial and size) and, for a single-arm plan with
+    ``simon``, ``simon`` (one row per trial and design)."""
+
+    trials: pd.DataFrame
+    simon: pd.DataFrame | None = None
+
+
+def _simulate_unit(plan: TrialPlan, simulations: range) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     rows: list[tuple[Any, ...]] = []
+    simon: list[tuple[Any, ...]] = []
     for k in simulations:
-        rows.extend(analyse_trial(plan.trial, simulate_trial(plan, k), k))
-    return rows
+        arms = simulate_trial(plan, k)
+        rows.extend(analyse_trial(plan.trial, arms, k))
+        if plan.simon is not None:
+            simon.extend(simon_trial(plan, arms, k))
+    return rows, simon
 
 
 def plan_units(plan: TrialPlan, per_unit: int = TRIALS_PER_UNIT) -> list[range]:
@@ -194,16 +254,32 @@ def plan_units(plan: TrialPlan, per_unit: int = TRIALS_PER_UNIT) -> list[range]:
     return [range(start, min(start + per_unit, total)) for start in range(0, total, per_unit)]
 
 
-def run_trials(plan: TrialPlan, workers: int = 1, scheduler: str | None = None,
-               on_done: Callable[[range], None] | None = None) -> pd.DataFrame:
-    """Simulate every trial of the plan and return ``trials``: a row per size and simulated trial.
+_TYPES = {"effect": float, "p_value": float, "reject": bool, "duration_weeks": float, "stopped_early": bool,
+          "declared_active": bool, "reject_without_interim": bool}
 
-    Each trial is a pure function of (base scenario, design, simulation number): the table is the
-    same whatever ``workers`` or ``scheduler`` runs it.
+
+def run_trials(plan: TrialPlan, workers: int = 1, scheduler: str | None = None,
+               on_done: Callable[[range], None] | None = None) -> TrialTables:
+    """Simulate every trial of the plan: ``trials``, a row per size and simulated trial, and any Simon table.
+
+    Each trial is a pure function of (base scenario, design, simulation number): the tables are the
+    same whatever ``workers`` or ``scheduler`` runs them.
     """
     rows: list[tuple[Any, ...]] = []
-    for unit_rows in map_ordered(_simulate_unit, plan, plan_units(plan), workers, scheduler, on_done):
+    simon: list[tuple[Any, ...]] = []
+    for unit_rows, unit_simon in map_ordered(_simulate_unit, plan, plan_units(plan), workers, scheduler, on_done):
         rows.extend(unit_rows)
-    frame = pd.DataFrame(rows, columns=TRIAL_COLUMNS)
+        simon.extend(unit_simon)
+    trial = plan.trial
+    frame = pd.DataFrame(rows, columns=trial_columns(trial))
     frame = frame.sort_values(["patients_per_arm", "simulation"], kind="stable").reset_index(drop=True)
-    return frame.astype({"effect": float, "p_value": float, "reject": bool, "duration_weeks": float})
+    types = {**_TYPES, trial.effect_column: float}
+    frame = frame.astype({c: t for c, t in types.items() if c in frame.columns})
+    simon_frame = None
+    if plan.simon is not None:
+        simon_frame = pd.DataFrame(simon, columns=SIMON_TRIAL_COLUMNS)
+        order = {"optimal": 0, "minimax": 1}
+        simon_frame = simon_frame.sort_values(["criterion", "simulation"], key=lambda c: c.map(order)
+                                              if c.name == "criterion" else c, kind="stable").reset_index(drop=True)
+        simon_frame = simon_frame.astype({c: t for c, t in _TYPES.items() if c in simon_frame.columns})
+    return TrialTables(frame, simon_frame)

@@ -24,20 +24,31 @@ from sim.outputs.provenance import provenance
 from sim.outputs.tables import FLOAT_FORMAT, scenario_yaml, to_csv_text
 from sim.spec.base import ScenarioError
 from sim.spec.load import read_yaml
-from sim.studies.trial.analyse import POWER_COLUMNS, smallest_size, summarise_power
+from sim.studies.trial.analyse import SIMON_COLUMNS, Summaries, power_columns, smallest_size, summarise
 from sim.studies.trial.design import TrialPlan, load_trial, trial_sha256, trial_yaml
-from sim.studies.trial.evaluate import TRIAL_COLUMNS, run_trials
+from sim.studies.trial.evaluate import TrialTables, run_trials, trial_columns
 from sim.studies.trial.report import figure_title, render_report
+from sim.studies.trial.single_arm import SIMON_TRIAL_COLUMNS
 
 __all__ = ["TrialOutcome", "read_folder", "redraw_folder", "run_trial_planning", "write_folder"]
 
 @dataclass
 class TrialOutcome:
-    """Where a trial-planning run was written, and its power table."""
+    """Where a trial-planning run was written, its simulated trials and their summaries."""
 
     path: Path
-    power: pd.DataFrame
-    trials: pd.DataFrame
+    tables: TrialTables
+    summaries: Summaries
+
+    @property
+    def power(self) -> pd.DataFrame:
+        """``power.csv``: one row per size."""
+        return self.summaries.power
+
+    @property
+    def trials(self) -> pd.DataFrame:
+        """``trials.csv``: one row per simulated trial and size."""
+        return self.tables.trials
 
 
 def run_trial_planning(plan: TrialPlan, *, out: str | Path | None = None, results_root: str | Path = "results",
@@ -55,7 +66,7 @@ def run_trial_planning(plan: TrialPlan, *, out: str | Path | None = None, result
     workers, scheduler:
         Local processes, or a Dask scheduler address; results do not depend on either.
     plots:
-        Whether to draw the power curve.
+        Whether to draw the figure.
     progress:
         A tqdm-like bar, updated by the simulated trials done.
     argv:
@@ -63,25 +74,41 @@ def run_trial_planning(plan: TrialPlan, *, out: str | Path | None = None, result
     """
     started = time.perf_counter()
     on_done = None if progress is None else lambda unit: progress.update(len(unit))
-    trials = run_trials(plan, workers, scheduler, on_done)
-    power = summarise_power(trials, plan.trial.kind == "time_to_event")
-    final = write_folder(plan, power, trials, out=out, results_root=results_root, plots=plots, argv=argv or [],
+    tables = run_trials(plan, workers, scheduler, on_done)
+    summaries = summarise(plan.trial, plan.simon, tables.trials, tables.simon)
+    final = write_folder(plan, tables, summaries, out=out, results_root=results_root, plots=plots, argv=argv or [],
                          wall_seconds=time.perf_counter() - started, workers=workers, scheduler=scheduler)
-    return TrialOutcome(final, power, trials)
+    return TrialOutcome(final, tables, summaries)
 
 
-def write_folder(plan: TrialPlan, power: pd.DataFrame, trials: pd.DataFrame, *, out: str | Path | None,
+def _data_files(tables: TrialTables, summaries: Summaries) -> dict[str, pd.DataFrame]:
+    """The tables of a trial-planning folder, by file name."""
+    files = {"power.csv": summaries.power, "trials.csv": tables.trials}
+    if summaries.looks is not None:
+        files["looks.csv"] = summaries.looks
+    if summaries.simon is not None and tables.simon is not None:
+        files["simon.csv"] = summaries.simon
+        files["simon_trials.csv"] = tables.simon
+    return files
+
+
+def write_folder(plan: TrialPlan, tables: TrialTables, summaries: Summaries, *, out: str | Path | None,
                  results_root: str | Path, plots: bool, argv: list[str], wall_seconds: float, workers: int,
                  scheduler: str | None = None) -> Path:
-    """Write a trial-planning folder from its simulated trials; returns the folder."""
+    """Write a trial-planning folder from its simulated trials; returns the folder.
+
+    The figure and ``report.md`` are drawn from the tables as read back from the folder, so that
+    ``run.py plot`` redraws them byte for byte.
+    """
     trial = plan.trial
     named = plan.scenario.model_copy(update={"name": plan.name})  # the folder is named after the trial file
     with new_run_dir(named, out, results_root) as (work, final):
         (work / "trial.yaml").write_text(trial_yaml(plan), encoding="utf-8")
         (work / "scenario.yaml").write_text(scenario_yaml(plan.scenario), encoding="utf-8")
-        (work / "power.csv").write_text(to_csv_text(power), encoding="utf-8")
-        (work / "trials.csv").write_text(to_csv_text(trials), encoding="utf-8")
-        _write_results(work, plan, power, trials, plots)
+        for name, frame in _data_files(tables, summaries).items():
+            (work / name).write_text(to_csv_text(frame), encoding="utf-8")
+        saved_tables, saved = _read_tables(work, plan)
+        _write_results(work, plan, saved_tables, saved, plots)
         patients = trial.simulations * sum(plan.max_arm_sizes)
         info = provenance(plan.scenario, argv, wall_seconds, patients, workers, kind="trial")
         info.pop("replications", None)
@@ -92,36 +119,35 @@ def write_folder(plan: TrialPlan, power: pd.DataFrame, trials: pd.DataFrame, *, 
             "simulations": trial.simulations,
             "patients_per_arm": list(trial.patients_per_arm),
             "arms": list(trial.arms),
+            "design": trial.design,
             "scheduler": scheduler,
-            "smallest_size_reaching_target": smallest_size(power, trial.target_power),
+            "smallest_size_reaching_target": smallest_size(summaries.power, trial.target_power),
         })
         write_json(work / "run.json", info)
     return final
 
 
-def _write_results(run_dir: Path, plan: TrialPlan, power: pd.DataFrame, trials: pd.DataFrame, plots: bool) -> None:
-    """The power curve (if ``plots``) and ``report.md`` of a trial-planning folder, each written atomically."""
+def _write_results(run_dir: Path, plan: TrialPlan, tables: TrialTables, summaries: Summaries, plots: bool) -> None:
+    """The figure (if ``plots``) and ``report.md`` of a trial-planning folder, each written atomically."""
     figure = None
     if plots:
-        from sim.studies.trial.figures import draw_power_curve  # matplotlib only when figures are wanted
+        from sim.studies.trial.figures import draw_figure  # matplotlib only when figures are wanted
 
-        draw_power_curve(run_dir, power, plan.trial.target_power, title=figure_title(plan))
-        figure = "figures/power_curve.png"
-    write_text_atomic(run_dir / "report.md", render_report(plan, power, trials, figure))
-
-
-_TRIAL_TYPES = {"patients_per_arm": "int64", "simulation": "int64", "n_control": "int64", "n_experimental": "int64",
-                "effect": "float64", "p_value": "float64", "reject": "bool", "duration_weeks": "float64"}
+        figure = draw_figure(run_dir, plan, summaries, figure_title(plan))
+    write_text_atomic(run_dir / "report.md", render_report(plan, summaries, tables, figure))
 
 
-_EXACT = ("power", "ci_low", "ci_high")
-"""Columns of power.csv that trials.csv gives exactly (rejections counted, Wilson interval)."""
+# A trial-planning folder holds REQUIRED_FILES["trial"]; a group-sequential design adds looks.csv, a
+# single-arm design with simon adds simon.csv and simon_trials.csv.
+_TEXT = {"criterion"}
+_BOOL = {"reject", "feasible", "chosen", "stopped_early", "declared_active", "reject_without_interim"}
+_INT = {"patients_per_arm", "simulation", "n_control", "n_experimental", "events", "look", "patients_enrolled",
+        "responses", "stage1_responses", "total_responses", "patients", "critical_responses", "r1", "n1", "r", "n"}
 
 
 def _read_table(run_dir: Path, name: str, columns: list[str]) -> pd.DataFrame:
     """A saved table of the folder with exactly ``columns``, numbers parsed to the nearest double."""
-    types = {c: t for c, t in _TRIAL_TYPES.items() if c in columns and t != "bool"}
-    types.update({c: "float64" for c in columns if c not in _TRIAL_TYPES})
+    types = {c: ("str" if c in _TEXT else "int64" if c in _INT else "float64") for c in columns if c not in _BOOL}
     try:
         table = pd.read_csv(run_dir / name, dtype=types, true_values=["true"], false_values=["false"],
                             float_precision="round_trip", encoding="utf-8")
@@ -131,20 +157,73 @@ def _read_table(run_dir: Path, name: str, columns: list[str]) -> pd.DataFrame:
     if list(table.columns) != columns:
         raise FolderError(f"{run_dir}: {name}: columns {', '.join(map(str, table.columns))}; expected "
                           f"{', '.join(columns)}")
-    if "reject" in columns and table["reject"].dtype != bool:
-        raise FolderError(f"{run_dir}: {name}: reject: not true/false in every row")
+    for column in _BOOL & set(columns):
+        if table[column].dtype != bool:
+            raise FolderError(f"{run_dir}: {name}: {column}: not true/false in every row")
     return table
 
 
-def read_folder(run_dir: str | Path) -> tuple[TrialPlan, pd.DataFrame, pd.DataFrame]:
-    """(plan, power, trials) of a trial-planning folder, from its own files only, checked.
+_EXACT = {"power.csv": ("power", "ci_low", "ci_high"), "looks.csv": ("stop_probability", "efficacy_probability"),
+          "simon.csv": ("pet", "p_declare_active")}
+"""Columns of each summary that its trials table gives exactly (counts of simulated trials)."""
+
+
+def _read_tables(path: Path, plan: TrialPlan) -> tuple[TrialTables, Summaries]:
+    """The simulated trials and summaries saved in a folder, checked against each other and the design."""
+    trial = plan.trial
+    missing = [name for name in ("looks.csv",) if trial.interim is not None and not (path / name).is_file()]
+    missing += [name for name in ("simon.csv", "simon_trials.csv") if plan.simon is not None
+                and not (path / name).is_file()]
+    if missing:
+        raise FolderError(f"{path}: not a complete trial-planning folder (missing {', '.join(missing)})")
+    trials = _read_table(path, "trials.csv", trial_columns(trial))
+    sizes = list(trial.patients_per_arm)
+    counts = trials.groupby("patients_per_arm")["simulation"].nunique()
+    if (counts.index.tolist() != sizes or (counts != trial.simulations).any()
+            or len(trials) != trial.simulations * len(sizes)):
+        raise FolderError(f"{path}: trials.csv: not one row per simulated trial ({trial.simulations}) and size "
+                          f"({', '.join(map(str, sizes))}) of trial.yaml")
+    simon_trials = None
+    if plan.simon is not None:
+        simon_trials = _read_table(path, "simon_trials.csv", SIMON_TRIAL_COLUMNS)
+        per_design = simon_trials.groupby("criterion")["simulation"].nunique().to_dict()
+        if per_design != {"minimax": trial.simulations, "optimal": trial.simulations} \
+                or len(simon_trials) != 2 * trial.simulations:
+            raise FolderError(f"{path}: simon_trials.csv: not one row per simulated trial ({trial.simulations}) "
+                              f"and Simon design (optimal, minimax)")
+    exact = summarise(trial, plan.simon, trials, simon_trials)
+    saved = Summaries(_read_table(path, "power.csv", power_columns(trial)),
+                      _read_table(path, "looks.csv", list(exact.looks.columns)) if exact.looks is not None else None,
+                      _read_table(path, "simon.csv", SIMON_COLUMNS) if exact.simon is not None else None)
+    if saved.power["patients_per_arm"].tolist() != sizes:
+        raise FolderError(f"{path}: power.csv: sizes {saved.power['patients_per_arm'].tolist()}, but trial.yaml has "
+                          f"patients_per_arm {sizes}")
+    for name, ours, theirs in (("power.csv", exact.power, saved.power), ("looks.csv", exact.looks, saved.looks),
+                               ("simon.csv", exact.simon, saved.simon)):
+        if ours is None or theirs is None:
+            continue
+        if len(ours) != len(theirs):
+            raise FolderError(f"{path}: {name}: {len(theirs)} rows, but the trials give {len(ours)}")
+        for column in _EXACT[name]:
+            for i, (value, counted) in enumerate(zip(theirs[column], ours[column], strict=True)):
+                if FLOAT_FORMAT % value != FLOAT_FORMAT % counted:
+                    where = (f"at {int(theirs['patients_per_arm'].iloc[i])} patients per arm"
+                             if "patients_per_arm" in theirs.columns else f"for {theirs['criterion'].iloc[i]}")
+                    source = "simon_trials.csv" if name == "simon.csv" else "trials.csv"
+                    raise FolderError(f"{path}: {name}: {column} {where} is {FLOAT_FORMAT % value}, but {source} "
+                                      f"gives {FLOAT_FORMAT % counted}")
+    return TrialTables(trials, simon_trials), saved
+
+
+def read_folder(run_dir: str | Path) -> tuple[TrialPlan, TrialTables, Summaries]:
+    """(plan, simulated trials, summaries) of a trial-planning folder, from its own files only, checked.
 
     The plan is the folder's ``trial.yaml`` with its ``scenario.yaml`` (the trial file the folder
     came from is never read; its name, for the report's title, is the ``trial_file`` of
-    ``run.json``). ``trials.csv`` must hold every simulated trial at every size, and ``power.csv``
-    agree with it; the power and its interval are then taken exactly from ``trials.csv``, the other
-    columns from ``power.csv``. Raises FolderError (``sim.runner``) naming the folder and the file
-    at fault; writes nothing.
+    ``run.json``). ``trials.csv`` (and ``simon_trials.csv``) must hold every simulated trial at every
+    size (and design), and the summaries (``power.csv``, ``looks.csv``, ``simon.csv``) agree with them
+    on every probability counted from the trials. Raises FolderError naming the folder and the file at
+    fault; writes nothing.
     """
 
     path = Path(run_dir)
@@ -170,36 +249,18 @@ def read_folder(run_dir: str | Path) -> tuple[TrialPlan, pd.DataFrame, pd.DataFr
                           f"changed after the run?")
     plan = dataclasses.replace(plan, name=Path(trial_file).stem, path=Path(trial_file),
                                base_path=Path(str(info.get("base") or plan.base_path)))
-    trial = plan.trial
-    power = _read_table(path, "power.csv", POWER_COLUMNS)
-    trials = _read_table(path, "trials.csv", TRIAL_COLUMNS)
-    sizes = list(trial.patients_per_arm)
-    if power["patients_per_arm"].tolist() != sizes:
-        raise FolderError(f"{path}: power.csv: sizes {power['patients_per_arm'].tolist()}, but trial.yaml has "
-                          f"patients_per_arm {sizes}")
-    counts = trials.groupby("patients_per_arm")["simulation"].nunique()
-    if (counts.index.tolist() != sizes or (counts != trial.simulations).any()
-            or len(trials) != trial.simulations * len(sizes)):
-        raise FolderError(f"{path}: trials.csv: not one row per simulated trial ({trial.simulations}) and size "
-                          f"({', '.join(map(str, sizes))}) of trial.yaml")
-    exact = summarise_power(trials, trial.kind == "time_to_event")
-    for column in _EXACT:
-        for n, saved, counted in zip(sizes, power[column], exact[column], strict=True):
-            if FLOAT_FORMAT % saved != FLOAT_FORMAT % counted:
-                raise FolderError(f"{path}: power.csv: {column} at {n} patients per arm is {FLOAT_FORMAT % saved}, "
-                                  f"but trials.csv gives {FLOAT_FORMAT % counted}")
-    power[list(_EXACT)] = exact[list(_EXACT)]
-    return plan, power, trials
+    tables, summaries = _read_tables(path, plan)
+    return plan, tables, summaries
 
 
 def redraw_folder(run_dir: str | Path) -> Path:
-    """Draw a trial-planning folder's power curve and write its ``report.md`` again, from its saved tables.
+    """Draw a trial-planning folder's figure and write its ``report.md`` again, from its saved tables.
 
-    Nothing is simulated; ``power.csv``, ``trials.csv`` and ``run.json`` are left as they are and the
-    report is byte-identical to the one written with the run. Raises FolderError, before writing
-    anything, when the folder is incomplete or its files unreadable or inconsistent.
+    Nothing is simulated; the tables and ``run.json`` are left as they are and the report is
+    byte-identical to the one written with the run. Raises FolderError, before writing anything,
+    when the folder is incomplete or its files unreadable or inconsistent.
     """
     path = Path(run_dir)
-    plan, power, trials = read_folder(path)
-    _write_results(path, plan, power, trials, plots=True)
+    plan, tables, summaries = read_folder(path)
+    _write_results(path, plan, tables, summaries, plots=True)
     return path

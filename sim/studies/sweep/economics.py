@@ -1,0 +1,121 @@
+"""The health economics of a probabilistic sweep: cost-effectiveness plane, acceptability, value of information.
+
+A PSA sweep of a scenario with economics gives the cost-effectiveness plane of its samples, the
+acceptability curves and frontier, and the value of information (EVPI with its Monte Carlo noise,
+EVPPI per parameter).
+
+Each PSA sample (point) gives each arm's mean discounted cost and QALYs per patient, averaged over the
+sample's replications; net monetary benefit at a threshold lambda is ``lambda * qalys - cost``. The
+finite cohort behind each sample makes these means noisy, which inflates EVPI: the inflation is
+estimated from each sample's replication spread (``sim.stats.value_of_information``) and reported
+beside the EVPI with the cohort size that would make it negligible.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.spec.economics import Economics
+from sim.stats.economics import acceptability_curve, acceptability_frontier, net_monetary_benefit
+from sim.stats.value_of_information import (
+    discounted_population,
+    evpi,
+    evpi_noise_inflation,
+    evppi,
+)
+from sim.studies.sweep.design import Design
+
+__all__ = ["ECONOMIC_OUTCOMES", "PsaEconomics", "psa_economics", "threshold_grid"]
+
+ECONOMIC_OUTCOMES = ("cost", "qalys")
+"""The outcomes a sweep of a scenario with economics records for each arm (discounted, per patient)."""
+
+GRID_POINTS = 41
+
+
+@dataclass
+class PsaEconomics:
+    """The economic tables of a PSA sweep."""
+
+    samples: pd.DataFrame
+    acceptability: pd.DataFrame
+    evpi: pd.DataFrame
+    evppi: pd.DataFrame
+
+
+def threshold_grid(thresholds: Sequence[float]) -> np.ndarray:
+    """Thresholds for the curves: 0 to twice the largest given one, and the given ones."""
+    top = 2.0 * max(thresholds)
+    return np.unique(np.concatenate([np.linspace(0.0, top, GRID_POINTS), np.asarray(thresholds, dtype=float)]))
+
+
+def _arrays(records: Sequence[dict[str, Any]], arms: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Replication means as arrays [point, arm, replication] of cost and of QALYs."""
+    cost = np.array([[record["means"][arm]["cost"] for arm in arms] for record in records], dtype=float)
+    qalys = np.array([[record["means"][arm]["qalys"] for arm in arms] for record in records], dtype=float)
+    return cost, qalys
+
+
+def psa_economics(the_design: Design, records: Sequence[dict[str, Any]], arms: list[str], reference_arm: str,
+                  economics: Economics, patients_per_arm: int) -> PsaEconomics:
+    """The economic tables of a PSA sweep from its point records (in point order).
+
+    ``patients_per_arm`` is the cohort of each sample: patients per arm and replication times
+    replications. EVPPI is estimated for each parameter at each given threshold.
+    """
+    cost_r, qalys_r = _arrays(records, arms)
+    cost, qalys = cost_r.mean(axis=2), qalys_r.mean(axis=2)  # point, arm
+    replications = cost_r.shape[2]
+    ref = arms.index(reference_arm)
+    points = [p.index for p in the_design.points]
+    samples = pd.DataFrame([
+        {"point": point, "arm": arm, "cost": cost[i, a], "qalys": qalys[i, a],
+         "incremental_cost": cost[i, a] - cost[i, ref], "incremental_qalys": qalys[i, a] - qalys[i, ref]}
+        for i, point in enumerate(points) for a, arm in enumerate(arms)])
+    grid = threshold_grid(economics.willingness_to_pay)
+    curve = acceptability_curve(cost, qalys, grid, arms)
+    frontier = acceptability_frontier(cost, qalys, grid, arms).set_index("threshold")
+    acceptability = pd.DataFrame([
+        {"threshold": t, "arm": arm, "probability_highest_nmb": float(curve.loc[t, arm]),
+         "on_frontier": bool(frontier.loc[t, "arm"] == arm)}
+        for t in grid for arm in arms])
+    per_patient = evpi(cost, qalys, grid)
+    population = None
+    if economics.population is not None:
+        population = discounted_population(economics.population, economics.decision_years,
+                                           economics.discount_per_year.effects)
+    rows = []
+    for t in grid:
+        row: dict[str, Any] = {"threshold": t, "evpi_per_patient": float(per_patient.loc[t])}
+        if population is not None:
+            row["evpi_population"] = float(per_patient.loc[t]) * population
+        rows.append(row)
+    evpi_table = pd.DataFrame(rows)
+    noise_columns = ["evpi_noise", "evpi_corrected", "patients_needed_per_arm"]
+    for column in noise_columns:
+        evpi_table[column] = math.nan
+    if replications >= 2:
+        for t in economics.willingness_to_pay:
+            nmb_r = t * qalys_r - cost_r
+            se = nmb_r.std(axis=2, ddof=1) / math.sqrt(replications)
+            noise = evpi_noise_inflation(nmb_r.mean(axis=2), se, patients_per_arm, seed=the_design.seed)
+            where = np.isclose(evpi_table["threshold"], t)
+            evpi_table.loc[where, noise_columns] = [noise.inflation, noise.evpi_corrected, noise.patients_needed]
+    parameters = pd.DataFrame(the_design.matrix, columns=[p.label for p in the_design.parameters])
+    varying = parameters.loc[:, parameters.nunique() > 1]
+    evppi_rows = []
+    for t in economics.willingness_to_pay:
+        nmb = net_monetary_benefit(cost, qalys, t)
+        values = evppi(nmb, varying, reference=ref) if len(arms) > 1 and not varying.empty else pd.Series(dtype=float)
+        for label, value in values.items():
+            row = {"threshold": t, "parameter": label, "evppi_per_patient": float(value)}
+            if population is not None:
+                row["evppi_population"] = float(value) * population
+            evppi_rows.append(row)
+    return PsaEconomics(samples, acceptability, evpi_table, pd.DataFrame(evppi_rows))
