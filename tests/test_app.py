@@ -23,7 +23,6 @@ from sim.app.forms import NOT_SET, Field, command_line, edits_from, fields_of, f
 from sim.app.glossary import describe, unit_from_key
 from sim.app.jobs import Job, Runner
 from sim.spec.load import read_yaml, scenario_json_schema
-from sim.spec.trial import TrialFile
 
 ROOT = Path(__file__).resolve().parent.parent
 LOW_DOSE = ROOT / "scenarios" / "low_dose.yaml"
@@ -110,15 +109,18 @@ def test_edits_are_the_set_options_that_turn_the_file_into_what_the_form_shows()
     assert edits_from(fields, {}) == []
 
 
-def test_an_optional_choice_left_out_of_the_file_can_stay_unset() -> None:
-    data = read_yaml(ROOT / "scenarios" / "trials" / "time_to_relapse.yaml")
-    del data["trial"]["alternative"]
-    fields = {f.path: f for f in fields_of(TrialFile.model_json_schema(), data, under="trial")}
-    alternative = fields["trial.alternative"]
-    assert alternative.kind == "choice" and not alternative.present and alternative.text == "two-sided"
-    assert edits_from([alternative], {"trial.alternative": "two-sided"}) == []
-    assert edits_from([alternative], {"trial.alternative": "less"}) == [("trial.alternative", "less")]
-    assert NOT_SET not in alternative.choices  # it has a default: nothing to leave unset
+def test_a_choice_left_out_of_the_file_shows_its_default_or_stays_unset() -> None:
+    schema = {"properties": {
+        "tail": {"enum": ["a", "b"], "type": "string", "default": "a"},
+        "mode": {"anyOf": [{"enum": ["x", "y"], "type": "string"}, {"type": "null"}], "default": None},
+        "rate_per_year": {"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}], "default": None}}}
+    tail, mode, rate = fields_of(schema, {})
+    assert (tail.kind, tail.present, tail.text, tail.choices) == ("choice", False, "a", ("a", "b"))
+    assert (mode.kind, mode.text, mode.choices) == ("choice", "", (NOT_SET, "x", "y"))
+    assert (rate.kind, rate.text, rate.unit, rate.limits) == ("text", "", "per year", "at least 0")
+    assert edits_from([tail, mode, rate], {"tail": "a", "mode": NOT_SET, "rate_per_year": ""}) == []
+    assert edits_from([tail, mode, rate], {"tail": "b", "mode": "y", "rate_per_year": "0.1"}) == [
+        ("tail", "b"), ("mode", "y"), ("rate_per_year", "0.1")]
 
 
 def test_checks_give_the_command_lines_messages_and_name_an_upload_as_uploaded(

@@ -82,12 +82,11 @@ def _headline(path: Path, kind: str, info: dict[str, Any]) -> tuple[dict[str, pd
             tables[f"Difference from {reference} (95% interval)"] = comparison_table(comparison)
         return tables, notes
     if kind == "trial":
-        from sim.studies.trial.report import format_power
-
+        # power.csv as written (its columns depend on the design); the report has the worded table
         smallest = info.get("smallest_size_reaching_target")
         notes.append("Smallest size reaching the target power: "
                      + (f"{smallest} patients per arm" if smallest else "none of the sizes simulated"))
-        return {"Power at each size (95% interval)": format_power(pd.read_csv(path / "power.csv"))}, notes
+        return {"Power at each size (power.csv, with its 95% interval)": _csv(path / "power.csv").round(3)}, notes
     if kind == "sweep":
         tables = {}
         for name, title in (("tornado.csv", "Tornado: effect of each parameter"),
