@@ -259,6 +259,7 @@ def test_the_zip_holds_the_folder_the_command_line_writes(page: Page) -> None:
     assert "patients.csv" in reference and "figures/kaplan_meier.png" in reference
     page.set_viewport_size({"width": 1400, "height": 1200})
     page.get_by_text("Therapy: lenalidomide_5").click()  # folded, so the form fits beside the file
+    expect(page.locator(PROBABILITY)).to_be_hidden()
     page.get_by_role("heading", name="CLE treatment-strategy simulator").scroll_into_view_if_needed()
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
