@@ -9,6 +9,7 @@ __all__ = ["main"]
 
 
 def _commands() -> dict[str, Callable[[list[str]], int]]:
+    from sim.cli.app import app_command
     from sim.cli.tools import (
         check_command,
         clean_command,
@@ -19,10 +20,10 @@ def _commands() -> dict[str, Callable[[list[str]], int]]:
     )
 
     return {"check": check_command, "schema": schema_command, "verify": verify_command,
-            "validate": validate_command, "plot": plot_command, "clean": clean_command}
+            "validate": validate_command, "plot": plot_command, "clean": clean_command, "app": app_command}
 
 
-COMMANDS = ("check", "schema", "verify", "validate", "plot", "clean")
+COMMANDS = ("check", "schema", "verify", "validate", "plot", "clean", "app")
 
 
 def main(argv: list[str] | None = None) -> int:

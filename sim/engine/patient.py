@@ -80,6 +80,7 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
     first_relapse: float | None = None
     relapse_after_remission: float | None = None
     disease_free = 0.0
+    remission_since = 0.0  # disease-free time is summed by spells: exactly the observed time for one spell
     on_treatment = 0.0
     dose = [0.0] * dosed
     relapses = adverse_events = discontinuations = 0
@@ -186,8 +187,6 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
             yield timeout(t - now)
             # Accumulate time in the current state and at the current dose up to t.
             dt = t - now
-            if disease is REMISSION:
-                disease_free += dt
             if level is not OFF:
                 on_treatment += dt
                 if mg_per_week is not None:
@@ -213,6 +212,7 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
         elif key == _REMISSION:
             step_week = _INF
             disease = REMISSION
+            remission_since = now
             if first_remission is None:
                 first_remission = now
             if log is not None:
@@ -267,6 +267,8 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                 first_relapse = now
             if first_remission is not None and relapse_after_remission is None:
                 relapse_after_remission = now
+            if disease is REMISSION:
+                disease_free += now - remission_since
             disease = ACTIVE
             if log is not None:
                 log.append(now)
@@ -364,6 +366,8 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                     # pending remission) and moves to the next line at relapse.
                     action, stop_reason = _STOP_DRUG, "discontinued"
 
+    if disease is REMISSION:
+        disease_free += now - remission_since
     if end_week < follow_up:
         if log is not None:
             log.append(now)
