@@ -24,19 +24,20 @@ __all__ = ["REQUIRED_FILES", "Digest", "FolderError", "RecordedFile", "check_fil
 
 
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {
-    "run": ("scenario.yaml", "patients.csv", "summary.csv", "comparison.csv", "run.json"),
+    "run": ("scenario.yaml", "patients.csv|patients.parquet", "summary.csv", "comparison.csv", "run.json"),
     "sweep": ("scenario.yaml", "sweep.yaml", "design.csv", "points/", "run.json"),
     "trial": ("trial.yaml", "scenario.yaml", "power.csv", "trials.csv", "run.json"),
     "validation": ("validation.csv", "run.json"),
 }
 """What a finished folder of each kind holds besides its derived tables, figures and report (a name
-ending in / is a folder)."""
+ending in / is a folder; ``a|b``: either)."""
 
 
 def missing_files(folder: Path, kind: str) -> list[str]:
     """The files (and folders) of ``REQUIRED_FILES[kind]`` that ``folder`` lacks."""
-    return [name for name in REQUIRED_FILES[kind]
-            if not ((folder / name.rstrip("/")).is_dir() if name.endswith("/") else (folder / name).is_file())]
+    return [name.split("|")[0] for name in REQUIRED_FILES[kind]
+            if not ((folder / name.rstrip("/")).is_dir() if name.endswith("/")
+                    else any((folder / option).is_file() for option in name.split("|")))]
 
 
 @contextmanager
@@ -105,6 +106,15 @@ class Digest:
         self.size += len(data)
         self.lines += data.count(b"\n")
         return data
+
+    @classmethod
+    def of_file(cls, path: Path) -> Digest:
+        """The digest of a file already written (read back a megabyte at a time)."""
+        digest = cls()
+        with open(path, "rb") as handle:
+            while piece := handle.read(1 << 20):
+                digest.update(piece)
+        return digest
 
     def record(self, name: str) -> dict[str, Any]:
         """What ``run.json`` records of the file: bytes, sha256 and, for a table, its rows (lines but the header)."""

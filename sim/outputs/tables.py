@@ -4,29 +4,120 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator, Mapping
+from itertools import chain, repeat
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
-from sim.engine.records import FLOAT_COLUMNS, BlockResult
+from sim.engine.records import EVENT_COLUMNS, FLOAT_COLUMNS, BlockResult
 from sim.spec.scenario import Scenario
 
-__all__ = ["FLOAT_FORMAT", "csv_header", "events_csv_text", "patients_frame", "read_events", "read_patients",
-           "read_table", "scenario_yaml", "to_csv_text"]
+__all__ = ["FLOAT_FORMAT", "PARQUET_ROWS", "READ_ROWS", "ParquetTable", "csv_header", "csv_rounded", "event_arrays", "events_csv_text",
+           "iter_table", "patients_csv_text", "patients_frame", "read_any", "read_events", "read_patients", "read_table",
+           "scenario_yaml", "table_path", "to_csv_text", "typed_columns"]
+
+READ_ROWS = 200_000
+"""Rows per piece when a large table is read back piece by piece."""
 
 FLOAT_FORMAT = "%.6f"
 """Every float in a CSV file: weeks to a fraction of a minute, identical on every platform."""
 
 
+def _typed(name: str, values: list[Any]) -> np.ndarray:
+    """One column as pandas would type it: weeks, fractions and doses as floats (missing: NaN), true/false as
+    booleans, whole numbers as int64, numbers with gaps as floats, names as objects."""
+    if name in FLOAT_COLUMNS or name.startswith("dose_mg_"):
+        return np.array(values, dtype=float)
+    array = np.array(values)
+    if array.dtype.kind in "bif":
+        return array if array.dtype.kind != "i" else array.astype(np.int64)
+    if array.dtype.kind == "O" and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+                                       for v in values):
+        return np.array(values, dtype=float)
+    return array.astype(object)
+
+
+def typed_columns(table: Mapping[str, list[Any]], columns: list[str]) -> dict[str, np.ndarray]:
+    """A block's patients as typed arrays by column (the types of :func:`patients_frame`)."""
+    return {column: _typed(column, table[column]) for column in columns}
+
+
 def patients_frame(table: dict[str, list[object]], columns: list[str]) -> pd.DataFrame:
     """A block's patients as a typed frame: weeks and fractions as floats (missing: NaN), doses as floats."""
-    frame = pd.DataFrame(table, columns=columns)
-    for column in columns:
-        if column in FLOAT_COLUMNS or column.startswith("dose_mg_"):
-            frame[column] = frame[column].astype(float)
-    return frame
+    return pd.DataFrame(typed_columns(table, columns), columns=columns)
+
+
+def csv_rounded(values: np.ndarray) -> np.ndarray:
+    """Floats as the CSV files hold them: each value as ``float(FLOAT_FORMAT % value)`` would give it.
+
+    Exact and vectorised: the value times 10^6 is rounded to the nearest integer (ties to even, as
+    ``%f`` rounds the exact binary value), which the float product gets right except within a
+    rounding error of a tie or beyond 2^33; those few are formatted one by one. Dividing the integer
+    by 10^6 is then the correctly rounded value of the 6-decimal text, which is what parsing gives.
+    """
+    values = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore"):
+        scaled = values * 1e6
+        whole = np.rint(scaled)
+        doubtful = ~(np.abs(np.abs(scaled - whole) - 0.5) >= 1e-3) | ~(np.abs(values) < 2.0**33)
+    out = whole / 1e6
+    for i in np.flatnonzero(doubtful & ~np.isnan(values)):
+        out[i] = float(FLOAT_FORMAT % values[i])
+    return out
+
+
+_QUOTED: dict[str, str] = {}
+
+
+def _quoted(value: str) -> str:
+    """A name as the csv module writes it in a row (quoted only when it must be)."""
+    cell = _QUOTED.get(value)
+    if cell is None:
+        if any(c in value for c in ',"\r\n'):
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="").writerow([value, ""])
+            cell = buffer.getvalue()[:-1]
+        else:
+            cell = value
+        _QUOTED[value] = cell
+    return cell
+
+
+def _fast_cells(values: np.ndarray) -> list[str]:
+    """A typed column's CSV cells (as :func:`_cells`), from its array."""
+    kind = values.dtype.kind
+    if kind == "b":
+        return list(map(("false", "true").__getitem__, values.tolist()))
+    if kind == "f":
+        cells = list(map(FLOAT_FORMAT.__mod__, values.tolist()))
+        for i in np.flatnonzero(np.isnan(values)).tolist():
+            cells[i] = ""
+        return cells
+    if kind in "iu":
+        return list(map(str, values.tolist()))
+    out = []
+    for v in values.tolist():
+        if v is None or (isinstance(v, float) and v != v):
+            out.append("")
+        elif isinstance(v, bool):
+            out.append("true" if v else "false")
+        elif isinstance(v, float):
+            out.append(FLOAT_FORMAT % v)
+        else:
+            out.append(_quoted(str(v)))
+    return out
+
+
+def patients_csv_text(columns: Mapping[str, np.ndarray]) -> str:
+    """CSV lines (no header) of typed patient columns: the text ``to_csv_text`` writes for their frame."""
+    cells = [_fast_cells(values) for values in columns.values()]
+    if not cells or not cells[0]:
+        return ""
+    return "\n".join(map(",".join, zip(*cells, strict=True))) + "\n"
 
 
 def _cells(series: pd.Series) -> list[str]:
@@ -73,14 +164,41 @@ def csv_header(columns: list[str]) -> str:
     return buffer.getvalue()
 
 
+_SUFFIXES: dict[tuple[Any, ...], str] = {}
+
+
+def _suffix(label: tuple[Any, ...]) -> str:
+    """``,event,therapy,detail`` and the line end of an event label, as the csv module writes them."""
+    text = _SUFFIXES.get(label)
+    if text is None:
+        text = "".join("," + ("" if v is None else _quoted(str(v))) for v in label) + "\n"
+        _SUFFIXES[label] = text
+    return text
+
+
+def event_arrays(block: BlockResult) -> tuple[list[int], list[float], list[tuple[Any, ...]]]:
+    """A block's event log as three lists in log order: each event's patient number, week and label."""
+    logs = block.logs
+    flat = list(chain.from_iterable(logs))
+    counts = [len(log) // 2 for log in logs]
+    first = block.first_patient
+    patients = list(chain.from_iterable(map(repeat, range(first, first + len(logs)), counts)))
+    return patients, flat[0::2], flat[1::2]
+
+
 def events_csv_text(block: BlockResult) -> str:
     """CSV lines (no header) of a block's event log, in ``EVENT_COLUMNS`` order, formatted as
-    ``to_csv_text`` would format their table, without building it."""
-    buffer = io.StringIO()
-    r, a = block.replication, block.arm
-    csv.writer(buffer, lineterminator="\n").writerows(
-        (r, a, p, FLOAT_FORMAT % w, e, t, d) for p, w, e, t, d in block.event_rows())
-    return buffer.getvalue()
+    ``to_csv_text`` would format their table, without building it (one formatting call per block)."""
+    patients, weeks, labels = event_arrays(block)
+    if not weeks:
+        return ""
+    head = f"{block.replication},{_quoted(str(block.arm))},"
+    prefixes = {p: f"{head}{p}," for p in dict.fromkeys(patients)}
+    items: list[Any] = [None] * (3 * len(weeks))
+    items[0::3] = list(map(prefixes.__getitem__, patients))
+    items[1::3] = weeks
+    items[2::3] = list(map(_suffix, labels))
+    return ("%s" + FLOAT_FORMAT + "%s") * len(weeks) % tuple(items)
 
 
 def scenario_yaml(scenario: Scenario) -> str:
@@ -101,4 +219,100 @@ def read_patients(path: str | Path | IO[str]) -> pd.DataFrame:
 
 def read_events(path: str | Path | IO[str]) -> pd.DataFrame:
     """``events.csv`` (possibly only its header) with names as strings."""
-    return read_table(path, {"arm": str, "event": str, "therapy": str, "detail": str, "week": float})
+    return read_table(path, EVENT_TYPES)
+
+
+PATIENT_TYPES = {"arm": str, "dropout_reason": str, "final_state": str, "subgroup": str}
+EVENT_TYPES = {"arm": str, "event": str, "therapy": str, "detail": str, "week": float}
+
+
+def iter_table(path: Path, columns: list[str] | None = None, rows: int = READ_ROWS) -> Iterator[pd.DataFrame]:
+    """A ``.csv`` or ``.parquet`` table of a results folder piece by piece (``rows`` at a time), typed as
+    :func:`read_patients` and :func:`read_events` read it; ``columns`` only (all by default)."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows, columns=columns):
+            yield batch.to_pandas()
+        return
+    types = EVENT_TYPES if path.name.startswith("events") else PATIENT_TYPES
+    with pd.read_csv(path, dtype=types, keep_default_na=False, na_values=[""], usecols=columns,
+                     chunksize=rows) as reader:
+        yield from reader
+
+
+def table_path(run_dir: Path, name: str) -> Path:
+    """``name.parquet`` in a results folder if it is there, else ``name.csv``."""
+    parquet = run_dir / f"{name}.parquet"
+    return parquet if parquet.is_file() else run_dir / f"{name}.csv"
+
+
+def read_any(run_dir: Path, name: str) -> pd.DataFrame:
+    """A results folder's ``patients`` or ``events`` table, from its CSV or Parquet file."""
+    path = table_path(run_dir, name)
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path).to_pandas()
+    if not path.is_file() and name == "events":
+        return pd.DataFrame(columns=EVENT_COLUMNS)
+    return read_patients(path) if name == "patients" else read_events(path)
+
+
+PARQUET_ROWS = 100_000
+"""Rows per row group of a Parquet table."""
+
+
+class ParquetTable:
+    """A Parquet file written as the blocks of a run come, ``PARQUET_ROWS`` rows per row group (pyarrow).
+
+    Names are strings (missing: null), floats as the CSV file holds them (6 decimals), so a folder
+    gives the same derived tables from either format.
+    """
+
+    def __init__(self, path: Path, columns: list[str]):
+        self.path = path
+        self.columns = columns
+        self._pending: list[Mapping[str, Any]] = []
+        self._rows = 0
+        self._writer: Any = None
+        self._types: dict[str, Any] = {}
+
+    def write(self, data: Mapping[str, Any]) -> None:
+        """Append a block of rows (arrays by column)."""
+        rows = len(data[self.columns[0]])
+        if rows:
+            self._pending.append(data)
+            self._rows += rows
+        if self._rows >= PARQUET_ROWS:
+            self._flush()
+
+    def _array(self, name: str, parts: list[Any]) -> Any:
+        import pyarrow as pa
+
+        values = np.concatenate([np.asarray(part) for part in parts]) if parts else np.empty(0, dtype=object)
+        if name not in self._types:
+            self._types[name] = pa.string() if values.dtype.kind in "OU" else pa.from_numpy_dtype(values.dtype)
+        if self._types[name] == pa.string():
+            return pa.array(values.tolist(), type=pa.string())
+        return pa.array(values, type=self._types[name])
+
+    def _flush(self, last: bool = False) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not self._pending and not (last and self._writer is None):
+            return
+        table = pa.table({name: self._array(name, [part[name] for part in self._pending]) for name in self.columns})
+        self._pending, self._rows = [], 0
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema)
+        try:
+            self._writer.write_table(table)
+        except OSError as err:
+            raise OSError(err.errno, err.strerror, str(self.path)) from None
+
+    def close(self) -> None:
+        """Write what is left and close the file."""
+        self._flush(last=True)
+        self._writer.close()

@@ -11,6 +11,7 @@ a half and three quarters of n, with its 95% Wilson interval over replications.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -18,8 +19,9 @@ from scipy import stats
 
 from sim.outcomes import summary_metrics as registry_metrics
 
-__all__ = ["SUMMARY_COLUMNS", "arms_in_order", "at_least_metric", "at_least_thresholds", "cohorts", "compare",
-           "mean_interval", "prediction_interval", "summarise", "summary_metrics"]
+__all__ = ["SUMMARY_COLUMNS", "Units", "arms_in_order", "at_least_counts", "at_least_metric", "at_least_thresholds",
+           "binary_metrics", "cohorts", "compare", "mean_interval", "numeric_values", "prediction_interval",
+           "replication_means", "summarise", "summary_metrics", "units_of"]
 
 SUMMARY_COLUMNS = ["arm", "metric", "mean", "ci_low", "ci_high", "pi_low", "pi_high"]
 
@@ -69,14 +71,22 @@ def at_least_metric(metric: str, r: int, n: int) -> str:
     return f"{metric}_at_least_{r}_of_{n}"
 
 
-def _at_least_rows(patients: pd.DataFrame, metrics: list[str]) -> list[dict[str, object]]:
-    """P(at least r of n) rows of the true/false metrics, when every replication has n patients per arm and there are
-    several replications."""
-    binary = [m for m in metrics if m in patients.columns and patients[m].dtype == bool]
-    if not binary or patients["replication"].nunique() < 2:
+def binary_metrics(patients: pd.DataFrame, metrics: list[str]) -> list[str]:
+    """The true/false metrics among ``metrics`` (those with ``at_least`` rows)."""
+    return [m for m in metrics if m in patients.columns and patients[m].dtype == bool]
+
+
+def at_least_counts(patients: pd.DataFrame, binary: list[str]) -> pd.DataFrame:
+    """Per (arm, replication): how many patients had each true/false metric, and how many patients there were."""
+    return patients.groupby(["arm", "replication"], sort=False)[binary].agg(["sum", "size"])
+
+
+def _at_least_rows(counts: pd.DataFrame | None, binary: list[str]) -> list[dict[str, object]]:
+    """P(at least r of n) rows of the true/false metrics from :func:`at_least_counts`, when every replication has
+    n patients per arm and there are several replications (``counts`` None: fewer than two)."""
+    if not binary or counts is None:
         return []
     rows: list[dict[str, object]] = []
-    counts = patients.groupby(["arm", "replication"], sort=False)[binary].agg(["sum", "size"])
     for arm, group in counts.groupby(level="arm", sort=False):
         for metric in binary:
             sizes = group[(metric, "size")].to_numpy()
@@ -93,13 +103,48 @@ def _at_least_rows(patients: pd.DataFrame, metrics: list[str]) -> list[dict[str,
     return rows
 
 
-def _units(patients: pd.DataFrame, metrics: list[str]) -> tuple[pd.DataFrame, str]:
-    """Values to take intervals over: replication means, or patients when there is one replication."""
+def numeric_values(patients: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """``replication, arm, patient`` and the metrics as floats: the values summaries average."""
     numeric = patients[["replication", "arm", "patient", *metrics]].copy()
     numeric[metrics] = numeric[metrics].astype(float)
-    if numeric["replication"].nunique() > 1:
-        return numeric.groupby(["arm", "replication"], sort=False)[metrics].mean().reset_index(), "replication"
-    return numeric, "patient"
+    return numeric
+
+
+def replication_means(numeric: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """``arm, replication`` and each metric's mean over the patients of :func:`numeric_values`, in order of first
+    appearance. Each (arm, replication) depends only on its own patients, in their order, so a run can take the
+    means one cohort at a time and get the same values."""
+    return numeric.groupby(["arm", "replication"], sort=False)[metrics].mean().reset_index()
+
+
+@dataclass
+class Units:
+    """What summaries take intervals over, per cohort (the whole cohort, then each subgroup): replication means,
+    or the patients when the cohort has a single replication (``key``), and the whole cohort's at-least counts."""
+
+    metrics: list[str]
+    cohorts: list[tuple[str | None, pd.DataFrame, str]]  # label, units, key ("replication" or "patient")
+    binary: list[str] = field(default_factory=list)
+    counts: pd.DataFrame | None = None  # at_least_counts of the whole cohort, with several replications
+
+    @property
+    def subgroups(self) -> bool:
+        return self.cohorts[0][0] is not None
+
+
+def units_of(patients: pd.DataFrame, metrics: list[str] | None = None) -> Units:
+    """The :class:`Units` of a patients table."""
+    metrics = summary_metrics(patients) if metrics is None else metrics
+    cohorts_units = []
+    for label, cohort in cohorts(patients):
+        numeric = numeric_values(cohort, metrics)
+        if numeric["replication"].nunique() > 1:
+            cohorts_units.append((label, replication_means(numeric, metrics), "replication"))
+        else:
+            cohorts_units.append((label, numeric, "patient"))
+    binary = binary_metrics(patients, metrics)
+    counts = at_least_counts(patients, binary) if binary and patients["replication"].nunique() >= 2 else None
+    return Units(metrics, cohorts_units, binary, counts)
 
 
 def cohorts(patients: pd.DataFrame) -> list[tuple[str | None, pd.DataFrame]]:
@@ -116,7 +161,7 @@ def _with_subgroup(rows: list[dict[str, object]], columns: list[str], subgroups:
     return pd.DataFrame(rows, columns=columns)
 
 
-def summarise(patients: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataFrame:
+def summarise(patients: pd.DataFrame | Units, metrics: list[str] | None = None) -> pd.DataFrame:
     """Per arm and metric: the mean, its 95% interval, and the 95% prediction interval of one cohort.
 
     The confidence interval comes from the spread of replication means (with a single replication,
@@ -125,11 +170,11 @@ def summarise(patients: pd.DataFrame, metrics: list[str] | None = None) -> pd.Da
     arm's metrics, for the whole cohort only (a subgroup's size varies between replications). With
     subgroups, rows for the whole cohort (subgroup ``all``) are followed by rows for each subgroup.
     """
-    metrics = summary_metrics(patients) if metrics is None else metrics
+    given = patients if isinstance(patients, Units) else units_of(patients, metrics)
+    metrics = given.metrics
     rows: list[dict[str, object]] = []
-    for label, cohort in cohorts(patients):
-        units, key = _units(cohort, metrics)
-        extra = _at_least_rows(cohort, metrics) if label in (None, "all") else []
+    for label, units, key in given.cohorts:
+        extra = _at_least_rows(given.counts, given.binary) if label in (None, "all") else []
         for arm, group in units.groupby("arm", sort=False):
             for metric in metrics:
                 values = group[metric].to_numpy()
@@ -142,19 +187,19 @@ def summarise(patients: pd.DataFrame, metrics: list[str] | None = None) -> pd.Da
         if label is not None:
             for row in rows:
                 row.setdefault("subgroup", label)
-    return _with_subgroup(rows, SUMMARY_COLUMNS, "subgroup" in patients.columns)
+    return _with_subgroup(rows, SUMMARY_COLUMNS, given.subgroups)
 
 
-def compare(patients: pd.DataFrame, reference_arm: str, metrics: list[str] | None = None) -> pd.DataFrame:
+def compare(patients: pd.DataFrame | Units, reference_arm: str, metrics: list[str] | None = None) -> pd.DataFrame:
     """Each arm minus the reference arm, paired by replication (or by patient with one replication).
 
     Arms share their random numbers, so the pairing removes the variation that both arms see. With
     subgroups, rows for the whole cohort (``all``) are followed by rows for each subgroup.
     """
-    metrics = summary_metrics(patients) if metrics is None else metrics
+    given = patients if isinstance(patients, Units) else units_of(patients, metrics)
+    metrics = given.metrics
     rows = []
-    for label, cohort in cohorts(patients):
-        units, key = _units(cohort, metrics)
+    for label, units, key in given.cohorts:
         reference = units[units["arm"] == reference_arm].set_index(key)[metrics]
         for arm, group in units.groupby("arm", sort=False):
             if arm == reference_arm:
@@ -167,4 +212,4 @@ def compare(patients: pd.DataFrame, reference_arm: str, metrics: list[str] | Non
                 if label is not None:
                     row["subgroup"] = label
                 rows.append(row)
-    return _with_subgroup(rows, ["arm", "metric", "difference", "ci_low", "ci_high"], "subgroup" in patients.columns)
+    return _with_subgroup(rows, ["arm", "metric", "difference", "ci_low", "ci_high"], given.subgroups)

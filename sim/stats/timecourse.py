@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,8 +13,8 @@ from sim.outcomes import STATES
 from sim.stats.summary import arms_in_order
 from sim.stats.survival_tables import curve_weeks
 
-__all__ = ["OCCUPANCY_COLUMNS", "SWIMMER_PATIENTS", "SwimmerSample", "distribution", "state_occupancy",
-           "swimmer_sample"]
+__all__ = ["OCCUPANCY_COLUMNS", "SWIMMER_PATIENTS", "SwimmerSample", "distribution", "occupancy_counts",
+           "occupancy_table", "state_occupancy", "swimmer_sample"]
 
 
 OCCUPANCY_COLUMNS = ["arm", "week", "state", "patients", "share"]
@@ -57,37 +58,69 @@ _STATE_OF_EVENT = {"response": "response", "remission": "remission", "relapse": 
                    "lost_to_follow_up": "lost"}
 
 
-def state_occupancy(events: pd.DataFrame, horizon_weeks: float) -> pd.DataFrame:
-    """Patients in each state at each grid week, per arm, among the patients present in the log.
+_STATE_INDEX = {event: STATES.index(state) for event, state in _STATE_OF_EVENT.items()}
 
-    Everyone starts ``active`` at week 0; ``response``, ``remission``, ``relapse`` (back to
-    ``active``) and ``lost_to_follow_up`` (``lost`` to the end) change the state. A state entered
-    at week t counts from t on.
+
+def occupancy_counts(patient: np.ndarray, week: np.ndarray, event: Sequence[str],
+                     grid: np.ndarray) -> tuple[np.ndarray, int]:
+    """Patients of one arm in each state (rows: ``STATES``) at each grid week, from their events, and how many
+    patients the events are of.
+
+    ``patient`` identifies each event's patient (every event of a patient among these). Everyone
+    starts ``active`` at week 0; ``response``, ``remission``, ``relapse`` (back to ``active``) and
+    ``lost_to_follow_up`` (``lost`` to the end) change the state; a state entered at week t counts
+    from t on. The counts of separate groups of patients add up, so a run sums them block by block.
     """
+    counts = np.zeros((len(STATES), len(grid)), dtype=np.int64)
+    patient = np.asarray(patient)
+    if len(patient) == 0:
+        return counts, 0
+    week = np.asarray(week, dtype=float)
+    codes = np.fromiter((_STATE_INDEX.get(e, -1) for e in event), dtype=np.int64, count=len(patient))
+    changes = np.flatnonzero(codes >= 0)
+    present = np.unique(patient)
+    who = np.concatenate((present, patient[changes]))
+    when = np.concatenate((np.zeros(len(present)), week[changes]))
+    state = np.concatenate((np.full(len(present), STATES.index("active")), codes[changes]))
+    # The log is in time order within a patient; ``rank`` keeps same-week changes in log order.
+    rank = np.concatenate((np.full(len(present), -1), changes))
+    order = np.lexsort((rank, when, who))
+    who, when, state = who[order], when[order], state[order]
+    same_patient = np.append(who[1:] == who[:-1], False)
+    end = np.where(same_patient, np.append(when[1:], np.inf), np.inf)
+    for index in range(len(STATES)):
+        mine = state == index
+        begin, finish = np.sort(when[mine]), np.sort(end[mine])
+        counts[index] = np.searchsorted(begin, grid, side="right") - np.searchsorted(finish, grid, side="right")
+    return counts, len(present)
+
+
+def occupancy_table(counts: dict[str, tuple[np.ndarray, int]], grid: np.ndarray) -> pd.DataFrame:
+    """The ``state_occupancy.csv`` table from each arm's summed :func:`occupancy_counts` (arms in order)."""
+    if not counts:
+        return pd.DataFrame(columns=OCCUPANCY_COLUMNS)
+    rows = []
+    for arm, (count, present) in counts.items():
+        for index, state in enumerate(STATES):
+            rows.append(pd.DataFrame({"arm": arm, "week": grid, "state": state,
+                                      "patients": count[index].astype(float), "share": count[index] / present}))
+    return pd.concat(rows, ignore_index=True)[OCCUPANCY_COLUMNS]
+
+
+def state_occupancy(events: pd.DataFrame, horizon_weeks: float) -> pd.DataFrame:
+    """Patients in each state at each grid week, per arm, among the patients present in the log (see
+    :func:`occupancy_counts`)."""
     if events.empty:
         return pd.DataFrame(columns=OCCUPANCY_COLUMNS)
     grid = curve_weeks(horizon_weeks)
-    keys = ["arm", "replication", "patient"]
-    changes = events[events["event"].isin(list(_STATE_OF_EVENT))][[*keys, "week", "event"]]
-    starts = events.drop_duplicates(keys)[keys].assign(week=0.0, state="active", order=-1)
-    changes = changes.assign(state=changes["event"].map(_STATE_OF_EVENT), order=np.arange(len(changes)))
-    # The log is in time order within a patient; ``order`` keeps same-week changes in log order.
-    spells = (pd.concat([starts, changes.drop(columns="event")], ignore_index=True)
-              .sort_values([*keys, "week", "order"]).reset_index(drop=True))
-    same_patient = (spells[keys].shift(-1) == spells[keys]).all(axis=1).to_numpy()
-    spells["end"] = np.where(same_patient, spells["week"].shift(-1), np.inf)
-    rows = []
-    for arm in arms_in_order(starts):
-        arm_spells = spells[spells["arm"] == arm]
-        present = int((starts["arm"] == arm).sum())
-        for state in STATES:
-            s = arm_spells[arm_spells["state"] == state]
-            begin = np.sort(s["week"].to_numpy(dtype=float))
-            end = np.sort(s["end"].to_numpy(dtype=float))
-            count = np.searchsorted(begin, grid, side="right") - np.searchsorted(end, grid, side="right")
-            rows.append(pd.DataFrame({"arm": arm, "week": grid, "state": state, "patients": count.astype(float),
-                                      "share": count / present}))
-    return pd.concat(rows, ignore_index=True)[OCCUPANCY_COLUMNS]
+    patient = pd.MultiIndex.from_frame(events[["replication", "patient"]]).factorize()[0]
+    arm = events["arm"].to_numpy(dtype=object)
+    counts = {}
+    for name in arms_in_order(events):
+        rows = arm == name
+        counts[name] = occupancy_counts(patient[rows], events["week"].to_numpy(dtype=float)[rows],
+                                        events["event"].to_numpy(dtype=object)[rows], grid)
+    return occupancy_table(counts, grid)
 
 
 @dataclass

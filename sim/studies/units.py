@@ -10,15 +10,18 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
+import numpy as np
 
-from sim.engine.records import BlockResult, patient_columns
+from sim.engine.records import EVENT_COLUMNS, BlockResult, patient_columns
 from sim.engine.simulate import simulate
 from sim.execute import map_ordered
-from sim.outputs.tables import events_csv_text, patients_frame, to_csv_text
+from sim.outputs.tables import csv_header, csv_rounded, event_arrays, events_csv_text, patients_csv_text, typed_columns
 from sim.spec.scenario import Scenario
+from sim.stats.accumulate import survival_block
+from sim.stats.survival_tables import SURVIVAL_INPUTS, curve_weeks
+from sim.stats.timecourse import SWIMMER_PATIENTS, occupancy_counts
 
-__all__ = ["BLOCK_PATIENTS", "BlockTables", "Unit", "plan_units", "run_units"]
+__all__ = ["BLOCK_PATIENTS", "FORMATS", "BlockTables", "Unit", "plan_units", "run_units"]
 
 BLOCK_PATIENTS = 1000
 """Patients per unit of work (about 30 ms of simulation); results are written a unit at a time."""
@@ -58,14 +61,29 @@ def plan_units(scenario: Scenario, block_patients: int | None = None,
     ]
 
 
+FORMATS = ("csv", "parquet")
+"""How a run's patients and events tables may be written."""
+
+
 @dataclass(frozen=True)
 class BlockTables:
-    """A unit's results as the runner writes them, made in the worker: the typed patients table
-    (for the summaries) and the CSV text of its patients and events (without headers)."""
+    """A unit's results as the runner needs them, made in the worker.
 
-    patients: pd.DataFrame
-    patients_csv: str
-    events_csv: str
+    ``columns``: the typed patients columns the summaries take (keys and summarised metrics);
+    ``patients_data`` and ``events_data``: the unit's rows of ``patients`` and ``events`` as the
+    file format takes them (CSV text without header, or column arrays for Parquet, floats as the
+    CSV holds them); ``survival``: its share of the survival arrays (:func:`survival_block`);
+    ``occupancy``: its state counts and logged patients; ``swimmer``: the CSV text (events,
+    patients) of its first logged patients while the run still needs them for the swimmer plot.
+    """
+
+    arm: str
+    columns: dict[str, np.ndarray]
+    patients_data: Any
+    events_data: Any
+    survival: dict[str, Any]
+    occupancy: tuple[np.ndarray, int]
+    swimmer: tuple[str, str] | None
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,51 @@ class _UnitJob:
     log_events: bool
     event_sample: int | None
     as_tables: bool
+    file_format: str = "csv"
+    keep: tuple[str, ...] = ()
+
+
+def _logged(job: _UnitJob, start: int, stop: int) -> int:
+    """Patients start..stop-1 of a unit whose events are logged."""
+    if not job.log_events:
+        return 0
+    return max(0, min(stop, job.event_sample if job.event_sample is not None else stop) - start)
+
+
+def _block_tables(job: _UnitJob, unit: Unit, result: BlockResult) -> BlockTables:
+    columns = patient_columns(job.scenario)
+    typed = typed_columns(result.patients, columns)
+    as_saved = {name: csv_rounded(values) if values.dtype.kind == "f" else values for name, values in typed.items()}
+    patients, weeks, labels = event_arrays(result)
+    saved_weeks = csv_rounded(np.asarray(weeks, dtype=float))
+    grid = curve_weeks(job.scenario.follow_up_weeks)
+    occupancy = occupancy_counts(np.asarray(patients, dtype=np.int64), saved_weeks, [label[0] for label in labels],
+                                 grid)
+    if job.file_format == "csv":
+        patients_data: Any = patients_csv_text(typed)
+        events_data: Any = events_csv_text(result)
+    else:
+        patients_data = as_saved
+        events_data = {"replication": np.full(len(weeks), unit.replication, dtype=np.int64),
+                       "arm": np.full(len(weeks), unit.arm, dtype=object),
+                       "patient": np.asarray(patients, dtype=np.int64), "week": saved_weeks}
+        for index, name in enumerate(("event", "therapy", "detail")):  # empty is missing, as read from CSV
+            events_data[name] = np.array([label[index] or None for label in labels], dtype=object)
+    swimmer = None
+    size = job.scenario.cohort.size
+    before = unit.replication * _logged(job, 0, size) + _logged(job, 0, unit.start)
+    if before < SWIMMER_PATIENTS and result.logs:
+        wanted = SWIMMER_PATIENTS - before
+        logs = [log for log in result.logs[:wanted]]
+        head = BlockResult({name: values[:len(logs)] for name, values in result.patients.items()}, result.replication,
+                           result.arm, result.first_patient, logs)
+        swimmer = (csv_header(EVENT_COLUMNS) + events_csv_text(head),
+                   csv_header(columns) + patients_csv_text({n: v[:len(logs)] for n, v in typed.items()}))
+    needed = ["replication", "arm", *(["subgroup"] if "subgroup" in typed else []), *SURVIVAL_INPUTS,
+              "disease_free_weeks"]
+    survival = survival_block({name: as_saved[name] for name in needed})
+    kept = {name: typed[name] for name in job.keep}
+    return BlockTables(unit.arm, kept, patients_data, events_data, survival, occupancy, swimmer)
 
 
 def _simulate_unit(job: _UnitJob, unit: Unit) -> BlockResult | BlockTables:
@@ -81,19 +144,21 @@ def _simulate_unit(job: _UnitJob, unit: Unit) -> BlockResult | BlockTables:
                       log_events=job.log_events, event_sample=job.event_sample)
     if not job.as_tables:
         return result
-    patients = patients_frame(result.patients, patient_columns(job.scenario))
-    return BlockTables(patients, to_csv_text(patients, header=False), events_csv_text(result))
+    return _block_tables(job, unit, result)
 
 
 def run_units(scenario: Scenario, units: Sequence[Unit], workers: int = 1, log_events: bool = True,
               on_done: Callable[[Unit], None] | None = None, scheduler: str | None = None,
-              event_sample: int | None = None, as_tables: bool = False) -> Generator[Any, None, None]:
+              event_sample: int | None = None, as_tables: bool = False, file_format: str = "csv",
+              keep: Sequence[str] = ()) -> Generator[Any, None, None]:
     """Simulate units and yield their results in the order of ``units``, whatever runs them.
 
-    Each result is the unit's BlockResult, or with ``as_tables`` its BlockTables: the conversion to
-    tables and CSV text then happens in the workers, leaving the main process only to write.
+    Each result is the unit's BlockResult, or with ``as_tables`` its BlockTables (with the typed
+    patients columns ``keep``): the tables, the file contents in ``file_format`` and the unit's
+    share of the derived tables are then made in the workers, leaving the main process to write
+    and add up.
     """
-    job = _UnitJob(scenario, log_events, event_sample, as_tables)
+    job = _UnitJob(scenario, log_events, event_sample, as_tables, file_format, tuple(keep))
     # Units travel in groups of at most TASK_PATIENTS patients, shrinking towards the end; on Dask,
     # whose tasks cost more to send, of at least DASK_TASK_PATIENTS.
     largest = max((u.stop - u.start for u in units), default=1)

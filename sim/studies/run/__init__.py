@@ -32,7 +32,7 @@ from sim.studies.run.folder import (
     simulate_and_summarise,
     write_headline_files,
 )
-from sim.studies.run.tables import RunTables, derive_tables
+from sim.studies.run.tables import RunTables
 from sim.studies.units import BlockTables
 
 __all__ = ["RunOutcome", "RunResult", "redraw_run", "resolve_scenario", "run", "run_to_folder"]
@@ -70,18 +70,39 @@ class RunResult:
 
     def __init__(self, scenario: Scenario, texts: tuple[str, str], summary: pd.DataFrame,
                  comparison: pd.DataFrame, precision: dict[str, Any] | None, wall_seconds: float, workers: int,
-                 patients_simulated: int):
+                 patients_simulated: int, derived: tuple[RunTables, dict[str, pd.DataFrame]] | None = None):
         self.scenario = scenario
         self._texts = texts
-        self.patients = read_patients(io.StringIO(texts[0]))
-        self.events = read_events(io.StringIO(texts[1]))
+        self._patients: pd.DataFrame | None = None
+        self._events: pd.DataFrame | None = None
         self.summary = summary
         self.comparison = comparison
         self.precision = precision
         self.wall_seconds = wall_seconds
         self.workers = workers
         self.patients_simulated = patients_simulated
-        self._tables, self._derived = derive_tables(scenario_data(scenario), self.patients, self.events)
+        if derived is None:  # from the texts, as run.py plot would compute them from the files
+            from sim.studies.run.tables import RunFold
+
+            fold = RunFold(scenario_data(scenario))
+            fold.add_events(self.events)
+            fold.add_patients(self.patients)
+            derived = fold.derive()
+        self._tables, self._derived = derived
+
+    @property
+    def patients(self) -> pd.DataFrame:
+        """``patients.csv`` as a table (read from its text the first time it is asked for)."""
+        if self._patients is None:
+            self._patients = read_patients(io.StringIO(self._texts[0]))
+        return self._patients
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """``events.csv`` as a table (read from its text the first time it is asked for)."""
+        if self._events is None:
+            self._events = read_events(io.StringIO(self._texts[1]))
+        return self._events
 
     @property
     def survival(self) -> pd.DataFrame:
@@ -172,11 +193,12 @@ def run(scenario: Scenario | str | Path, *, patients: int | None = None, replica
     events_text = [csv_header(EVENT_COLUMNS)]
 
     def sink(tables: BlockTables) -> None:
-        patients_text.append(tables.patients_csv)
-        events_text.append(tables.events_csv)
+        patients_text.append(tables.patients_data)
+        events_text.append(tables.events_data)
 
     simulated, summary, comparison = simulate_and_summarise(
         resolved, sink, workers=workers, scheduler=scheduler, log_events=log_events, event_sample=event_sample,
         precision_weeks=precision_weeks, max_replications=max_replications, progress=progress)
     return RunResult(simulated.scenario, ("".join(patients_text), "".join(events_text)), summary, comparison,
-                     simulated.precision, time.perf_counter() - started, workers, sum(map(len, simulated.frames)))
+                     simulated.precision, time.perf_counter() - started, workers, simulated.patients,
+                     simulated.fold.derive())

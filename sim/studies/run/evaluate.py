@@ -9,10 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
+from sim.engine.records import patient_columns
+from sim.outcomes import summary_metrics
 from sim.spec.scenario import Scenario
-from sim.stats.summary import mean_interval
+from sim.stats.accumulate import UnitsAccumulator
+from sim.stats.summary import Units, mean_interval
+from sim.studies.run.tables import RunFold, scenario_data
 from sim.studies.units import BlockTables, plan_units, run_units
 
 __all__ = ["MIN_PRECISION_REPLICATIONS", "PRECISION_METRIC", "Simulated", "planned", "simulate_run"]
@@ -26,17 +29,15 @@ PRECISION_METRIC = "disease_free_weeks"
 
 @dataclass
 class Simulated:
-    """What a run simulated: the scenario with the replications done, each unit's typed patients table, and,
-    for a precision run, how it stopped."""
+    """What a run simulated: the scenario with the replications done, the units of its summaries (replication
+    means of every summarised column), what its derived tables need, how many patients, and, for a
+    precision run, how it stopped."""
 
     scenario: Scenario
-    frames: list[pd.DataFrame] = field(default_factory=list)
-    precision: dict[str, Any] | None = None
-
-    @property
-    def patients(self) -> pd.DataFrame:
-        """Every unit's patients, in order (typed, as simulated)."""
-        return pd.concat(self.frames, ignore_index=True)
+    units: Units
+    fold: RunFold
+    patients: int = 0
+    precision: dict[str, Any] | None = field(default=None)
 
 
 def planned(scenario: Scenario, precision_weeks: float | None, max_replications: int) -> Scenario:
@@ -60,35 +61,44 @@ def _widths(means: dict[str, list[float]]) -> dict[str, float]:
 def simulate_run(scenario: Scenario, sink: Callable[[BlockTables], None], *, workers: int = 1,
                  scheduler: str | None = None, log_events: bool = True, event_sample: int | None = None,
                  precision_weeks: float | None = None, max_replications: int = 200,
-                 progress: Any = None) -> Simulated:
+                 progress: Any = None, file_format: str = "csv") -> Simulated:
     """Simulate every unit of ``scenario`` in order and hand each unit's tables to ``sink``.
 
     With ``precision_weeks``, replications 0, 1, 2, ... run until the 95% interval of every arm's
     mean disease-free weeks is narrower than it (full width), from ``MIN_PRECISION_REPLICATIONS``
     on and at most ``max_replications``; what was handed to the sink is then exactly a plain run of
-    that many replications. ``progress`` (a tqdm-like bar: ``update``, ``set_postfix_str``) counts
+    that many replications. Each unit's summary columns and derived-table shares are folded as it
+    comes back (``Simulated.units``, ``Simulated.fold``), so nothing grows with the run but the
+    compact survival arrays. ``file_format`` is that of the sink's tables. ``progress`` (a tqdm-like bar: ``update``, ``set_postfix_str``) counts
     units, or replications of a precision run.
     """
     plan = planned(scenario, precision_weeks, max_replications)
     units = plan_units(plan)
+    columns = patient_columns(scenario)
+    keys = ["replication", "arm", "patient", *(["subgroup"] if "subgroup" in columns else [])]
+    metrics = summary_metrics(columns)
+    summaries = UnitsAccumulator(metrics, "subgroup" in columns)
+    fold = RunFold(scenario_data(scenario))
     per_replication = len(units) // plan.replications
     means: dict[str, list[float]] = {arm: [] for arm in scenario.arms}
     totals: dict[str, list[float]] = {arm: [0.0, 0.0] for arm in scenario.arms}
     widths: dict[str, float] = {}
     done = 0
-    simulated = Simulated(scenario)
+    count = 0
     with closing(run_units(plan, units, workers, log_events, scheduler=scheduler, event_sample=event_sample,
-                           as_tables=True)) as results:
+                           as_tables=True, file_format=file_format, keep=keys + metrics)) as results:
         for index, (unit, result) in enumerate(zip(units, results, strict=False)):
             sink(result)
-            block = result.patients
-            simulated.frames.append(block)
+            summaries.add(result.columns)
+            fold.add_block(result)
+            size = len(result.columns["patient"])
+            count += size
             if precision_weeks is None:
                 if progress is not None:
                     progress.update()
                 continue
-            totals[unit.arm][0] += float(block[PRECISION_METRIC].sum())
-            totals[unit.arm][1] += len(block)
+            totals[unit.arm][0] += float(result.columns[PRECISION_METRIC].sum())
+            totals[unit.arm][1] += size
             if (index + 1) % per_replication:
                 continue
             done = (index + 1) // per_replication
@@ -101,8 +111,10 @@ def simulate_run(scenario: Scenario, sink: Callable[[BlockTables], None], *, wor
                 progress.set_postfix_str(f"widest 95% CI {max(widths.values()):.2f} wk, target < {precision_weeks:g}")
             if done >= MIN_PRECISION_REPLICATIONS and all(w < precision_weeks for w in widths.values()):
                 break
+    simulated = Simulated(scenario, summaries.finish(), fold, count)
     if precision_weeks is not None:
         simulated.scenario = scenario.model_copy(update={"replications": done})
+        fold.scenario = scenario_data(simulated.scenario)
         widest = max(widths, key=lambda arm: widths[arm]) if widths else None
         simulated.precision = {
             "metric": PRECISION_METRIC,

@@ -107,7 +107,7 @@ def _figure_occupancy(tables: RunTables, colours: dict[str, str]) -> plt.Figure:
 
 
 def _figure_swimmer(tables: RunTables, colours: dict[str, str]) -> plt.Figure | None:
-    sample = swimmer_sample(tables.events, tables.patients, SWIMMER_PATIENTS)
+    sample = swimmer_sample(tables.events, tables.sampled, SWIMMER_PATIENTS)
     if sample.patients.empty:
         return None
     arms = [arm for arm in colours if (sample.patients["arm"] == arm).any()]

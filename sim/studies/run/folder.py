@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from sim.engine.records import EVENT_COLUMNS, patient_columns
 from sim.outputs.folders import (
+    Digest,
     FolderError,
     RecordedFile,
     check_files,
@@ -25,18 +25,18 @@ from sim.outputs.folders import (
 )
 from sim.outputs.folders import run_info as folder_info
 from sim.outputs.provenance import provenance
-from sim.outputs.tables import csv_header, scenario_yaml, to_csv_text
+from sim.outputs.tables import ParquetTable, csv_header, scenario_yaml, to_csv_text
 from sim.spec.base import ScenarioError
 from sim.spec.load import load_scenario
 from sim.spec.scenario import Scenario
 from sim.stats.summary import compare, summarise
 from sim.studies.run.evaluate import Simulated, simulate_run
 from sim.studies.run.report import render_report
-from sim.studies.run.tables import RunTables, write_tables
-from sim.studies.units import BlockTables
+from sim.studies.run.tables import RunTables, scenario_data, write_tables
+from sim.studies.units import FORMATS, BlockTables
 
-__all__ = ["RunOutcome", "check_run_folder", "finish_folder", "redraw_run", "run_info", "run_to_folder",
-           "scenario_data", "write_headline_files"]
+__all__ = ["RunOutcome", "TableFiles", "check_run_folder", "finish_folder", "redraw_run", "run_info",
+           "run_to_folder", "scenario_data", "write_headline_files"]
 
 @dataclass
 class RunOutcome:
@@ -47,11 +47,6 @@ class RunOutcome:
     comparison: pd.DataFrame
     replications: int = 0
     precision: dict[str, Any] | None = None
-
-
-def scenario_data(scenario: Scenario) -> dict[str, Any]:
-    """The resolved scenario as ``scenario.yaml`` holds it, read back as plain data."""
-    return yaml.safe_load(scenario_yaml(scenario))  # type: ignore[no-any-return]
 
 
 def write_headline_files(work: Path, scenario: Scenario, summary: pd.DataFrame, comparison: pd.DataFrame,
@@ -81,18 +76,62 @@ def simulate_and_summarise(scenario: Scenario, sink: Callable[[BlockTables], Non
                            **options: Any) -> tuple[Simulated, pd.DataFrame, pd.DataFrame]:
     """Simulate a run into ``sink`` (options as for :func:`simulate_run`); its summary and comparison."""
     simulated = simulate_run(scenario, sink, **options)
-    patients = simulated.patients
-    return simulated, summarise(patients), compare(patients, simulated.scenario.reference_arm)
+    units = simulated.units
+    return simulated, summarise(units), compare(units, simulated.scenario.reference_arm)
+
+
+class TableFiles:
+    """``patients`` and ``events`` of a run written as its units come back, as CSV (``patients.csv``,
+    ``events.csv``) or Parquet (``.parquet``), each recorded for ``run.json``."""
+
+    def __init__(self, work: Path, columns: list[str], file_format: str = "csv"):
+        if file_format not in FORMATS:
+            raise ValueError(f"unknown file format {file_format!r}; expected one of {', '.join(FORMATS)}")
+        self.format = file_format
+        if file_format == "csv":
+            self._patients: Any = RecordedFile(work / "patients.csv")
+            self._events: Any = RecordedFile(work / "events.csv")
+            self._patients.write(csv_header(columns))
+            self._events.write(csv_header(EVENT_COLUMNS))
+        else:
+            self._patients = ParquetTable(work / "patients.parquet", columns)
+            self._events = ParquetTable(work / "events.parquet", EVENT_COLUMNS)
+
+    def write(self, tables: BlockTables) -> None:
+        """Append one unit's rows."""
+        self._patients.write(tables.patients_data)
+        self._events.write(tables.events_data)
+
+    def close(self) -> dict[str, dict[str, Any]]:
+        """Close both files; their records by file name."""
+        if self.format == "csv":
+            return {"patients.csv": self._patients.close(), "events.csv": self._events.close()}
+        records = {}
+        for table in (self._patients, self._events):
+            table.close()
+            records[table.path.name] = Digest.of_file(table.path).record(table.path.name)
+        return records
+
+    def __enter__(self) -> TableFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.format == "csv":
+            self._patients.__exit__(*exc)
+            self._events.__exit__(*exc)
 
 
 def run_to_folder(scenario: Scenario, *, out: str | Path | None = None, results_root: str | Path = "results",
                   workers: int = 1, scheduler: str | None = None, log_events: bool = True,
                   event_sample: int | None = None, precision_weeks: float | None = None, max_replications: int = 200,
-                  plots: bool = True, progress: Any = None, argv: list[str] | None = None) -> RunOutcome:
+                  plots: bool = True, progress: Any = None, argv: list[str] | None = None,
+                  file_format: str = "csv") -> RunOutcome:
     """Simulate a scenario and write its results folder as the units come back (what ``run.py`` does).
 
-    ``patients.csv`` and ``events.csv`` are streamed to disk, so only the typed patients table is
-    held in memory. The folder appears under its final name only when complete: ``out`` exactly
+    ``patients.csv`` and ``events.csv`` (with ``file_format="parquet"``, ``patients.parquet`` and
+    ``events.parquet``) are streamed to disk, and what the summaries and derived tables need is
+    folded as the units come back, so memory does not grow with the run but for a few numbers per
+    patient (the survival arrays). The folder appears under its final name only when complete: ``out`` exactly
     (it must not exist, or be empty), else a new ``results_root/<scenario name>/<run id>``.
     Options as for :func:`sim.run`; ``progress`` is a tqdm-like bar, ``argv`` the command line for
     ``run.json``.
@@ -100,23 +139,17 @@ def run_to_folder(scenario: Scenario, *, out: str | Path | None = None, results_
     started = time.perf_counter()
     columns = patient_columns(scenario)
     with new_run_dir(scenario, out, results_root) as (work, final):
-        with RecordedFile(work / "patients.csv") as patients_file, RecordedFile(work / "events.csv") as events_file:
-            patients_file.write(csv_header(columns))
-            events_file.write(csv_header(EVENT_COLUMNS))
-
-            def sink(tables: BlockTables) -> None:
-                patients_file.write(tables.patients_csv)
-                events_file.write(tables.events_csv)
-
+        with TableFiles(work, columns, file_format) as table_files:
             simulated, summary, comparison = simulate_and_summarise(
-                scenario, sink, workers=workers, scheduler=scheduler, log_events=log_events,
+                scenario, table_files.write, workers=workers, scheduler=scheduler, log_events=log_events,
                 event_sample=event_sample, precision_weeks=precision_weeks, max_replications=max_replications,
-                progress=progress)
-            files = {"patients.csv": patients_file.close(), "events.csv": events_file.close()}
-        info = run_info(simulated.scenario, simulated.precision, sum(map(len, simulated.frames)), argv or [],
+                progress=progress, file_format=file_format)
+            files = table_files.close()
+        info = run_info(simulated.scenario, simulated.precision, simulated.patients, argv or [],
                         time.perf_counter() - started, workers)
         write_headline_files(work, simulated.scenario, summary, comparison, info, files)
-        finish_folder(work, plots)
+        tables, derived = simulated.fold.derive()
+        finish_folder(work, plots, tables, derived)
     return RunOutcome(final, summary, comparison, simulated.scenario.replications, simulated.precision)
 
 
@@ -125,7 +158,7 @@ def finish_folder(run_dir: Path, plots: bool = True, tables: RunTables | None = 
     """Write a folder's survival tables, figures (if ``plots``) and ``report.md`` from its saved tables.
 
     ``tables`` and ``derived`` are the folder's derived tables when already computed (by
-    :func:`derive_tables` from the same data); otherwise they are computed from the saved files.
+    ``RunFold.derive`` from the same data); otherwise they are computed from the saved files.
     """
     if tables is None or derived is None:
         tables = write_tables(run_dir)
