@@ -70,21 +70,43 @@ def csv_rounded(values: np.ndarray) -> np.ndarray:
     return out
 
 
-_QUOTED: dict[str, str] = {}
-
-
 def _quoted(value: str) -> str:
     """A name as the csv module writes it in a row (quoted only when it must be)."""
-    cell = _QUOTED.get(value)
-    if cell is None:
-        if any(c in value for c in ',"\r\n'):
-            buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="").writerow([value, ""])
-            cell = buffer.getvalue()[:-1]
+    if not any(c in value for c in ',"\r\n'):
+        return value
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow([value, ""])
+    return buffer.getvalue()[:-1]
+
+
+class _Cells(dict[Any, str]):
+    """The CSV cell of each value of a column of names (missing: empty), made once per distinct value."""
+
+    def __missing__(self, value: Any) -> str:
+        if value is None or (isinstance(value, float) and value != value):
+            cell = ""
+        elif isinstance(value, bool):
+            cell = "true" if value else "false"
+        elif isinstance(value, float):
+            cell = FLOAT_FORMAT % value
         else:
-            cell = value
-        _QUOTED[value] = cell
-    return cell
+            cell = _quoted(str(value))
+        if value is None or isinstance(value, str):  # True == 1 == 1.0 as keys: only names are kept
+            self[value] = cell
+        return cell
+
+
+class _Suffixes(dict[tuple[Any, ...], str]):
+    """``,event,therapy,detail`` and the line end of each event label, as the csv module writes them."""
+
+    def __missing__(self, label: tuple[Any, ...]) -> str:
+        text = "".join("," + ("" if v is None else _quoted(str(v))) for v in label) + "\n"
+        self[label] = text
+        return text
+
+
+_CELLS = _Cells()
+_SUFFIXES = _Suffixes()
 
 
 def _fast_cells(values: np.ndarray) -> list[str]:
@@ -99,24 +121,54 @@ def _fast_cells(values: np.ndarray) -> list[str]:
         return cells
     if kind in "iu":
         return list(map(str, values.tolist()))
-    out = []
-    for v in values.tolist():
-        if v is None or (isinstance(v, float) and v != v):
-            out.append("")
-        elif isinstance(v, bool):
-            out.append("true" if v else "false")
-        elif isinstance(v, float):
-            out.append(FLOAT_FORMAT % v)
-        else:
-            out.append(_quoted(str(v)))
-    return out
+    return list(map(_CELLS.__getitem__, values.tolist()))
+
+
+_DECIMALS: Any = None
+
+
+def _decimal_text(values: np.ndarray) -> Any:
+    """Floats as Arrow strings in ``FLOAT_FORMAT`` (missing: null): Arrow's cast to a decimal of 6 places
+    rounds the exact binary value half to even, as ``%.6f`` does (the tests compare them)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    global _DECIMALS
+    if _DECIMALS is None:
+        _DECIMALS = pa.decimal128(38, 6)
+    return pc.cast(pc.cast(pa.array(values, from_pandas=True), _DECIMALS, safe=False), pa.string())
 
 
 def patients_csv_text(columns: Mapping[str, np.ndarray]) -> str:
-    """CSV lines (no header) of typed patient columns: the text ``to_csv_text`` writes for their frame."""
-    cells = [_fast_cells(values) for values in columns.values()]
-    if not cells or not cells[0]:
+    """CSV lines (no header) of typed patient columns: the text ``to_csv_text`` writes for their frame.
+
+    Written by Arrow's CSV writer (floats formatted by :func:`_decimal_text`) unless a name needs
+    quoting, which only the csv module writes the way the rest of the files do.
+    """
+    if not columns or not len(next(iter(columns.values()))):
         return ""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    arrays = {}
+    for name, values in columns.items():
+        kind = values.dtype.kind
+        if kind == "f":
+            arrays[name] = _decimal_text(values)
+        elif kind == "O":
+            cells = list(map(_CELLS.__getitem__, values.tolist()))
+            if any(cell.startswith('"') for cell in set(cells)) or any(isinstance(v, bool) for v in values.tolist()):
+                return _python_csv_text(columns)
+            arrays[name] = pa.array([cell or None for cell in cells], type=pa.string())
+        else:
+            arrays[name] = pa.array(values)
+    buffer = io.BytesIO()
+    pa_csv.write_csv(pa.table(arrays), buffer, pa_csv.WriteOptions(include_header=False, quoting_style="none"))
+    return buffer.getvalue().decode("utf-8")
+
+
+def _python_csv_text(columns: Mapping[str, np.ndarray]) -> str:
+    cells = [_fast_cells(values) for values in columns.values()]
     return "\n".join(map(",".join, zip(*cells, strict=True))) + "\n"
 
 
@@ -164,18 +216,6 @@ def csv_header(columns: list[str]) -> str:
     return buffer.getvalue()
 
 
-_SUFFIXES: dict[tuple[Any, ...], str] = {}
-
-
-def _suffix(label: tuple[Any, ...]) -> str:
-    """``,event,therapy,detail`` and the line end of an event label, as the csv module writes them."""
-    text = _SUFFIXES.get(label)
-    if text is None:
-        text = "".join("," + ("" if v is None else _quoted(str(v))) for v in label) + "\n"
-        _SUFFIXES[label] = text
-    return text
-
-
 def event_arrays(block: BlockResult) -> tuple[list[int], list[float], list[tuple[Any, ...]]]:
     """A block's event log as three lists in log order: each event's patient number, week and label."""
     logs = block.logs
@@ -186,19 +226,36 @@ def event_arrays(block: BlockResult) -> tuple[list[int], list[float], list[tuple
     return patients, flat[0::2], flat[1::2]
 
 
+class _Index(dict[Any, int]):
+    """Numbers for the distinct items, in order of first appearance."""
+
+    def __missing__(self, key: Any) -> int:
+        self[key] = len(self)
+        return self[key]
+
+
 def events_csv_text(block: BlockResult) -> str:
     """CSV lines (no header) of a block's event log, in ``EVENT_COLUMNS`` order, formatted as
-    ``to_csv_text`` would format their table, without building it (one formatting call per block)."""
-    patients, weeks, labels = event_arrays(block)
-    if not weeks:
+    ``to_csv_text`` would format their table, without building it: each line is the patient's
+    ``replication,arm,patient,`` the week and the event's ``,event,therapy,detail`` (both made once
+    per patient and per distinct event), joined by Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    logs = block.logs
+    flat = list(chain.from_iterable(logs))
+    if not flat:
         return ""
+    labels = _Index()
+    codes = np.fromiter(map(labels.__getitem__, flat[1::2]), dtype=np.int32, count=len(flat) // 2)
+    counts = np.fromiter(map(len, logs), dtype=np.int64, count=len(logs)) // 2
     head = f"{block.replication},{_quoted(str(block.arm))},"
-    prefixes = {p: f"{head}{p}," for p in dict.fromkeys(patients)}
-    items: list[Any] = [None] * (3 * len(weeks))
-    items[0::3] = list(map(prefixes.__getitem__, patients))
-    items[1::3] = weeks
-    items[2::3] = list(map(_suffix, labels))
-    return ("%s" + FLOAT_FORMAT + "%s") * len(weeks) % tuple(items)
+    prefixes = pa.array([f"{head}{p}," for p in range(block.first_patient, block.first_patient + len(logs))])
+    rows = pc.binary_join_element_wise(pc.take(prefixes, np.repeat(np.arange(len(logs)), counts)),
+                                       _decimal_text(np.array(flat[0::2], dtype=float)),
+                                       pc.take(pa.array(list(map(_SUFFIXES.__getitem__, labels))), codes), "")
+    whole = pa.ListArray.from_arrays(pa.array([0, len(rows)], type=pa.int32()), rows)  # a block is far below 2 GB
+    return str(pc.binary_join(whole, "")[0].as_py())
 
 
 def scenario_yaml(scenario: Scenario) -> str:

@@ -26,7 +26,7 @@ from sim.stats.summary import (
 from sim.stats.survival_tables import SURVIVAL_INPUTS, SurvivalData, endpoint_arrays
 from sim.stats.timecourse import SWIMMER_PATIENTS, occupancy_counts, occupancy_table
 
-__all__ = ["OccupancyAccumulator", "SurvivalAccumulator", "SwimmerAccumulator", "UnitsAccumulator",
+__all__ = ["BATCH_PATIENTS", "OccupancyAccumulator", "SurvivalAccumulator", "SwimmerAccumulator", "UnitsAccumulator",
            "survival_block"]
 
 
@@ -37,12 +37,16 @@ class _Cohort:
     rows: list[pd.DataFrame] = field(default_factory=list)  # the patients, while one replication is seen
 
 
-class UnitsAccumulator:
-    """The :class:`~sim.stats.summary.Units` of a patients table fed in order, one (arm, replication) at a time.
+BATCH_PATIENTS = 100_000
+"""Patients whose (arm, replication) means are taken together (pandas' cost is per call, not per patient)."""
 
-    Only the patients of the (arm, replication) being fed are held, and the patients of a cohort
-    seen in a single replication so far (its intervals are then over patients): with several
-    replications, memory does not grow with the run.
+
+class UnitsAccumulator:
+    """The :class:`~sim.stats.summary.Units` of a patients table fed in order, whole (arm, replication)s at a time.
+
+    Only the patients of the (arm, replication)s not yet reduced are held (about ``BATCH_PATIENTS``),
+    and the patients of a cohort seen in a single replication so far (its intervals are then over
+    patients): with several replications, memory does not grow with the run.
     """
 
     def __init__(self, metrics: list[str], subgroups: bool):
@@ -51,6 +55,7 @@ class UnitsAccumulator:
         self.subgroups = subgroups
         self._keys = ["replication", "arm", "patient", *(["subgroup"] if subgroups else [])]
         self._pending: list[Mapping[str, np.ndarray]] = []
+        self._pending_rows = 0
         self._current: tuple[Any, Any] | None = None
         self._cohorts: dict[str | None, _Cohort] = {}
         self._counts: list[pd.DataFrame] = []
@@ -66,16 +71,18 @@ class UnitsAccumulator:
         for start, stop in zip(np.append(0, change), np.append(change, len(replication)), strict=True):
             key = (replication[start], arm[start])
             if key != self._current:
-                self._reduce()
+                if self._pending_rows >= BATCH_PATIENTS:  # only whole (arm, replication)s are reduced
+                    self._reduce()
                 self._current = key
             self._pending.append({name: np.asarray(columns[name])[start:stop] for name in self._keys + self.metrics})
+            self._pending_rows += stop - start
 
     def _reduce(self) -> None:
         if not self._pending:
             return
         names = self._keys + self.metrics
         frame = pd.DataFrame({name: np.concatenate([part[name] for part in self._pending]) for name in names})
-        self._pending = []
+        self._pending, self._pending_rows = [], 0
         numeric = numeric_values(frame, self.metrics)
         self._fold("all" if self.subgroups else None, numeric)
         if self.subgroups:
@@ -89,6 +96,7 @@ class UnitsAccumulator:
         cohort = self._cohorts.setdefault(label, _Cohort())
         cohort.replications.update(numeric["replication"].unique().tolist())
         cohort.means.append(replication_means(numeric, self.metrics))
+        # With one replication the intervals are over patients: they are kept until a second one comes.
         cohort.rows = cohort.rows + [numeric] if len(cohort.replications) <= 1 else []
 
     def finish(self) -> Units:

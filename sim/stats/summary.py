@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtri, stdtrit
 
 from sim.outcomes import summary_metrics as registry_metrics
 
 __all__ = ["SUMMARY_COLUMNS", "Units", "arms_in_order", "at_least_counts", "at_least_metric", "at_least_thresholds",
            "binary_metrics", "cohorts", "compare", "mean_interval", "numeric_values", "prediction_interval",
-           "replication_means", "summarise", "summary_metrics", "units_of"]
+           "replication_means", "summarise", "summary_metrics", "units_of", "wilson_interval"]
 
 SUMMARY_COLUMNS = ["arm", "metric", "mean", "ci_low", "ci_high", "pi_low", "pi_high"]
 
@@ -43,7 +43,7 @@ def mean_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float
     centre = float(values.mean()) if n else math.nan
     if n < 2:
         return centre, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / math.sqrt(n))
+    half = float(stdtrit(n - 1, 0.5 + level / 2) * values.std(ddof=1) / math.sqrt(n))  # the t quantile
     return centre, centre - half, centre + half
 
 
@@ -59,6 +59,17 @@ def prediction_interval(values: np.ndarray, level: float = 0.95) -> tuple[float,
     tail = round((1.0 - level) / 2, 12)  # 0.025 exactly, not 0.025000000000000022: the quantile's rank is exact
     low, high = np.quantile(values, [tail, 1.0 - tail], method="inverted_cdf")
     return float(low), float(high)
+
+
+def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of k successes in n (Newcombe 1998), in the arithmetic of SciPy's
+    ``binomtest(k, n).proportion_ci(method="wilson")``, without importing ``scipy.stats``."""
+    p = k / n
+    z = ndtri(0.5 + 0.5 * level)
+    denom = 2 * (n + z**2)
+    centre = (2 * n * p + z**2) / denom
+    delta = z / denom * math.sqrt(4 * n * p * (1 - p) + z**2)
+    return (0.0 if k == 0 else float(centre - delta)), (1.0 if k == n else float(centre + delta))
 
 
 def at_least_thresholds(n: int) -> list[int]:
@@ -96,10 +107,9 @@ def _at_least_rows(counts: pd.DataFrame | None, binary: list[str]) -> list[dict[
             hits = group[(metric, "sum")].to_numpy()
             for r in at_least_thresholds(n):
                 k, total = int((hits >= r).sum()), len(hits)
-                interval = stats.binomtest(k, total).proportion_ci(confidence_level=0.95, method="wilson")
+                low, high = wilson_interval(k, total)
                 rows.append({"arm": arm, "metric": at_least_metric(metric, r, n), "mean": k / total,
-                             "ci_low": float(interval.low), "ci_high": float(interval.high), "pi_low": math.nan,
-                             "pi_high": math.nan})
+                             "ci_low": low, "ci_high": high, "pi_low": math.nan, "pi_high": math.nan})
     return rows
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -76,7 +77,7 @@ def occupancy_counts(patient: np.ndarray, week: np.ndarray, event: Sequence[str]
     if len(patient) == 0:
         return counts, 0
     week = np.asarray(week, dtype=float)
-    codes = np.fromiter((_STATE_INDEX.get(e, -1) for e in event), dtype=np.int64, count=len(patient))
+    codes = np.fromiter(map(_STATE_INDEX.get, event, repeat(-1)), dtype=np.int64, count=len(patient))
     changes = np.flatnonzero(codes >= 0)
     present = np.unique(patient)
     who = np.concatenate((present, patient[changes]))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -110,7 +111,7 @@ def _block_tables(job: _UnitJob, unit: Unit, result: BlockResult) -> BlockTables
     patients, weeks, labels = event_arrays(result)
     saved_weeks = csv_rounded(np.asarray(weeks, dtype=float))
     grid = curve_weeks(job.scenario.follow_up_weeks)
-    occupancy = occupancy_counts(np.asarray(patients, dtype=np.int64), saved_weeks, [label[0] for label in labels],
+    occupancy = occupancy_counts(np.asarray(patients, dtype=np.int64), saved_weeks, list(map(itemgetter(0), labels)),
                                  grid)
     if job.file_format == "csv":
         patients_data: Any = patients_csv_text(typed)
