@@ -2,8 +2,11 @@
 
 A run's files are estimated from a pilot: the first patients of each arm are simulated (a few
 milliseconds) and their rows of ``patients.csv`` and ``events.csv`` measured, then scaled by
-patients x replications x arms (and by the patients whose events are logged). Memory follows from
-the same sizes with factors measured by ``benchmarks/footprint.py``. A command that would not fit
+patients x replications x arms (and by the patients whose events are logged). A run's memory does
+not grow with its files: its main process keeps a few numbers per patient for the survival
+analysis (``PATIENT_BYTES``) and, with a single replication, every patient's summarised values
+(``SINGLE_REPLICATION_FACTOR`` per byte of ``patients.csv``); the factors are measured by
+``benchmarks/footprint.py`` and ``benchmarks/main_job.py``. A command that would not fit
 is refused with one line per shortfall, before anything is claimed or simulated, unless
 ``--force`` is given.
 """
@@ -19,14 +22,15 @@ from pathlib import Path
 from sim.engine.records import patient_columns
 from sim.engine.simulate import simulate
 from sim.outputs.claims import megabytes
-from sim.outputs.tables import events_csv_text, patients_frame, to_csv_text
+from sim.outputs.tables import events_csv_text, patients_csv_text, typed_columns
 from sim.spec.scenario import Scenario
 
-__all__ = ["BASE_BYTES", "PATIENTS_MEMORY_FACTOR", "WORKER_BYTES", "Capacity", "Need", "budget_problems",
+__all__ = ["BASE_BYTES", "PATIENT_BYTES", "SINGLE_REPLICATION_FACTOR", "WORKER_BYTES", "Capacity", "Need",
+           "budget_problems",
            "capacity", "run_need", "sweep_need", "trial_need", "workers_problems"]
 
 BASE_BYTES = 300_000_000
-"""The main process before any result is held (the interpreter, NumPy, pandas, SciPy, lifelines)."""
+"""The main process before any result is held (the interpreter, NumPy, pandas, SciPy, Arrow)."""
 
 WORKER_BYTES = 250_000_000
 """Each local worker process (measured: about 190 MB)."""
@@ -34,12 +38,13 @@ WORKER_BYTES = 250_000_000
 PLOT_BYTES = 200_000_000
 """Drawing the figures (matplotlib)."""
 
-PATIENTS_MEMORY_FACTOR = 9.0
-"""Bytes of memory per byte of ``patients.csv`` at the peak of a run (the typed table, its concatenation and its
-copy read back for the survival tables; measured 6.5 to 8 at 3x10^5 and 9x10^5 trajectories)."""
+PATIENT_BYTES = 120
+"""Bytes of the main process per simulated patient: the survival arrays (about 45 bytes), the room they grow
+into (up to twice), and the copies of one arm's arrays while its curves are computed."""
 
-EVENTS_MEMORY_FACTOR = 3.0
-"""Bytes of memory per byte of ``events.csv`` (read back for the state occupancy; measured 2.7 to 2.9)."""
+SINGLE_REPLICATION_FACTOR = 4.0
+"""Bytes of memory per byte of ``patients.csv`` of a run of one replication, whose intervals are over patients:
+their summarised values are all kept (as floats, with pandas' copies while the summaries are taken)."""
 
 FIXED_DISK_BYTES = 30_000_000
 """Files whose size does not grow with the patients: the survival and occupancy tables, figures, report."""
@@ -137,13 +142,14 @@ def run_need(scenario: Scenario, *, log_events: bool, event_sample: int | None, 
     columns = patient_columns(scenario)
     for arm in scenario.arms:
         block = simulate(scenario, arm, 0, 0, pilot, log_events=log_events, event_sample=event_sample)
-        patients_bytes += len(to_csv_text(patients_frame(block.patients, columns), header=False)) / pilot * size
+        patients_bytes += len(patients_csv_text(typed_columns(block.patients, columns))) / pilot * size
         if logged_pilot:
             events_bytes += len(events_csv_text(block)) / logged_pilot * logged
     patients_bytes *= replications
     events_bytes *= replications
-    memory = (BASE_BYTES + workers * WORKER_BYTES + (PLOT_BYTES if plots else 0)
-              + PATIENTS_MEMORY_FACTOR * patients_bytes + EVENTS_MEMORY_FACTOR * events_bytes)
+    patients = size * replications * len(scenario.arms)
+    memory = (BASE_BYTES + workers * WORKER_BYTES + (PLOT_BYTES if plots else 0) + PATIENT_BYTES * patients
+              + (SINGLE_REPLICATION_FACTOR * patients_bytes if replications == 1 else 0))
     largest, name = max((patients_bytes, "patients.csv"), (events_bytes, "events.csv"))
     driver = f"{replications} replications x {len(scenario.arms)} arms x {size} patients"
     return Need(int(memory), int(patients_bytes + events_bytes + FIXED_DISK_BYTES), int(largest), name, driver)

@@ -16,9 +16,9 @@ import yaml
 from sim.engine.records import EVENT_COLUMNS, FLOAT_COLUMNS, BlockResult
 from sim.spec.scenario import Scenario
 
-__all__ = ["FLOAT_FORMAT", "PARQUET_ROWS", "READ_ROWS", "ParquetTable", "csv_header", "csv_rounded", "event_arrays", "events_csv_text",
-           "iter_table", "patients_csv_text", "patients_frame", "read_any", "read_events", "read_patients", "read_table",
-           "scenario_yaml", "table_path", "to_csv_text", "typed_columns"]
+__all__ = ["FLOAT_FORMAT", "PARQUET_ROWS", "READ_ROWS", "ParquetTable", "csv_header", "csv_rounded", "event_arrays",
+           "events_csv_text", "iter_table", "patients_csv_text", "patients_frame", "read_any", "read_events",
+           "read_patients", "read_table", "scenario_yaml", "table_path", "to_csv_text", "typed_columns"]
 
 READ_ROWS = 200_000
 """Rows per piece when a large table is read back piece by piece."""
@@ -283,9 +283,10 @@ PATIENT_TYPES = {"arm": str, "dropout_reason": str, "final_state": str, "subgrou
 EVENT_TYPES = {"arm": str, "event": str, "therapy": str, "detail": str, "week": float}
 
 
-def iter_table(path: Path, columns: list[str] | None = None, rows: int = READ_ROWS) -> Iterator[pd.DataFrame]:
+def iter_table(path: Path, columns: list[str] | None = None, rows: int | None = None) -> Iterator[pd.DataFrame]:
     """A ``.csv`` or ``.parquet`` table of a results folder piece by piece (``rows`` at a time), typed as
     :func:`read_patients` and :func:`read_events` read it; ``columns`` only (all by default)."""
+    rows = READ_ROWS if rows is None else rows
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 

@@ -103,8 +103,8 @@ class UnitsAccumulator:
         """The units of everything fed."""
         self._reduce()
         self._current = None
-        labels: list[str | None] = [None] if not self.subgroups else ["all"] + sorted(
-            label for label in self._cohorts if label not in (None, "all"))
+        named = sorted(str(label) for label in self._cohorts if label not in (None, "all"))
+        labels: list[str | None] = [None] if not self.subgroups else ["all", *named]
         cohorts = []
         for label in labels:
             cohort = self._cohorts.get(label, _Cohort())
@@ -119,8 +119,8 @@ class UnitsAccumulator:
 
 def _factorized(values: np.ndarray) -> tuple[list[str], np.ndarray]:
     """Distinct names (missing and "" left out) and each value's code (-1: none)."""
-    values = np.asarray(values, dtype=object)
-    values = np.where(values == "", None, values)
+    values = np.array(values, dtype=object)
+    values[values == ""] = None
     codes, names = pd.factorize(values, use_na_sentinel=True)
     return [str(n) for n in names], codes.astype(np.int16)
 

@@ -183,7 +183,7 @@ def _has_cause_ties(durations: np.ndarray, causes: np.ndarray) -> bool:
 
 
 def _jittered(durations: np.ndarray, causes: np.ndarray) -> np.ndarray:
-    """Event times moved by lifelines' seeded jitter (seed 0, uniform within JITTER_LEVEL) until no cause ties remain."""
+    """Event times moved by lifelines' seeded jitter (seed 0, within JITTER_LEVEL) until no cause ties remain."""
     durations = np.asarray(durations, dtype=float)
     events = causes != 0
     while _has_cause_ties(durations, causes):

@@ -21,8 +21,9 @@ Student-t interval over replications and differences paired by replication, exac
 Greenwood-type variance of the RMST (Klein & Moeschberger, *Survival Analysis*, 2nd ed., 4.5) and the
 difference's interval adds the two arms' variances (conservative: arms share random numbers).
 Curves, bands, medians and numbers at risk come from Kaplan-Meier fits (``sim.stats.survival``, the
-arithmetic of lifelines' fitter) on the pooled patients of each arm. ``disease_free`` reports the mean of ``disease_free_weeks`` (time in remission over the
-observed time, itself restricted to the follow-up) in the same way.
+arithmetic of lifelines' fitter) on the pooled patients of each arm. ``disease_free`` reports the mean of
+``disease_free_weeks`` (time in remission over the observed time, itself restricted to the follow-up) in the
+same way.
 
 Competing risks: each patient's first event among discontinuation for each adverse event
 (``discontinuation.<adverse event>``), relapse (``first_relapse``) and loss to follow-up
@@ -97,8 +98,9 @@ class SurvivalData:
     first_weeks: np.ndarray
     first_cause: np.ndarray
 
-    ARRAYS: ClassVar[tuple[str, ...]] = ("arm", "replication", "subgroup", "dropout_weeks", "dropout", "remission_weeks", "remission",
-              "relapse_weeks", "relapse", "first_weeks", "first_cause")
+    ARRAYS: ClassVar[tuple[str, ...]] = ("arm", "replication", "subgroup", "dropout_weeks", "dropout",
+                                         "remission_weeks", "remission", "relapse_weeks", "relapse", "first_weeks",
+                                         "first_cause")
 
     def __len__(self) -> int:
         return len(self.arm)

@@ -69,8 +69,8 @@ def simulate_run(scenario: Scenario, sink: Callable[[BlockTables], None], *, wor
     on and at most ``max_replications``; what was handed to the sink is then exactly a plain run of
     that many replications. Each unit's summary columns and derived-table shares are folded as it
     comes back (``Simulated.units``, ``Simulated.fold``), so nothing grows with the run but the
-    compact survival arrays. ``file_format`` is that of the sink's tables. ``progress`` (a tqdm-like bar: ``update``, ``set_postfix_str``) counts
-    units, or replications of a precision run.
+    compact survival arrays. ``file_format`` is that of the sink's tables. ``progress`` (a tqdm-like
+    bar: ``update``, ``set_postfix_str``) counts units, or replications of a precision run.
     """
     plan = planned(scenario, precision_weeks, max_replications)
     units = plan_units(plan)
@@ -102,8 +102,8 @@ def simulate_run(scenario: Scenario, sink: Callable[[BlockTables], None], *, wor
             if (index + 1) % per_replication:
                 continue
             done = (index + 1) // per_replication
-            for arm, (total, count) in totals.items():
-                means[arm].append(total / count)
+            for arm, (total, patients) in totals.items():
+                means[arm].append(total / patients)
                 totals[arm] = [0.0, 0.0]
             widths = _widths(means)
             if progress is not None:

@@ -1,0 +1,227 @@
+"""The run pipeline in bounded memory: vectorised estimators against lifelines, CSV text against the csv module,
+tables folded block by block against the same tables computed on whole tables, and Parquet folders."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.engine.records import patient_columns
+from sim.engine.simulate import simulate
+from sim.outputs.tables import FLOAT_FORMAT, csv_rounded, events_csv_text, patients_csv_text, typed_columns
+from sim.spec.load import load_scenario
+from sim.stats.accumulate import SurvivalAccumulator, UnitsAccumulator, survival_block
+from sim.stats.summary import compare, summarise, summary_metrics, units_of
+from sim.stats.survival import aalen_johansen, km_curve, km_fit, median_of_fit
+from sim.stats.survival_tables import SURVIVAL_INPUTS, SurvivalData, survival_curves, survival_table
+from sim.stats.timecourse import state_occupancy
+from sim.studies.run import run_to_folder
+from sim.studies.run.folder import redraw_run
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = {path.stem: str(path) for path in sorted((ROOT / "scenarios").glob("*.yaml"))}
+
+
+def _tied_sample(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Times on a coarse grid (many ties, some at 0) and events."""
+    rng = np.random.default_rng(seed)
+    weeks = np.minimum(np.round(rng.exponential(30, n) * 2) / 2, 100.0)
+    return weeks, rng.random(n) < 0.6
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_kaplan_meier_is_lifelines_to_the_last_bit(seed):
+    """Survival, exponential Greenwood band and median with its interval equal lifelines' KaplanMeierFitter exactly
+    (the same arithmetic), on samples with many ties."""
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times
+
+    weeks, event = _tied_sample(seed, 50 + 400 * seed)
+    ours = km_fit(weeks, event)
+    theirs = KaplanMeierFitter(alpha=0.05).fit(weeks, event)
+    assert np.array_equal(ours.times, theirs.survival_function_.index.to_numpy(dtype=float))
+    assert np.array_equal(ours.survival, theirs.survival_function_.iloc[:, 0].to_numpy())
+    assert np.array_equal(ours.ci_low, theirs.confidence_interval_.iloc[:, 0].to_numpy())
+    assert np.array_equal(ours.ci_high, theirs.confidence_interval_.iloc[:, 1].to_numpy())
+    band = median_survival_times(theirs.confidence_interval_)
+    expected = [theirs.median_survival_time_, band.iloc[0, 0], band.iloc[0, 1]]
+    expected = [v if np.isfinite(v) else math.nan for v in expected]
+    assert np.array_equal(np.array(median_of_fit(ours)), np.array(expected, dtype=float), equal_nan=True)
+    grid = np.linspace(0, 100, 41)
+    survival, _, _, at_risk = km_curve(ours, grid)
+    assert np.array_equal(survival, theirs.survival_function_at_times(grid).to_numpy())
+    assert at_risk[0] == len(weeks)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_aalen_johansen_is_lifelines_to_the_last_bit(seed):
+    """Times and cumulative incidence equal lifelines' AalenJohansenFitter exactly, ties between causes broken by
+    the same seeded jitter; the interval equals lifelines' own (row by row) to rounding."""
+    from lifelines import AalenJohansenFitter
+
+    weeks, event = _tied_sample(100 + seed, 300)
+    causes = np.where(event, np.random.default_rng(seed).integers(1, 4, len(weeks)), 0)
+    for cause in (1, 2, 3):
+        ours = aalen_johansen(weeks, causes, cause)
+        state = np.random.get_state()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            theirs = AalenJohansenFitter(seed=0).fit(weeks, causes, event_of_interest=cause)
+        np.random.set_state(state)
+        assert np.array_equal(ours["week"].to_numpy(), theirs.cumulative_density_.index.to_numpy(dtype=float))
+        assert len(set(ours["week"])) == len(ours)  # the ties are gone
+        assert np.array_equal(ours["estimate"].to_numpy(), theirs.cumulative_density_.iloc[:, 0].to_numpy())
+        bands = np.sort(theirs.confidence_interval_.to_numpy(), axis=1)
+        keep = np.isfinite(bands).all(axis=1) & (ours["estimate"].to_numpy() > 0)
+        assert keep.sum() > 20
+        assert ours["ci_low"].to_numpy()[keep] == pytest.approx(bands[keep, 0], rel=1e-9)
+        assert ours["ci_high"].to_numpy()[keep] == pytest.approx(bands[keep, 1], rel=1e-9)
+
+
+def test_csv_rounding_is_that_of_the_text():
+    """``csv_rounded`` gives float(FLOAT_FORMAT % x) for every x, at ties of the 6th decimal (multiples of 1/128)
+    and next to them, for large values and for NaN."""
+    rng = np.random.default_rng(3)
+    ties = np.arange(0, 2000, 1 / 128)
+    near = np.concatenate([np.nextafter(ties, np.inf), np.nextafter(ties, -np.inf)])
+    values = np.concatenate([ties, near, rng.lognormal(3, 3, 100_000), [2.0**40 + 0.5e-6, 1e15 / 3, math.nan]])
+    expected = np.array([float(FLOAT_FORMAT % v) if v == v else math.nan for v in values])
+    assert np.array_equal(csv_rounded(values), expected, equal_nan=True)
+
+
+def _writer_text(rows: list[list[object]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_block_text_is_the_csv_module_text(name):
+    """Each block's patients and events text equals what the csv module writes from the same cells."""
+    scenario = load_scenario(SCENARIOS[name], [("cohort.size", 200)])
+    columns = patient_columns(scenario)
+    for arm in scenario.arms:
+        block = simulate(scenario, arm, 2, 0, 200)
+        typed = typed_columns(block.patients, columns)
+
+        def cell(value: object) -> object:
+            if value is None or (isinstance(value, float) and value != value):
+                return ""
+            if isinstance(value, bool | np.bool_):
+                return "true" if value else "false"
+            if isinstance(value, float):
+                return FLOAT_FORMAT % value
+            return value
+
+        rows = [[cell(v) for v in row] for row in zip(*(typed[c].tolist() for c in columns), strict=True)]
+        assert patients_csv_text(typed) == _writer_text(rows)
+        events = [[block.replication, block.arm, p, FLOAT_FORMAT % w, e, t, d] for p, w, e, t, d in block.event_rows()]
+        assert events_csv_text(block) == _writer_text(events)
+
+
+def test_names_that_need_quoting_are_quoted():
+    """An arm and a dropout reason with a comma and a quote are quoted as the csv module quotes them."""
+    typed = {"arm": np.array(['a,"b"', "c"], dtype=object), "dropout_reason": np.array([None, "x,y"], dtype=object),
+             "weeks": np.array([1.5, math.nan])}
+    assert patients_csv_text(typed) == _writer_text([['a,"b"', "", "1.500000"], ["c", "x,y", ""]])
+
+
+def _patients(scenario_path: str, size: int, replications: int) -> tuple[list[pd.DataFrame], list[str]]:
+    scenario = load_scenario(scenario_path, [("cohort.size", size), ("replications", replications)])
+    columns = patient_columns(scenario)
+    blocks = []
+    for replication in range(replications):
+        for arm in scenario.arms:
+            for start in range(0, size, 70):
+                block = simulate(scenario, arm, replication, start, min(size, start + 70))
+                blocks.append(pd.DataFrame(typed_columns(block.patients, columns)))
+    return blocks, columns
+
+
+@pytest.mark.parametrize(("name", "replications"), [("low_dose", 4), ("low_dose", 1), ("case_mix", 3),
+                                                     ("case_mix", 1)])
+def test_folded_summaries_equal_those_of_the_whole_table(name, replications):
+    """Summaries and comparisons from units folded block by block (in batches smaller than a cohort) equal those
+    of the whole patients table, to the last bit."""
+    import sim.stats.accumulate as accumulate
+
+    path = SCENARIOS[name]
+    blocks, columns = _patients(path, 150, replications)
+    whole = pd.concat(blocks, ignore_index=True)
+    metrics = summary_metrics(whole)
+    subgroups = "subgroup" in whole.columns
+    saved = accumulate.BATCH_PATIENTS
+    accumulate.BATCH_PATIENTS = 200
+    try:
+        folded = UnitsAccumulator(metrics, subgroups)
+        for block in blocks:
+            folded.add({c: block[c].to_numpy() for c in block.columns})
+        units = folded.finish()
+    finally:
+        accumulate.BATCH_PATIENTS = saved
+    pd.testing.assert_frame_equal(summarise(units), summarise(whole), check_exact=True)
+    reference = whole["arm"].iloc[0]
+    pd.testing.assert_frame_equal(compare(units, reference), compare(units_of(whole), reference), check_exact=True)
+
+
+def test_folded_survival_arrays_give_the_tables_of_the_whole_table():
+    """Survival and curve tables from arrays folded block by block equal those of the whole table."""
+    blocks, _ = _patients(SCENARIOS["low_dose"], 120, 3)
+    whole = pd.concat(blocks, ignore_index=True)
+    accumulator = SurvivalAccumulator()
+    for block in blocks:
+        needed = ["replication", "arm", *SURVIVAL_INPUTS, "disease_free_weeks"]
+        accumulator.add(survival_block({c: block[c].to_numpy() for c in needed}))
+    data, disease_free = accumulator.finish()
+    assert np.array_equal(disease_free, whole["disease_free_weeks"].to_numpy())
+    direct = SurvivalData.from_patients(whole)
+    for name in SurvivalData.ARRAYS:
+        if name != "first_cause":
+            assert np.array_equal(getattr(data, name), getattr(direct, name), equal_nan=True), name
+    adverse = {arm: ["early_intolerance", "neuropathy", "thrombosis", "rash", "cytopenia"] for arm in data.arms}
+    units = units_of(whole, ["disease_free_weeks"])
+    pd.testing.assert_frame_equal(survival_table(data, 130.0, "standard", adverse, disease_free=units),
+                                  survival_table(whole, 130.0, "standard", adverse), check_exact=True)
+    pd.testing.assert_frame_equal(survival_curves(data, 130.0, adverse_events=adverse),
+                                  survival_curves(whole, 130.0, adverse_events=adverse), check_exact=True)
+
+
+def test_parquet_folder_gives_the_tables_of_the_csv_folder(tmp_path):
+    """A run written as Parquet has the summaries and derived tables of the same run written as CSV, and
+    ``run.py plot`` (redraw) recomputes them from either folder, reading the tables back piece by piece."""
+    import sim.outputs.tables as tables
+
+    scenario = load_scenario(SCENARIOS["low_dose"], [("cohort.size", 90), ("replications", 3)])
+    as_csv = run_to_folder(scenario, out=tmp_path / "csv", plots=False).path
+    as_parquet = run_to_folder(scenario, out=tmp_path / "parquet", plots=False, file_format="parquet",
+                               workers=2).path
+    assert not (as_parquet / "patients.csv").exists() and (as_parquet / "events.parquet").is_file()
+    derived = ["summary.csv", "comparison.csv", "survival.csv", "survival_curves.csv", "state_occupancy.csv"]
+    saved = {name: (as_csv / name).read_bytes() for name in derived}
+    assert {name: (as_parquet / name).read_bytes() for name in derived} == saved
+    parquet_patients = pd.read_parquet(as_parquet / "patients.parquet")
+    csv_patients = pd.read_csv(as_csv / "patients.csv", keep_default_na=False, na_values=[""],
+                               dtype={"arm": str, "dropout_reason": str, "final_state": str})
+    assert len(parquet_patients) == len(csv_patients) == 3 * 3 * 90
+    assert np.array_equal(parquet_patients["observed_weeks"].to_numpy(), csv_patients["observed_weeks"].to_numpy())
+    original = tables.READ_ROWS
+    tables.READ_ROWS = 97  # pieces that cut patients' events in two
+    try:
+        for folder in (as_csv, as_parquet):
+            for name in ("survival.csv", "state_occupancy.csv"):
+                (folder / name).unlink()
+            redraw_run(folder)
+            assert {name: (folder / name).read_bytes() for name in derived} == saved
+    finally:
+        tables.READ_ROWS = original
+    events = pd.read_csv(as_csv / "events.csv", keep_default_na=False, na_values=[""], dtype={"arm": str})
+    occupancy = pd.read_csv(as_csv / "state_occupancy.csv", keep_default_na=False, dtype={"arm": str})
+    pd.testing.assert_frame_equal(state_occupancy(events, 130.0).reset_index(drop=True), occupancy,
+                                  check_dtype=False, check_exact=False, rtol=0, atol=5e-7)  # the file's 6 places
