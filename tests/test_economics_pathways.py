@@ -12,8 +12,7 @@ import math
 from typing import Any
 
 import pytest
-
-from tests.conftest import run, scenario, therapy
+from conftest import run, scenario, therapy
 
 COSTS, EFFECTS = 0.035, 0.05
 ECONOMICS: dict[str, Any] = {
