@@ -82,6 +82,9 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
     Outcome("qalys", "QALYs", "qalys", +1, headline=False, optional=True),
     Outcome("cost_undiscounted", "Cost, undiscounted", "money", -1, headline=False, swept=False, optional=True),
     Outcome("qalys_undiscounted", "QALYs, undiscounted", "qalys", +1, headline=False, swept=False, optional=True),
+    # Derived by sweeps of a scenario with economics: QALYs times the primary threshold, minus cost.
+    Outcome("net_monetary_benefit", "Net monetary benefit", "money", +1, headline=False, swept=False,
+            optional=True),
 )}
 """Every summarised metric, in the order tables show them."""
 

@@ -66,13 +66,14 @@ def economics_section(run_dir: Path, scenario: dict[str, Any], figure: bool) -> 
     for row in table.itertuples(index=False):
         record = row._asdict()
         icer = record["icer"]
+        by = record["dominated_by"] if isinstance(record["dominated_by"], str) else ""
         rows.append({
             "arm": record["arm"],
             f"cost ({currency})": _money(record["cost"], record["cost_ci_low"], record["cost_ci_high"]),
             "QALYs": _qalys(record["qalys"], record["qalys_ci_low"], record["qalys_ci_high"]),
             f"undiscounted cost ({currency})": _money(record["cost_undiscounted"]),
             "undiscounted QALYs": _qalys(record["qalys_undiscounted"]),
-            "status": record["status"] + (f" (by {record['dominated_by']})" if record["dominated_by"] else ""),
+            "status": record["status"] + (f" (by {by})" if by else ""),
             f"ICER ({currency}/QALY)": "" if not math.isfinite(icer) else f"{icer:,.0f}",
         })
     lines += [markdown_table(pd.DataFrame(rows)), ""]
@@ -92,7 +93,8 @@ def economics_section(run_dir: Path, scenario: dict[str, Any], figure: bool) -> 
     if figure:
         lines += ["![Cost-effectiveness plane](figures/cost_effectiveness.png)", "",
                   f"*Cost-effectiveness plane.* Each arm's mean QALYs gained and extra cost against {reference} "
-                  "with 95% intervals, the frontier of non-dominated arms, and the willingness-to-pay thresholds as "
+                  "with the 95% intervals of these differences (paired by replication), the frontier of "
+                  "non-dominated arms, and the willingness-to-pay thresholds as "
                   "dashed lines (below a line, an arm is cost-effective at that threshold).", ""]
     return lines
 

@@ -98,7 +98,7 @@ class SweepResult:
 
         base = self.prepared.base
         return dict(build_figures(self.prepared.design, self.tables, base.arm_names, base.reference_arm,
-                                  list(self.prepared.job.outcomes)))
+                                  self.tables.outcomes, base.economics))
 
     def __repr__(self) -> str:
         d = self.prepared.design
