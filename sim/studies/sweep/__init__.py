@@ -22,6 +22,7 @@ from sim.execute import map_as_completed
 from sim.studies.sweep.analyse import SweepTables, analyse
 from sim.studies.sweep.checks import Prepared, prepare
 from sim.studies.sweep.design import Design, Point, design
+from sim.studies.sweep.economics import PsaEconomics
 from sim.studies.sweep.evaluate import simulate_point
 from sim.studies.sweep.folder import (
     PARTIAL,
@@ -74,6 +75,12 @@ class SweepResult:
     def psa(self) -> pd.DataFrame | None:
         """``psa.csv`` (probabilistic sweeps)."""
         return self.tables.psa
+
+    @property
+    def economics(self) -> PsaEconomics | None:
+        """A PSA of a scenario with economics: its samples on the cost-effectiveness plane, acceptability,
+        EVPI and EVPPI tables (``ce_samples.csv``, ``acceptability.csv``, ``evpi.csv``, ``evppi.csv``)."""
+        return self.tables.economics
 
     @property
     def noise(self) -> pd.DataFrame:
