@@ -99,9 +99,11 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
     done: frozenset[tuple[str, str]] = _NONE  # (drug, event) of cumulative-dose events that occurred
     due: list[float] = _NO_DUE  # replaced at the start of each course of a plan with events that follow the dose
     matrix_week = _INF
+    valued_run = valuation is not None
     if valuation is not None:
         cost_rate, effect_rate, same_rate = valuation.cost_rate, valuation.effect_rate, valuation.same_rate
         state_cost, state_utility = valuation.state_cost, valuation.state_utility
+        exp = math.exp
     cost = qalys = cost_plain = qalys_plain = 0.0
     cost_weight = effect_weight = 1.0  # discount weights at `now`
 
@@ -141,7 +143,7 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                     number = courses_of.get(therapy, 0) + 1
                     courses_of[therapy] = number
                     level = FULL
-                    if valuation is not None:
+                    if valued_run:
                         cost += plan.values.per_course * cost_weight
                         cost_plain += plan.values.per_course
                     relapse_week = _INF
@@ -205,23 +207,25 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                 on_treatment += dt
                 if mg_per_week is not None:
                     dose[dose_index] += mg_per_week * dt
-            if valuation is not None:
-                weight = math.exp(-cost_rate * t)
+            if valued_run:
+                weight = exp(-cost_rate * t)
                 span = (cost_weight - weight) / cost_rate if cost_rate else dt  # the interval, discounted
-                per_week = state_cost[disease]
-                if level is not OFF:
+                if level is OFF:
+                    per_week = state_cost[disease]
+                else:
                     values = plan.values
-                    per_week += values.per_week + (values.per_mg * mg_per_week if mg_per_week else 0.0)
+                    per_week = state_cost[disease] + values.per_week + (values.per_mg * mg_per_week
+                                                                        if mg_per_week else 0.0)
                 cost += per_week * span
                 cost_plain += per_week * dt
                 cost_weight = weight
                 if not same_rate:
-                    weight = math.exp(-effect_rate * t)
+                    weight = exp(-effect_rate * t)
                     span = (effect_weight - weight) / effect_rate if effect_rate else dt
+                effect_weight = weight
                 utility = state_utility[disease]
                 qalys += utility * span
                 qalys_plain += utility * dt
-                effect_weight = weight
             now = t
         if ending:
             break
@@ -366,7 +370,7 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
             if log is not None:
                 log.append(now)
                 log.append(plan.log_adverse[index])
-            valued = plan.values.events[index] if valuation is not None else None
+            valued = plan.values.events[index] if valued_run else None
             if valued is not None:
                 cost += valued[0] * cost_weight
                 cost_plain += valued[0]
@@ -426,4 +430,4 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
     rows[j] = (first_response, first_remission, disease_free, relapses, first_relapse, relapse_after_remission,
                dropout_reason, dropout_week, adverse_events, discontinuations, ordinal, on_treatment, disease,
                dose, irreversible_week,
-               (cost, qalys, cost_plain, qalys_plain) if valuation is not None else None)
+               (cost, qalys, cost_plain, qalys_plain) if valued_run else None)
