@@ -189,7 +189,11 @@ def test_first_events_and_cumulative_incidence_by_hand():
 
 
 def test_aalen_johansen_interval_matches_lifelines():
-    """The cumulative-sum variance equals lifelines' row-by-row formula (no ties, so no jitter)."""
+    """The cumulative-sum variance equals lifelines' row-by-row formula (no ties, so no jitter).
+
+    The estimate itself comes from lifelines' fitter, so it is checked against an independent
+    computation instead (tests/test_reference_statistics.py: the product of transition matrices).
+    """
     from lifelines import AalenJohansenFitter
 
     rng = np.random.default_rng(11)
@@ -198,7 +202,6 @@ def test_aalen_johansen_interval_matches_lifelines():
     ours = aalen_johansen(weeks, causes, 1)
     fitter = AalenJohansenFitter(calculate_variance=True).fit(weeks, causes, event_of_interest=1)
     bands = np.sort(fitter.confidence_interval_.to_numpy(), axis=1)  # lifelines' column names are swapped
-    assert ours["estimate"].to_numpy() == pytest.approx(fitter.cumulative_density_.iloc[:, 0].to_numpy())
     keep = (ours["estimate"].to_numpy() > 0) & np.isfinite(bands).all(axis=1)
     assert keep.sum() > 50
     assert ours["ci_low"].to_numpy()[keep] == pytest.approx(bands[keep, 0])
