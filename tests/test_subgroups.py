@@ -85,8 +85,8 @@ def test_summary_and_comparison_have_subgroup_rows():
     interval (2 df, t = 4.303) of that subgroup's three replication means, computed here by hand.
     """
     s = scenario({"a": therapy(), "b": therapy(drug="drug_b", response={"probability": 0.5})},
-                 cohort={"size": 400, "subgroups": {"x": {"share": 0.5},
-                                                    "y": {"share": 0.5, "overrides": {"b": {"response.probability": 0.2}}}}},
+                 cohort={"size": 400, "subgroups": {
+                     "x": {"share": 0.5}, "y": {"share": 0.5, "overrides": {"b": {"response.probability": 0.2}}}}},
                  replications=3)
     frames = [patients_frame(simulate(s, arm, r).patients, patient_columns(s)) for r in range(3) for arm in s.arms]
     patients = pd.concat(frames, ignore_index=True)

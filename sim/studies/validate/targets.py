@@ -37,6 +37,7 @@ class Target:
     ``observed_in_simulated`` (the published value lies in the central 95% of simulated trials),
     ``simulated_in_band`` (the median simulated trial lies in ``band``; for outcomes published only
     as a range) or ``pooled_in_band`` (the model's proportion lies in the pooled 95% CI).
+    ``denominator`` is the published count a proportion is taken over (the study's own size).
     """
 
     study: str
@@ -50,6 +51,7 @@ class Target:
     unit: str = "proportion"
     meant_to_reproduce: bool = True
     outside_reason: str = ""
+    denominator: int | None = None
 
 
 @dataclass
@@ -183,34 +185,34 @@ _C = THALIDOMIDE_POOLED = "§9c thalidomide pooled (N=548)"
 
 TARGETS: list[Target] = [
     Target(_A, "early_ae_stop", "stop for AE, first 4 weeks", 1 / 15, "1/15 (6.7%)", (0, 3 / 15), "0-3 of 15",
-           "observed_in_simulated"),
+           "observed_in_simulated", denominator=15),
     Target(_A, "response_itt", "any response, ITT", 14 / 15, "14/15 (93%)", (12 / 15, 1.0), "12-15 of 15",
-           "observed_in_simulated"),
+           "observed_in_simulated", denominator=15),
     Target(_A, "cr_evaluable", "complete response, evaluable", 12 / 14, "12/14 (86%)", (9 / 14, 1.0),
-           "9-14 of 14", "observed_in_simulated"),
+           "9-14 of 14", "observed_in_simulated", denominator=14),
     Target(_A, "relapse_among_cr", "relapse after taper or stop, among CR", 9 / 12, "9/12 (75%)", (6 / 12, 1.0),
-           "6-12 of 12", "observed_in_simulated"),
+           "6-12 of 12", "observed_in_simulated", denominator=12),
     Target(_A, "relapse_timing", "those relapses 2-8 wk after reduction/stop", None, "'usually'",
            (0.70, 1.0), ">= 70% of relapses", "simulated_in_band"),
     Target(_A, "time_to_cr", "median weeks to CR (DLE/SCLE)", 6.0, "6 wk (2-12)", (4.0, 8.0), "median 4-8 wk",
            "observed_in_simulated", unit="weeks"),
     Target(_A, "any_ae", "patients with any AE", 2 / 15, "2/15 (13%)", (0, 5 / 15), "0-5 of 15",
-           "observed_in_simulated"),
+           "observed_in_simulated", denominator=15),
     Target(_A, "neuropathy", "peripheral neuropathy", 0.0, "0/15", None, "PN hazard << 1%/month",
-           "observed_in_simulated"),
+           "observed_in_simulated", denominator=15),
     Target(_B, "early_ae_stop", "early stop for AE, first 4 weeks", 1 / 60, "1/60 (1.7%)", (0, 3 / 60), "0-3 of 60",
-           "observed_in_simulated"),
+           "observed_in_simulated", denominator=60),
     Target(_B, "response_evaluable", "response, evaluable", 58 / 59, "58/59 (98%)", (55 / 59, 1.0), "55-59 of 59",
-           "observed_in_simulated"),
+           "observed_in_simulated", denominator=59),
     Target(_B, "cr_evaluable", "complete response, evaluable", 50 / 59, "50/59 (85%)", (44 / 59, 55 / 59),
-           "44-55 of 59", "observed_in_simulated"),
+           "44-55 of 59", "observed_in_simulated", denominator=59),
     Target(_B, "relapse_among_cr", "relapse after withdrawal or reduction, among CR", 0.70, "70%",
-           (28 / 50, 41 / 50), "28-41 of 50", "observed_in_simulated"),
+           (28 / 50, 41 / 50), "28-41 of 50", "observed_in_simulated", denominator=50),
     Target(_B, "time_to_relapse", "median weeks from reduction/stop to relapse", 5 * WEEKS_PER_MONTH,
            "~5 months", (3 * WEEKS_PER_MONTH, 7 * WEEKS_PER_MONTH), "median 3-7 months", "observed_in_simulated",
            unit="weeks"),
     Target(_B, "neuropathy", "NCS-confirmed neuropathy", 5 / 60, "5/60 (8.3%)", (1 / 60, 10 / 60), "1-10 of 60",
-           "observed_in_simulated", meant_to_reproduce=False),
+           "observed_in_simulated", meant_to_reproduce=False, denominator=60),
     Target(_C, "response_itt", "response", 0.90, "90%", (0.85, 0.94), "CI 85-94%", "pooled_in_band"),
     Target(_C, "ae_withdrawal", "withdrawal for AE", 0.24, "24%", (0.14, 0.35), "CI 14-35%", "pooled_in_band"),
     Target(_C, "neuropathy", "confirmed neuropathy", 0.16, "16%", (0.09, 0.25), "CI 9-25%", "pooled_in_band"),
