@@ -47,7 +47,7 @@ TARGETS: dict[str, Target] = {
     "stats": Target(
         ("sim/stats/summary.py", "sim/stats/survival.py", "sim/stats/survival_tables.py", "sim/stats/testing.py",
          "sim/stats/timecourse.py"),
-        ("tests/test_analysis.py", "tests/test_reference_statistics.py",
+        ("tests/test_analysis.py", "tests/test_reference_statistics.py", "tests/test_timecourse.py",
          "tests/test_trial.py::test_logrank_matches_lifelines_with_ties",
          "tests/test_trial.py::test_binary_tests_match_scipy", "tests/test_trial.py::test_continuous_tests_match_scipy",
          "tests/test_trial.py::test_one_sided_direction_is_experimental_against_control",
@@ -66,7 +66,7 @@ TARGETS: dict[str, Target] = {
         ("tests/test_reference_statistics.py",)),
     "verify": Target(
         ("sim/studies/verify/checks.py",),
-        ("tests/test_verify.py",)),
+        ("tests/test_verify_checks.py",)),
     "engine": Target(
         ("sim/engine/patient.py", "sim/engine/plans.py", "sim/engine/draws.py"),
         ("tests/test_pathways.py", "tests/test_pathway_order.py", "tests/test_statistics.py",

@@ -75,7 +75,9 @@ def test_sweep_table_has_each_point_and_arm_with_paired_differences():
     difference 3, 4, 5 (mean 4, sd 1); intervals mean -+ t(0.975, 2) sd / sqrt(3)."""
     tables = analyse(one_way_design(), one_way_records(), ["ref", "new"], "ref", OUTCOMES)
     table = tables.sweep
-    assert list(table.columns[:5]) == ["point", "varied", A_PATH, B_PATH, "arm"]
+    assert list(table.columns) == ["point", "varied", A_PATH, B_PATH, "arm"] + [
+        f"{o}_{k}" for o in OUTCOMES for k in ("mean", "ci_low", "ci_high", "difference", "difference_ci_low",
+                                               "difference_ci_high")]
     assert table["point"].tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5] and table["point"].dtype.kind == "i"
     assert table["arm"].tolist() == ["ref", "new"] * 6
     rows = table.set_index(["point", "arm"])
