@@ -60,6 +60,20 @@ def test_distribution_whiskers_stop_at_the_last_value_within_the_fences():
     assert density["value"].tolist() == pytest.approx([4 / 45, 4 / 45, 0.0, 1 / 45])
 
 
+def test_distribution_fences_are_one_and_a_half_interquartile_ranges():
+    """-5, 1..8: quartiles 2 and 6 (IQR 4), lower fence -4: -5 is an outlier, the whisker ends at 1
+    (a fence of 2.5 IQR, or of 1.5 (q3 + q1), would take in -5). 1..8, 15: quartiles 3 and 7, upper
+    fence 13: the whisker ends at 8 (2.5 IQR would reach 15)."""
+    low = distribution(pd.DataFrame({"arm": "x", "v": [-5, 1, 2, 3, 4, 5, 6, 7, 8]}), "v", 1.0)
+    low_stats = low[low["statistic"] != "density"].set_index("statistic")["value"]
+    assert (low_stats["q1"], low_stats["q3"], low_stats["whisker_low"], low_stats["min"]) == (2.0, 6.0, 1.0, -5.0)
+    high = distribution(pd.DataFrame({"arm": "x", "v": [1, 2, 3, 4, 5, 6, 7, 8, 15]}), "v", 1.0)
+    high_stats = high[high["statistic"] != "density"].set_index("statistic")["value"]
+    assert (high_stats["q3"], high_stats["whisker_high"], high_stats["max"]) == (7.0, 8.0, 15.0)
+    nothing = distribution(pd.DataFrame({"arm": ["x"], "v": [math.nan]}), "v", 1.0)
+    assert nothing.empty and list(nothing.columns) == ["arm", "statistic", "x", "value"]
+
+
 def test_state_occupancy_counts_patients_per_state_per_arm_and_replication():
     """Arm a: (rep 0, patient 0) response 2, remission 2 (the same week: remission from 2), relapse 5;
     (rep 0, patient 1) lost at 3; (rep 1, patient 0) no change. Arm b: one patient, response 1.
@@ -72,6 +86,7 @@ def test_state_occupancy_counts_patients_per_state_per_arm_and_replication():
                   (0, "b", 0, 0.0, "course_start", "t"), (0, "b", 0, 1.0, "response", "t")])
     table = state_occupancy(events, 8.0)
     assert list(table.columns) == OCCUPANCY_COLUMNS
+    assert table.index.tolist() == list(range(len(table)))
     assert list(dict.fromkeys(table["arm"])) == ["a", "b"]
     assert len(table) == 2 * 4 * 521
     a = table[table["arm"] == "a"].set_index(["week", "state"])
@@ -85,6 +100,15 @@ def test_state_occupancy_counts_patients_per_state_per_arm_and_replication():
     b = table[table["arm"] == "b"].set_index(["week", "state"])["share"]
     assert (b[(0.0, "active")], b[(1.0, "response")], b[(8.0, "response")]) == (1.0, 1.0, 1.0)
     assert (table[table["arm"] == "b"].groupby("week")["share"].sum() == 1.0).all()
+
+
+def test_a_change_at_week_0_follows_the_initial_active_state():
+    """A response at week 0 (time to response 0): in response from week 0, never active."""
+    events = log([(0, "a", 0, 0.0, "course_start", "t"), (0, "a", 0, 0.0, "response", "t")])
+    table = state_occupancy(events, 8.0).set_index(["week", "state"])["patients"]
+    assert (table[(0.0, "response")], table[(0.0, "active")], table[(8.0, "response")]) == (1, 0, 1)
+    empty = state_occupancy(events.iloc[0:0], 8.0)
+    assert empty.empty and list(empty.columns) == OCCUPANCY_COLUMNS
 
 
 def test_state_occupancy_keeps_same_week_changes_in_log_order():
@@ -112,12 +136,15 @@ def test_swimmer_rows_spells_and_markers_over_two_replications():
               (1, "a", 0, 0.0, "course_start", "zero"), (1, "a", 0, 0.0, "course_start", "first"),
               (1, "a", 0, 6.0, "no_line_left", ""), (1, "a", 0, 9.0, "end_of_follow_up", "")]
     b_rows = [(0, "b", 0, 0.0, "course_start", "first"), (0, "b", 0, 7.0, "remission", "first"),
+              (0, "b", 2, 0.0, "course_start", "first"),  # logged in arm b only: left out too
               (1, "b", 0, 0.0, "course_start", "first"), (2, "b", 0, 0.0, "course_start", "first")]
     patients = pd.DataFrame([
         {"arm": arm, "replication": r, "patient": p, "dropout": (arm, r, p) == ("a", 0, 0),
          "dropout_week": 20.0 if (arm, r, p) == ("a", 0, 0) else math.nan, "observed_weeks": 20.0 + r}
         for arm in ("a", "b") for r, p in ((0, 0), (0, 1), (1, 0), (2, 0))])
     sample = swimmer_sample(log(a_rows + b_rows), patients, per_arm=2)
+    reordered = swimmer_sample(log(b_rows + a_rows), patients, per_arm=2)  # the log's arm order does not matter
+    pd.testing.assert_frame_equal(sample.spells, reordered.spells)
     chosen = sample.patients
     assert list(chosen.columns) == ["arm", "replication", "patient", "row", "label", "observed_weeks"]
     assert list(zip(chosen["arm"], chosen["row"], chosen["label"], strict=True)) == [
@@ -143,6 +170,7 @@ def test_swimmer_labels_are_patient_numbers_within_one_replication_and_empty_log
                              "dropout_week": math.nan, "observed_weeks": 10.0})
     sample = swimmer_sample(events, patients)
     assert sample.patients["label"].tolist() == ["3", "5"]
+    assert swimmer_sample(events, patients, per_arm=1).patients["patient"].tolist() == [3]
     assert sample.spells.empty or (sample.spells["end"] > sample.spells["start"]).all()
     empty = swimmer_sample(events.iloc[0:0], patients)
     assert empty.patients.empty and empty.spells.empty and empty.markers.empty
