@@ -27,6 +27,7 @@ def test_an_exact_check_allows_1e_9_relative_and_reports_the_range():
     assert evaluate(check("exact", 2000.0, [2000.0 + 1.5e-6]), 3.0).passed
     assert not evaluate(check("exact", 2000.0, [2000.0 + 2.5e-6]), 3.0).passed
     assert not evaluate(check("exact", 0.0, [2e-9]), 3.0).passed  # at least 1e-9 absolute
+    assert evaluate(check("exact", 0.0, [0.0, 1e-9]), 3.0).passed  # the tolerance itself is allowed
 
 
 def test_a_proportion_check_uses_the_binomial_standard_error_of_the_simulated_share():
@@ -52,11 +53,24 @@ def test_a_mean_check_uses_the_sample_standard_deviation():
     assert not evaluate(check("mean", 0.55, values), 3.0).passed
     single = evaluate(check("mean", 1.0, [1.0]), 3.0)  # one value: no standard error, no verdict of pass
     assert math.isnan(single.low) and not single.passed
+    pair = evaluate(check("mean", 2.0, [1.0, 3.0]), 1.0)  # two values: sd sqrt 2, SE 1
+    assert (pair.low, pair.high) == pytest.approx((1.0, 3.0)) and pair.passed
+
+
+@pytest.mark.parametrize("kind", ["proportion", "mean"])
+def test_the_interval_ends_belong_to_it(kind: str):
+    values = [1.0] * 3 + [0.0] * 7 if kind == "proportion" else [1.0, 2.0, 4.0, 7.0]
+    outcome = evaluate(check(kind, 0.0, values), 2.5)
+    assert evaluate(check(kind, outcome.low, values), 2.5).passed
+    assert evaluate(check(kind, outcome.high, values), 2.5).passed
+    assert not evaluate(check(kind, outcome.high + 1e-9, values), 2.5).passed
 
 
 def test_an_empty_check_fails_and_an_unknown_kind_is_an_error():
-    empty = evaluate(check("proportion", 0.5, []), 3.0)
-    assert not empty.passed and math.isnan(empty.simulated) and math.isnan(empty.low)
+    empty_check = check("proportion", 0.5, [])
+    empty = evaluate(empty_check, 3.0)
+    assert empty.passed is False and empty.check is empty_check and empty.n == 0
+    assert math.isnan(empty.simulated) and math.isnan(empty.low) and math.isnan(empty.high)
     with pytest.raises(ValueError, match="unknown kind"):
         evaluate(check("median", 0.5, [0.5]), 3.0)
 
@@ -87,6 +101,7 @@ def test_the_table_groups_by_case_and_counts_the_failures():
         check("proportion", 0.5, [1.0] * 30 + [0.0] * 70, case="1 first (rule 1)", quantity="P(response)"),
         check("mean", 2.5, [1.0, 2.0, 3.0, 4.0], case="2 second (rule 4)", quantity="mean weeks"),
         check("exact", 1234567.0, [1234567.0], case="2 second (rule 4)", quantity="cumulative dose"),
+        check("exact", 1e6, [1e6], case="2 second (rule 4)", quantity="a million"),
     ])
     text = format_table(outcomes)
     lines = text.splitlines()
@@ -99,8 +114,10 @@ def test_the_table_groups_by_case_and_counts_the_failures():
     assert " 0.5000 " in lines[4] or " 0.5 " in lines[4]
     assert lines[6].split()[-1] == "pass" and " 2.5000 " in lines[6]
     assert "1234567.0000" in lines[7]
+    assert "1000000.0000" in lines[8]  # whole numbers are shown as such below a million only
+    assert lines[-2] == lines[1]
     z = simultaneous_z(2)
-    assert lines[-1] == (f"4 checks in 2 cases: 3 passed, 1 failed. Exact checks: every patient within 1e-09. "
+    assert lines[-1] == (f"5 checks in 2 cases: 4 passed, 1 failed. Exact checks: every patient within 1e-09. "
                          f"Stochastic checks: simultaneous 95% intervals over 2 checks (z = {z:.2f}; binomial SE "
                          f"for proportions, SD/sqrt(n) for means).")
     nan = format_table([Outcome(check("mean", 1.0, []), math.nan, math.nan, math.nan, False)])
