@@ -73,6 +73,7 @@ def test_welch_against_scipy_including_equal_variances():
     ([2.0, 2.0], [2.0, 2.0, 2.0], "greater", 1.0),
     ([2.0, 2.0], [3.0, 3.0, 3.0], "two-sided", 0.0),  # constant arms that differ: certain
     ([2.0, 2.0], [3.0, 3.0, 3.0], "greater", 0.0),
+    ([2.0, 2.0], [2.5, 2.5, 2.5], "greater", 0.0),
     ([2.0, 2.0], [3.0, 3.0, 3.0], "less", 1.0),
     ([3.0, 3.0], [2.0, 2.0, 2.0], "less", 0.0),
     ([3.0, 3.0], [2.0, 2.0, 2.0], "greater", 1.0),

@@ -42,7 +42,10 @@ def test_restricted_means_and_their_difference_with_one_replication_by_hand():
     assert ("a", "rmst_difference_weeks") not in rows.index
     assert (rows.loc[("a", "median_weeks"), "value"], rows.loc[("b", "median_weeks"), "value"]) == (5.0, 4.0)
     low, high = rows.loc[("a", "median_weeks"), ["ci_low", "ci_high"]]
-    assert not low > 5.0 and (math.isnan(high) or high >= 5.0) and not low == high
+    assert math.isfinite(low) and low <= 5.0 and (math.isnan(high) or high >= 5.0) and low != high
+    # no complete response in arm a: its median time to one is not reached (NaN, not infinity)
+    complete = table[(table["endpoint"] == "time_to_complete_response") & (table["statistic"] == "median_weeks")]
+    assert math.isnan(complete[complete["arm"] == "a"]["value"].item())
     assert (rows.loc[("a", "patients"), "value"], rows.loc[("b", "patients"), "value"]) == (5.0, 2.0)
     assert (rows.loc[("a", "events"), "value"], rows.loc[("b", "events"), "value"]) == (3.0, 1.0)
     # no patient of arm a reached remission: its rows stop at the counts; arm b's follow
@@ -102,3 +105,84 @@ def test_whole_cohort_rows_and_an_empty_table():
     assert whole_cohort(plain) is plain
     empty = survival_curves(patients_table([{"arm": "a"}]).iloc[0:0], 10.0)
     assert list(empty.columns) == CURVE_COLUMNS and empty.empty
+
+
+def test_survival_table_rows_name_their_arm_and_follow_the_reference():
+    """The disease-free rows, the at-risk rows and the cumulative incidences at 52 weeks and the
+    horizon (60) carry their arm; without a reference arm, or with one not in the table, no
+    difference rows. Arm b's relapse incidence at 60 weeks is 1/2 with an interval around it."""
+    patients = two_arms()
+    table = survival_table(patients, 60.0, reference_arm="a")
+    free = table[table["endpoint"] == "disease_free"]
+    assert list(zip(free["arm"], free["statistic"], strict=True)) == [
+        ("a", "mean_weeks"), ("b", "mean_weeks"), ("b", "mean_difference_weeks")]
+    at_risk = table[(table["statistic"] == "at_risk") & (table["endpoint"] == "time_to_dropout")]
+    assert at_risk["arm"].tolist() == ["a"] * 8 + ["b"] * 8  # weeks 0, 8, ..., 56 (steps of 8 up to 60)
+    incidence = table[table["statistic"] == "cumulative_incidence"]
+    assert sorted(set(incidence["week"])) == [52.0, 60.0]
+    assert set(incidence["arm"]) == {"a", "b"}
+    relapse = incidence[(incidence["arm"] == "b") & (incidence["endpoint"] == "first_relapse")
+                        & (incidence["week"] == 60.0)].iloc[0]
+    assert relapse["value"] == pytest.approx(0.5) and relapse["ci_low"] < 0.5 < relapse["ci_high"]
+    lost = patients.assign(dropout_reason=patients["dropout_reason"].replace({"rash": "lost_to_follow_up"}))
+    causes = set(survival_table(lost, 10.0, "a")["endpoint"])  # a loss is its own cause, not an adverse event's
+    assert "lost_to_follow_up" in causes and "discontinuation.lost_to_follow_up" not in causes
+    assert {"discontinuation.itch"} == {c for c in causes if c.startswith("discontinuation.")}
+    for reference in (None, "zzz"):
+        other = survival_table(patients, 10.0, reference_arm=reference)
+        assert not other["statistic"].str.contains("difference").any()
+
+
+@pytest.mark.parametrize(("horizon", "step"), [(10, 1), (15, 2), (21, 4), (30, 4), (60, 8), (130, 13), (200, 26),
+                                               (400, 52), (1000, 104), (2000, 208), (4000, 416), (8000, 832),
+                                               (20000, 832)])
+def test_at_risk_weeks_take_the_first_round_step_giving_at_most_ten_intervals(horizon: float, step: int):
+    from sim.stats.survival_tables import at_risk_weeks
+
+    weeks = at_risk_weeks(horizon)
+    assert weeks[0] == 0.0 and weeks[1] == step and weeks[-1] <= horizon < weeks[-1] + step
+
+
+def test_first_events_and_time_to_event_tables():
+    """A loss to follow-up is its own cause; the tables have exactly their columns."""
+    from sim.stats.survival_tables import first_events, time_to_event
+
+    patients = patients_table([{"dropout": True, "dropout_reason": "lost_to_follow_up", "dropout_week": 3.0},
+                               {"dropout": True, "dropout_reason": "rash", "dropout_week": 2.0}])
+    first = first_events(patients)
+    assert list(first.columns) == ["arm", "replication", "patient", "weeks", "cause"]
+    assert first["cause"].tolist() == ["lost_to_follow_up", "discontinuation.rash"]
+    events = time_to_event(patients.iloc[::-1], "time_to_dropout")
+    assert list(events.columns) == ["arm", "replication", "patient", "weeks", "event"]
+    assert events.index.tolist() == [0, 1] and events["weeks"].tolist() == [2.0, 3.0]
+    with pytest.raises(ValueError, match="expected one of time_to_dropout, time_to_complete_response, "):
+        time_to_event(patients, "nothing")
+
+
+def test_restricted_mean_when_the_last_patients_all_have_the_event():
+    """Events at 2, 2, 4, 6 (four patients), horizon 10: S = 1/2 on [2, 4), 1/4 on [4, 6), 0 after.
+    RMST = 2 + 1 + 0.5 = 3.5. Variance: at 2 (n 4, d 2) A = 1.5: 1.5^2 * 2 / (4 * 2) = 0.5625; at 4
+    (n 2, d 1) A = 0.5: 0.25 / 2 = 0.125; at 6 everyone left has the event (n = d): nothing. 0.6875."""
+    from sim.stats.survival import kaplan_meier, rmst
+
+    table = kaplan_meier(np.array([2.0, 2.0, 4.0, 6.0]), np.array([1, 1, 1, 1]))  # 0/1 integers as events
+    assert table["survival"].tolist() == pytest.approx([0.5, 0.25, 0.0])
+    assert rmst(table, 10.0) == pytest.approx((3.5, 0.6875))
+    censored = kaplan_meier(np.array([2.0, 3.0]), np.array([1, 0]))
+    assert censored["week"].tolist() == [2.0] and censored["at_risk"].tolist() == [2]
+
+
+def test_aalen_johansen_breaks_ties_the_same_way_every_time_and_leaves_numpy_alone():
+    """Tied times of different causes are jittered by lifelines with a fixed seed: two calls agree,
+    and numpy's global random state is what it was."""
+    from sim.stats.survival import aalen_johansen
+
+    weeks = np.repeat(np.arange(1.0, 21.0), 5)
+    causes = np.tile(np.array([1, 2, 0, 1, 2]), 20)
+    np.random.seed(7)
+    before = np.random.get_state()[1].copy()
+    first = aalen_johansen(weeks, causes, 1)
+    assert np.array_equal(np.random.get_state()[1], before)
+    second = aalen_johansen(weeks, causes, 1)
+    pd.testing.assert_frame_equal(first, second)
+    assert first["estimate"].iloc[-1] == pytest.approx(0.5, abs=0.05)  # causes 1 and 2 equally often
