@@ -105,7 +105,10 @@ def prepare(folder: Path, target: Target) -> None:
     lines += ["pytest_add_cli_args_test_selection ="]
     lines += [f"    {t}" for t in target.tests]
     lines += ["pytest_add_cli_args =", "    -q", "    -p", "    no:cacheprovider", "    -x",
-              "timeout_multiplier = 10.0", "also_copy =", "    scenarios", "    run.py", ""]
+              "timeout_multiplier = 10.0", "also_copy =", "    scenarios", "    run.py",
+              # Workers forked from mutmut's main process inherit the caches that its test run filled
+              # (compiled plans, stream names): a mutant of a cached constructor would never run.
+              "process_isolation = forkserver", "forkserver_warmup = collect", ""]
     (folder / "setup.cfg").write_text("\n".join(lines), encoding="utf-8")
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import pandas as pd
 from conftest import run, scenario, therapy, timeline
 
 from sim.stats.survival_tables import first_events, time_to_event
@@ -96,3 +98,49 @@ def test_a_later_loss_to_follow_up_does_not_replace_the_first_discontinuation():
     assert between.any() and (p.loc[between, "discontinuations"] == 1).all()
     assert (p.loc[p["observed_weeks"] > 5, "discontinuations"] == 2).all()
     assert not math.isnan(p["dropout_week"].max())
+
+
+def test_a_drug_stopped_in_an_early_line_stays_stopped_after_a_later_discontinuation():
+    """Lines drug_a (stops for rash at 2), drug_b (stops for neuropathy at 5), drug_a again: the third
+    line is skipped, because drug_a was stopped first; nothing is left after week 5."""
+    s = two_stopping_lines()
+    data = s.model_dump(mode="json", exclude_none=True)
+    data["therapies"]["again"] = therapy(drug="drug_a")
+    data["arms"] = {"sequence": ["first", "second", "again"]}
+    from pathlib import Path
+
+    from sim.spec.load import validate_scenario
+
+    p, ev = run(validate_scenario(Path("<test>"), data))
+    assert p.iloc[0]["courses"] == 2 and not p.iloc[0]["responded"]
+    assert [e for _, e, _, _ in timeline(ev)][-2:] == ["no_line_left", "end_of_follow_up"]
+
+
+def test_the_log_ends_with_the_end_of_follow_up_or_the_loss_named_by_the_current_therapy():
+    """Every patient's last event is end_of_follow_up or lost_to_follow_up, with the therapy of the
+    current line and no detail; without an event log the patients are the same."""
+    from sim.engine.simulate import simulate
+
+    s = two_stopping_lines(size=200, loss_to_follow_up_per_year=52.0 / 20)
+    p, ev = run(s)
+    last = ev.groupby("patient").tail(1).set_index("patient")
+    observed = p.set_index("patient")["observed_weeks"]
+    lost = observed < 100.0
+    assert lost.any() and (~lost).any()
+    assert (last.loc[lost[lost].index, "event"] == "lost_to_follow_up").all()
+    assert (last.loc[lost[~lost].index, "event"] == "end_of_follow_up").all()
+    assert (last["detail"] == "").all()
+    # the therapy of the line current at the loss: first before week 2, second to week 5, none after
+    expected = np.where(observed < 2, "first", np.where(observed < 5, "second", ""))
+    assert (last.loc[observed.index, "therapy"].to_numpy() == expected).all()
+    assert {"first", "second", ""} <= set(expected)
+    quiet = simulate(s, "sequence", 0, log_events=False)
+    assert quiet.events == [] or len(quiet.events) == 0
+    pd.testing.assert_frame_equal(pd.DataFrame(quiet.patients), p)
+
+
+def test_a_subgroups_own_therapy_keeps_the_therapys_name_in_the_log():
+    s = scenario({"a": therapy()}, cohort={"size": 40, "subgroups": {
+        "fast": {"share": 0.5}, "slow": {"share": 0.5, "overrides": {"a": {"response.time_to_complete": 10}}}}})
+    _, ev = run(s)
+    assert set(ev["therapy"]) == {"a"}
