@@ -144,3 +144,4 @@ def test_a_subgroups_own_therapy_keeps_the_therapys_name_in_the_log():
         "fast": {"share": 0.5}, "slow": {"share": 0.5, "overrides": {"a": {"response.time_to_complete": 10}}}}})
     _, ev = run(s)
     assert set(ev["therapy"]) == {"a"}
+    assert timeline(ev)[-1] == (100.0, "end_of_follow_up", "a", "")  # still on the therapy at the end
