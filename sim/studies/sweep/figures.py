@@ -12,7 +12,7 @@ import numpy as np
 
 from sim.outcomes import OUTCOMES, Outcome
 from sim.plotting import sweep as sp
-from sim.plotting.style import plt, save_figure
+from sim.plotting.style import money_axes, plt, save_figure
 from sim.spec.economics import Economics
 from sim.studies.sweep.analyse import SweepTables
 from sim.studies.sweep.design import Design, Parameter
@@ -293,17 +293,6 @@ def _psa_economics(c: _Context, economics: Economics) -> Figures:
     yield "evpi.png", fig
 
 
-def _money_axes(fig: plt.Figure) -> None:
-    """Amounts of money with thousands separators and few enough ticks to stay readable."""
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
-
-    for ax in fig.axes:
-        for axis in (ax.xaxis, ax.yaxis):
-            if "per patient" in axis.get_label().get_text():
-                axis.set_major_locator(MaxNLocator(5))
-                axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
-
-
 def build_figures(the_design: Design, tables: SweepTables, arms: list[str], reference_arm: str,
                   outcomes: list[str], economics: Economics | None = None) -> Figures:
     """The sweep's figures by file name, in order, for its method."""
@@ -312,7 +301,7 @@ def build_figures(the_design: Design, tables: SweepTables, arms: list[str], refe
     for outcome in outcomes:
         for name, fig in _BY_METHOD[the_design.method](context, outcome):
             if OUTCOMES[outcome].kind == "money":
-                _money_axes(fig)
+                money_axes(fig)
             yield name, fig
     if the_design.method == "psa":
         yield from _psa_summary(context, outcomes)
