@@ -66,13 +66,15 @@ def economics_section(run_dir: Path, scenario: dict[str, Any], figure: bool) -> 
     for row in table.itertuples(index=False):
         record = row._asdict()
         icer = record["icer"]
+        dominated_by = record["dominated_by"]  # an empty cell reads back as NaN, not as ""
         rows.append({
             "arm": record["arm"],
             f"cost ({currency})": _money(record["cost"], record["cost_ci_low"], record["cost_ci_high"]),
             "QALYs": _qalys(record["qalys"], record["qalys_ci_low"], record["qalys_ci_high"]),
             f"undiscounted cost ({currency})": _money(record["cost_undiscounted"]),
             "undiscounted QALYs": _qalys(record["qalys_undiscounted"]),
-            "status": record["status"] + (f" (by {record['dominated_by']})" if record["dominated_by"] else ""),
+            "status": record["status"] + (f" (by {dominated_by})" if isinstance(dominated_by, str) and dominated_by
+                                          else ""),
             f"ICER ({currency}/QALY)": "" if not math.isfinite(icer) else f"{icer:,.0f}",
         })
     lines += [markdown_table(pd.DataFrame(rows)), ""]
