@@ -73,6 +73,20 @@ def test_a_psa_of_a_scenario_with_economics_adds_its_tables_figures_and_report(b
     assert {"cost_mean", "qalys_mean", "net_monetary_benefit_difference"} <= set(sweep_table.columns)
 
 
+
+def test_a_psa_of_few_samples_gives_its_tables_and_says_why_it_has_no_evppi(base: Path, tmp_path: Path) -> None:
+    """Issue: a PSA of 4 samples stopped with a traceback (the EVPPI spline has 10 basis functions and
+    needs more distinct values of a parameter). The sweep completes; the report says why EVPPI is missing."""
+    out = sweep(base, tmp_path, {"method": "psa", "samples": 6, "replications": 2, "outcomes": ["dropout"],
+                                 "parameters": {
+                                     "therapies.lenalidomide_5.costs.per_week_on_drug":
+                                         {"distribution": "gamma", "mean": 800, "sd": 300, "label": "len cost"}}})
+    assert len(pd.read_csv(out / "ce_samples.csv")) == 6 * 3
+    evppi = pd.read_csv(out / "evppi.csv")
+    assert evppi.empty and list(evppi.columns) == ["threshold", "parameter", "evppi_per_patient", "evppi_population"]
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "partial perfect information is not estimated" in report and "more than 10 PSA samples" in report
+
 def test_a_one_way_sweep_of_a_scenario_with_economics_draws_the_tornado_on_net_benefit(base: Path,
                                                                                       tmp_path: Path) -> None:
     """Net monetary benefit at the primary threshold is 20,000 x QALYs - cost; its tornado rows are

@@ -42,6 +42,9 @@ GRID_POINTS = 41
 NET_BENEFIT = "net_monetary_benefit"
 """The quantity a sweep of a scenario with economics adds: QALYs times the primary threshold, minus cost."""
 
+EVPPI_BASIS = 10
+"""Basis functions of the EVPPI regression's spline on each parameter."""
+
 
 def job_outcomes(outcomes: Sequence[str], economics: Economics | None) -> tuple[str, ...]:
     """The outcomes each point records: the sweep's, and cost and QALYs when the base has economics."""
@@ -134,17 +137,22 @@ def psa_economics(the_design: Design, records: Sequence[dict[str, Any]], arms: l
             where = np.isclose(evpi_table["threshold"], t)
             evpi_table.loc[where, noise_columns] = [noise.inflation, noise.evpi_corrected, noise.patients_needed]
     parameters = pd.DataFrame(the_design.matrix, columns=[p.label for p in the_design.parameters])
-    varying = parameters.loc[:, parameters.nunique() > 1]
+    # The regression fits a spline of EVPPI_BASIS functions on each parameter: a parameter with fewer
+    # distinct values (a PSA of few samples) cannot carry it, and gets no EVPPI (the report says why).
+    varying = parameters.loc[:, parameters.nunique() > EVPPI_BASIS]
     evppi_rows = []
     for t in economics.willingness_to_pay:
         nmb = net_monetary_benefit(cost, qalys, t)
-        values = evppi(nmb, varying, reference=ref) if len(arms) > 1 and not varying.empty else pd.Series(dtype=float)
+        values = (evppi(nmb, varying, reference=ref, basis_size=EVPPI_BASIS) if len(arms) > 1 and not varying.empty
+                  else pd.Series(dtype=float))
         for label, value in values.items():
             row = {"threshold": t, "parameter": label, "evppi_per_patient": float(value)}
             if population is not None:
                 row["evppi_population"] = float(value) * population
             evppi_rows.append(row)
-    return PsaEconomics(samples, acceptability, evpi_table, pd.DataFrame(evppi_rows))
+    evppi_columns = ["threshold", "parameter", "evppi_per_patient"] + (["evppi_population"] if population else [])
+    return PsaEconomics(samples, acceptability, evpi_table, pd.DataFrame(evppi_rows, columns=evppi_columns))
+
 
 
 def _money(value: float, digits: int = 0) -> str:
@@ -194,7 +202,11 @@ def economics_section(tables: PsaEconomics | None, economics: Economics | None, 
               "inflation is estimated from each sample's replications, and the last column gives the patients per "
               "arm and sample that would make it negligible (below 5% of EVPI). EVPI whose corrected value is near "
               "zero is within noise.", ""]
-    if not tables.evppi.empty:
+    if tables.evppi.empty:
+        lines += [f"Expected value of partial perfect information is not estimated: it needs two arms or more and "
+                  f"more than {EVPPI_BASIS} PSA samples (its regression fits a spline of {EVPPI_BASIS} functions on "
+                  "each parameter).", ""]
+    else:
         primary = economics.willingness_to_pay[0]
         evppi = tables.evppi[np.isclose(tables.evppi["threshold"], primary)].sort_values(
             "evppi_per_patient", ascending=False)
