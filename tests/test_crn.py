@@ -140,9 +140,12 @@ def test_workers_one_and_two_write_identical_files(low_dose, tmp_path):
         two = run_to_folder(s, out=tmp_path / "two", workers=2, plots=False).path
     finally:
         experiment.BLOCK_PATIENTS = old
-    for name in ("scenario.yaml", "patients.csv", "events.csv", "summary.csv", "comparison.csv", "report.md"):
-        if name == "report.md":
-            continue  # it quotes the wall time and worker count
+    written = {p.name for p in one.iterdir() if p.is_file()}
+    # report.md quotes the wall time and worker count, run.json records them
+    compared = ("scenario.yaml", "patients.csv", "events.csv", "summary.csv", "comparison.csv", "survival.csv",
+                "survival_curves.csv", "state_occupancy.csv")
+    assert written - set(compared) == {"report.md", "run.json"}
+    for name in compared:
         assert (one / name).read_bytes() == (two / name).read_bytes(), name
 
 

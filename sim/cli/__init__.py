@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 
-__all__ = ["main"]
+__all__ = ["exit_process", "main"]
+
+INTERRUPTED = 130
 
 
 def _commands() -> dict[str, Callable[[list[str]], int]]:
@@ -45,7 +48,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as err:  # stopped before or after a command's own handling
         how = f" by {err.args[0]}" if err.args and isinstance(err.args[0], str) else ""
         print(f"interrupted{how}: nothing was written", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except MemoryError:
         print("error: run.py: out of memory; nothing was written", file=sys.stderr)
         return 2
+
+
+def exit_process(status: int) -> None:
+    """End the process with ``status``. An interrupted command (130) has already removed its work folder
+    and ended its workers: it leaves at once, without joining the process pool's internal threads,
+    which can wait for tasks a killed worker never returns (seen under load: more than two minutes
+    between "interrupted ..." and the exit)."""
+    if status == INTERRUPTED:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(status)
+    raise SystemExit(status)
+
+
+def console() -> None:
+    """The ``cle-sim`` console script."""
+    exit_process(main())

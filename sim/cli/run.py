@@ -38,29 +38,29 @@ EXAMPLES = """\
 examples:
   python run.py scenarios/low_dose.yaml
   python run.py scenarios/low_dose.yaml --replications 10 --patients 200 --seed 7
-  python run.py scenarios/low_dose.yaml --set therapies.lenalidomide_5.relapse.after_stop.probability=0.6
+  python run.py scenarios/low_dose.yaml \\
+      --set therapies.lenalidomide_5.relapse.after_stop.probability=0.6
   python run.py scenarios/low_dose.yaml --out results/my_run --workers 2 --no-plots
-  python run.py scenarios/low_dose.yaml --precision 2     replications until every CI is < 2 weeks wide
-  python run.py check scenarios/low_dose.yaml      validate a scenario (or sweep or trial file) without running it
-  python run.py plot results/low_dose/RUN_ID       redraw figures, derived tables and report.md (run, sweep or trial)
-  python run.py schema > scenario.schema.json      the scenario format as JSON Schema (also: schema sweep|trial)
-  python run.py scenarios/sweeps/one_way_weakest.yaml        a sensitivity sweep (a file with base: and sweep:)
-  python run.py scenarios/trials/time_to_relapse.yaml        trial planning (a file with base: and trial:)
-  python run.py verify                              the built-in verification suite
-  python run.py validate                            the model against the published trials
+  python run.py scenarios/low_dose.yaml --precision 2   replications until each CI < 2 weeks wide
+  python run.py check scenarios/low_dose.yaml    check a scenario, sweep or trial file, run nothing
+  python run.py plot results/low_dose/RUN_ID     redraw figures, derived tables and report.md
+  python run.py schema > scenario.schema.json    JSON Schema of scenarios (also schema sweep|trial)
+  python run.py scenarios/sweeps/one_way_weakest.yaml    a sensitivity sweep (base: and sweep:)
+  python run.py scenarios/trials/time_to_relapse.yaml    trial planning (base: and trial:)
+  python run.py verify                            the built-in verification suite
+  python run.py validate                          the model against the published trials
+  python run.py clean results                    remove what stopped commands left unfinished
 
-  python run.py clean results                      remove what stopped commands left unfinished
-
-exit status: 0 done, 2 bad input or a run that cannot be done or finished (one 'error: ...' line per
-problem), 130 interrupted (Ctrl-C, SIGTERM or SIGHUP).
+exit status: 0 done, 2 bad input or a run that cannot be done or finished (one 'error: ...' line
+per problem), 130 interrupted (Ctrl-C, SIGTERM or SIGHUP).
 """
 
 
 def run_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="run.py",
-        description="Simulate the arms of a CLE treatment-strategy scenario and write a results folder "
-                    "(scenario.yaml, patients.csv, events.csv, summary.csv, comparison.csv, survival.csv, "
+        description="Simulate the arms of a CLE treatment-strategy scenario and write a results folder\n"
+                    "(scenario.yaml, patients.csv, events.csv, summary.csv, comparison.csv, survival.csv,\n"
                     "survival_curves.csv, state_occupancy.csv, report.md, figures/, run.json).",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,

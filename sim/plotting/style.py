@@ -7,7 +7,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-__all__ = ["ARM_COLOURS", "STATE_COLOURS", "arm_colours", "new_axes", "plt", "save_figure"]
+__all__ = ["ARM_COLOURS", "STATE_COLOURS", "arm_colours", "money_axes", "new_axes", "plt", "save_figure"]
 
 ARM_COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
 STATE_COLOURS = {"active": "#d9534f", "response": "#f0ad4e", "remission": "#5cb85c", "lost": "#b0b0b0"}
@@ -24,6 +24,18 @@ def new_axes(ax: plt.Axes | None, size: tuple[float, float]) -> plt.Axes:
     if ax is None:
         _, ax = plt.subplots(figsize=size)
     return ax
+
+
+def money_axes(fig: plt.Figure) -> None:
+    """Amounts of money (axes labelled "... per patient") with thousands separators and few enough
+    ticks to stay readable."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if "per patient" in axis.get_label().get_text():
+                axis.set_major_locator(MaxNLocator(5))
+                axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
 
 
 def save_figure(fig: plt.Figure, path: Path) -> Path:

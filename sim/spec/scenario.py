@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
-from sim.spec.base import Count, NotBool, PositiveFloat, Probability, RatePerYear, ScenarioError, Strict, key_hint
+from sim.spec.base import (
+    Count,
+    NotBool,
+    OmitUnset,
+    PositiveFloat,
+    Probability,
+    RatePerYear,
+    ScenarioError,
+    Strict,
+    key_hint,
+)
 from sim.spec.distributions import cdf
+from sim.spec.economics import Economics
 from sim.spec.therapy import Therapy, resolve_therapy
 
 __all__ = ["Cohort", "Scenario", "Subgroup", "cross_check", "name_check"]
@@ -32,8 +43,10 @@ class Cohort(Strict):
 ScenarioName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 
-class Scenario(Strict):
-    """A whole scenario: cohort, arms, therapies, horizon and seed."""
+class Scenario(OmitUnset):
+    """A whole scenario: cohort, arms, therapies, horizon and seed (and optionally its health economics)."""
+
+    _omitted: ClassVar[dict[str, Any]] = {"economics": None}
 
     name: ScenarioName
     description: str = ""
@@ -44,6 +57,7 @@ class Scenario(Strict):
     reference_arm: str
     arms: dict[str, Annotated[list[str], Field(min_length=1)]]
     therapies: dict[str, Therapy]
+    economics: Economics | None = None
 
     @property
     def arm_names(self) -> list[str]:
@@ -74,10 +88,26 @@ def _names_key(tree: Any, key: str) -> bool:
     return any(str(k).split(".")[-1] == key or _names_key(v, key) for k, v in tree.items())
 
 
+def _economics_without_block(scenario: Scenario) -> list[tuple[str, str]]:
+    """Costs and utility decrements given without the ``economics`` block that says how to count them."""
+    problems = []
+    why = "needs the scenario's economics block (currency, discounting, utilities)"
+    for name, therapy in scenario.therapies.items():
+        if therapy.costs is not None:
+            problems.append((f"therapies.{name}.costs", why))
+        for event_name, event in therapy.adverse_events.items():
+            for key in ("cost", "disutility", "irreversible_disutility"):
+                if getattr(event, key) is not None:
+                    problems.append((f"therapies.{name}.adverse_events.{event_name}.{key}", why))
+    return problems
+
+
 def cross_check(scenario: Scenario) -> list[tuple[str, str]]:
     """Problems that span several keys, as (dotted path, message)."""
     problems: list[tuple[str, str]] = []
     therapy_names = list(scenario.therapies)
+    if scenario.economics is None:
+        problems.extend(_economics_without_block(scenario))
     for name, therapy in scenario.therapies.items():
         week = therapy.response.assessment_week
         if week is not None and therapy.response.probability > 0:

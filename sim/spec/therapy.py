@@ -5,20 +5,14 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import (
-    Field,
-    SerializationInfo,
-    SerializerFunctionWrapHandler,
-    ValidationError,
-    model_serializer,
-    model_validator,
-)
+from pydantic import Field, ValidationError, model_validator
 
 from sim.spec.base import (
     Count,
     Dose,
     KeyProblems,
     NotBool,
+    OmitUnset,
     PositiveFloat,
     Probability,
     RatePerYear,
@@ -36,31 +30,12 @@ from sim.spec.distributions import (
     Uniform,
     Weibull,
 )
+from sim.spec.economics import Money, TherapyCosts, UtilityDecrement
 from sim.spec.errors import describe_errors
 from sim.spec.paths import PathError, assign
 
 __all__ = ["AdverseEvent", "Escalation", "Relapse", "RelapseRule", "Response", "Taper", "Therapy", "mean_weeks",
            "resolve_therapy"]
-
-
-class _OmitUnset(Strict):
-    """A model whose optional keys of DESIGN section 2b are left out of its dump while unset.
-
-    A scenario that does not use a key then resolves (``scenario.yaml``) exactly as it did before
-    the key existed.
-    """
-
-    _omitted: ClassVar[dict[str, Any]] = {}
-    """Key: the value at which it is left out."""
-
-    @model_serializer(mode="wrap")
-    def _omit_unset(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
-        data = handler(self)
-        if isinstance(data, dict):
-            for key, unset in self._omitted.items():
-                if key in data and data[key] == unset:
-                    del data[key]
-        return data
 
 
 class Response(Strict):
@@ -88,7 +63,7 @@ def mean_weeks(rate_per_year: float) -> float:
     return 52.0 / rate_per_year
 
 
-class Taper(_OmitUnset):
+class Taper(OmitUnset):
     """A reduced dose held for a number of weeks before the drug stops (or, with ``reduce``, for good)."""
 
     _omitted: ClassVar[dict[str, Any]] = {"weeks": None}
@@ -112,7 +87,7 @@ class RelapseRule(Strict):
     time: TimeDistribution
 
 
-class Relapse(_OmitUnset):
+class Relapse(OmitUnset):
     """The relapse rule of each dose level."""
 
     _omitted: ClassVar[dict[str, Any]] = {"on_reduced_per_year": None}
@@ -123,12 +98,14 @@ class Relapse(_OmitUnset):
     after_stop: RelapseRule | None = None
 
 
-class AdverseEvent(_OmitUnset):
+class AdverseEvent(OmitUnset):
     """An adverse event: ``probability`` and ``onset``, the hazard shorthand ``rate_per_year``, or a
     cumulative-dose threshold ``cumulative_dose_g`` (grams of the drug, drawn once per patient)."""
 
     _omitted: ClassVar[dict[str, Any]] = {"cumulative_dose_g": None, "recurs": "every_course",
-                                          "dose_exponent": None, "irreversible_probability": None}
+                                          "dose_exponent": None, "irreversible_probability": None, "cost": None,
+                                          "disutility": None, "disutility_weeks": None,
+                                          "irreversible_disutility": None}
 
     probability: Probability | None = None
     onset: TimeDistribution | None = None
@@ -138,6 +115,12 @@ class AdverseEvent(_OmitUnset):
     recurs: Literal["every_course", "first_course_of_drug"] = "every_course"
     dose_exponent: Annotated[float, Field(ge=0.0, allow_inf_nan=False), NotBool] | None = None
     irreversible_probability: Probability | None = None
+    # Health economics (used with the scenario's economics block): a cost at the event, a utility decrement
+    # (QALYs per year) for a number of weeks after it, and a decrement from an irreversible event on.
+    cost: Money | None = None
+    disutility: UtilityDecrement | None = None
+    disutility_weeks: Weeks | None = None
+    irreversible_disutility: UtilityDecrement | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> AdverseEvent:
@@ -157,7 +140,19 @@ class AdverseEvent(_OmitUnset):
             raise ValueError("needs probability and onset, rate_per_year, or cumulative_dose_g")
         if self.dose_exponent is not None and self.rate_per_year is None:
             raise KeyProblems.at("dose_exponent", "needs the constant-hazard form rate_per_year")
+        if (self.disutility is None) != (self.disutility_weeks is None):
+            given, missing = ("disutility", "disutility_weeks") if self.disutility is not None else \
+                ("disutility_weeks", "disutility")
+            raise KeyProblems.at(missing, f"missing, but {given} is given (a decrement lasts for a number of weeks)")
+        if self.irreversible_disutility and not self.irreversible_probability:
+            raise KeyProblems.at("irreversible_disutility", "needs irreversible_probability above 0 (the share of "
+                                                            "events that leave permanent harm)")
         return self
+
+    @property
+    def economic(self) -> bool:
+        """Whether the event carries a cost or a utility decrement."""
+        return any(v for v in (self.cost, self.disutility, self.irreversible_disutility))
 
     @property
     def cumulative(self) -> bool:
@@ -192,10 +187,10 @@ class AdverseEvent(_OmitUnset):
         return self.onset
 
 
-class Therapy(_OmitUnset):
+class Therapy(OmitUnset):
     """One therapy: a drug at a dose, with its response, relapse and adverse-event rules."""
 
-    _omitted: ClassVar[dict[str, Any]] = {"escalation": None}
+    _omitted: ClassVar[dict[str, Any]] = {"escalation": None, "costs": None}
 
     drug: str = Field(min_length=1)
     dose_mg_per_day: Dose | None = None
@@ -208,6 +203,7 @@ class Therapy(_OmitUnset):
     on_relapse: Literal["retreat", "next_line"] = "next_line"
     max_courses: Count = 1
     adverse_events: dict[str, AdverseEvent] = {}
+    costs: TherapyCosts | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Therapy:

@@ -1,6 +1,7 @@
 """Cost-effectiveness of a run's arms: mean costs and QALYs, the incremental analysis, net monetary benefit.
 
-Works on a patients table with the columns ``cost``, ``qalys``, ``cost_undiscounted`` and
+Works on a patients table (or its :class:`~sim.stats.summary.Units`, which a run folds as its patients come
+back) with the columns ``cost``, ``qalys``, ``cost_undiscounted`` and
 ``qalys_undiscounted``. Means and their 95% intervals come from the spread of replication means
 (Student t; from the patients with one replication), as in ``sim.stats.summary``; the net monetary
 benefit of an arm at a threshold lambda is ``lambda * qalys - cost`` and its difference from the
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from sim.stats.economics import incremental_analysis
-from sim.stats.summary import mean_interval
+from sim.stats.summary import Units, mean_interval
 
 __all__ = ["ECONOMIC_COLUMNS", "economics_table", "threshold_label"]
 
@@ -29,8 +30,11 @@ def threshold_label(threshold: float) -> str:
     return f"{threshold:.10g}"
 
 
-def _units(patients: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+def _units(patients: pd.DataFrame | Units) -> tuple[pd.DataFrame, str]:
     """Per-replication means of the economic columns (or the patients themselves with one replication)."""
+    if isinstance(patients, Units):  # the whole cohort's, the same values as below
+        _, table, key = patients.cohorts[0]
+        return table, key
     columns = [c for c in ECONOMIC_COLUMNS if c in patients.columns]
     table = patients[["replication", "arm", "patient", *columns]].copy()
     table[columns] = table[columns].astype(float)
@@ -39,11 +43,12 @@ def _units(patients: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return table, "patient"
 
 
-def economics_table(patients: pd.DataFrame, reference_arm: str, thresholds: Sequence[float]) -> pd.DataFrame:
+def economics_table(patients: pd.DataFrame | Units, reference_arm: str, thresholds: Sequence[float]) -> pd.DataFrame:
     """``economics.csv``: one row per arm in cost order.
 
     Columns: arm; ``cost``, ``qalys``, ``cost_undiscounted`` and ``qalys_undiscounted``, each with
-    ``_ci_low`` and ``_ci_high``; the incremental analysis (``status``, ``dominated_by``,
+    ``_ci_low`` and ``_ci_high``; ``cost_difference`` and ``qalys_difference``, the arm's minus the reference
+    arm's, paired, with their intervals; the incremental analysis (``status``, ``dominated_by``,
     ``incremental_cost``, ``incremental_qalys``, ``icer`` against the previous non-dominated arm);
     for each threshold T, ``nmb_T`` (with its interval) and ``nmb_difference_T``, the arm's net
     monetary benefit minus the reference arm's, paired, with its interval.
@@ -51,7 +56,7 @@ def economics_table(patients: pd.DataFrame, reference_arm: str, thresholds: Sequ
     if not thresholds:
         raise ValueError("economics_table needs at least one threshold")
     units, key = _units(patients)
-    arms = list(dict.fromkeys(patients["arm"]))
+    arms = list(dict.fromkeys(units["arm"]))
     if reference_arm not in arms:
         raise ValueError(f"reference arm {reference_arm!r} is not in the table ({', '.join(arms)})")
     rows: dict[str, dict[str, object]] = {}
@@ -73,6 +78,13 @@ def economics_table(patients: pd.DataFrame, reference_arm: str, thresholds: Sequ
                     "icer": record.icer})
         group = units[units["arm"] == record.arm].set_index(key)
         paired = group.join(reference, rsuffix="_ref", how="inner")
+        for column in ("cost", "qalys"):
+            if record.arm == reference_arm:
+                difference = d_low = d_high = math.nan
+            else:
+                difference, d_low, d_high = mean_interval((paired[column] - paired[f"{column}_ref"]).to_numpy())
+            row.update({f"{column}_difference": difference, f"{column}_difference_ci_low": d_low,
+                        f"{column}_difference_ci_high": d_high})
         for threshold in thresholds:
             label = threshold_label(threshold)
             nmb = threshold * group["qalys"] - group["cost"]
