@@ -7,6 +7,7 @@ The Python API, for notebooks and scripts (names load on first use, so ``import 
     result.summary            # pandas DataFrames: patients, events, summary, comparison, survival
     result.save("results/my_run")
     result.plot()             # the figures, inline in a notebook
+    sim.read_run_table("results/low_dose/RUN_ID", "patients")  # a saved folder's table, CSV or Parquet
 
 ``sim.sweep(path)`` and ``sim.trial(path)`` do the same for sweep and trial-planning files.
 """
@@ -28,6 +29,7 @@ _API = {
     "simulate": "sim.engine.simulate",
     "run": "sim.studies.run",
     "run_to_folder": "sim.studies.run",
+    "read_run_table": "sim.outputs.tables",
     "RunResult": "sim.studies.run",
     "sweep": "sim.studies.sweep",
     "SweepResult": "sim.studies.sweep",

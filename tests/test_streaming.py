@@ -19,7 +19,7 @@ from sim.outputs.tables import FLOAT_FORMAT, csv_rounded, events_csv_text, patie
 from sim.spec.load import load_scenario
 from sim.stats.accumulate import SurvivalAccumulator, UnitsAccumulator, survival_block
 from sim.stats.summary import compare, summarise, summary_metrics, units_of
-from sim.stats.survival import aalen_johansen, km_curve, km_fit, median_of_fit
+from sim.stats.survival import aalen_johansen, km_curve, km_fit, median_of_fit, rmst_by_unit
 from sim.stats.survival_tables import SURVIVAL_INPUTS, SurvivalData, survival_curves, survival_table
 from sim.stats.timecourse import state_occupancy
 from sim.studies.run import run_to_folder
@@ -225,3 +225,48 @@ def test_parquet_folder_gives_the_tables_of_the_csv_folder(tmp_path):
     occupancy = pd.read_csv(as_csv / "state_occupancy.csv", keep_default_na=False, dtype={"arm": str})
     pd.testing.assert_frame_equal(state_occupancy(events, 130.0).reset_index(drop=True), occupancy,
                                   check_dtype=False, check_exact=False, rtol=0, atol=5e-7)  # the file's 6 places
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_rmst_is_lifelines_restricted_mean(seed):
+    """The restricted mean of each replication (``rmst_by_unit``) equals lifelines'
+    ``restricted_mean_survival_time`` of a KaplanMeierFitter on that replication's patients, at horizons before,
+    at and after the last time."""
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import restricted_mean_survival_time
+
+    weeks, event = _tied_sample(200 + seed, 600)
+    replication = np.repeat(np.arange(3), 200)
+    for horizon in (17.25, 52.0, float(weeks.max()), 150.0):
+        reps, values, _ = rmst_by_unit(weeks, event, replication, horizon)
+        assert reps.tolist() == [0, 1, 2]
+        for r in range(3):
+            chosen = replication == r
+            fitter = KaplanMeierFitter().fit(weeks[chosen], event[chosen])
+            expected = restricted_mean_survival_time(fitter, t=horizon)
+            assert values[r] == pytest.approx(expected, rel=1e-12, abs=1e-12), (horizon, r)
+
+
+def test_api_reads_either_format(tmp_path):
+    """``sim.read_run_table`` gives the same patients and events from a Parquet folder as from the CSV folder of
+    the same run (values to the CSV's six places), and refuses a table it does not know."""
+    import sim
+
+    scenario = load_scenario(SCENARIOS["case_mix"], [("cohort.size", 60), ("replications", 2)])
+    as_csv = run_to_folder(scenario, out=tmp_path / "csv", plots=False).path
+    as_parquet = run_to_folder(scenario, out=tmp_path / "parquet", plots=False, file_format="parquet").path
+    for name in ("patients", "events"):
+        from_csv = sim.read_run_table(as_csv, name)
+        from_parquet = sim.read_run_table(str(as_parquet), name)
+        assert list(from_parquet.columns) == list(from_csv.columns)
+        assert len(from_csv) == len(from_parquet) > 0
+        for column in from_csv.columns:
+            ours, theirs = from_parquet[column], from_csv[column]
+            if pd.api.types.is_float_dtype(theirs):
+                assert np.allclose(ours.to_numpy(dtype=float), theirs.to_numpy(), rtol=0, atol=5e-7,
+                                   equal_nan=True), column
+            else:
+                assert ours.astype(object).where(ours.notna(), None).tolist() == \
+                    theirs.astype(object).where(theirs.notna(), None).tolist(), column
+    with pytest.raises(ValueError, match="unknown table"):
+        sim.read_run_table(as_csv, "summary")
