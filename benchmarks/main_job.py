@@ -8,12 +8,18 @@ the same log, and a bare SimPy loop doing exactly the timeouts of each patient (
 command's, their ratio (the target: at least 0.33) and the profile of the command: imports,
 simulation, and the rest (tables, CSV text, survival analysis, report, writing).
 
+``profile``: the same command under cProfile, its time (profiled, so inflated) by where it is spent:
+module imports, the simulation (SimPy and ``sim/engine``), survival estimators, summaries and the
+other tables (``sim/stats``, pandas, NumPy, SciPy, lifelines), CSV/Parquet text and writing
+(``sim/outputs``, Arrow, file writes), and the rest; a built-in's time goes to its callers.
+
 ``memory``: whole commands on all cores without figures, each a size and a log, e.g.
 ``1000000:full`` (every patient's events) and ``10000000:100`` (``--event-sample 100``): wall time
 and the peak resident memory of the largest process and of all processes together, sampled every
 50 ms.
 
     python benchmarks/main_job.py overhead [--trajectories 300000] [--repeats 3]
+    python benchmarks/main_job.py profile [--trajectories 300000]
     python benchmarks/main_job.py memory [--runs 1000000:full 10000000:100] [--workers 2]
 """
 
@@ -83,6 +89,61 @@ def overhead(trajectories: int, repeats: int) -> None:
                 ["", "CPU s", "patients/s", "speed / floor"], rows)
 
 
+def _category(path: str, function: str) -> str | None:
+    """Where a function's own time is counted (None: with its callers)."""
+    if path.startswith("<frozen") or function == "<module>":
+        return "imports"
+    if path == "~" or path.startswith("<"):
+        return None
+    where = path.replace(os.sep, "/")
+    if "/simpy/" in where or "/sim/engine/" in where:
+        return "simulation"
+    if "/lifelines/" in where or "/sim/stats/survival" in where:
+        return "survival analysis"
+    if "/sim/outputs/" in where or "/pyarrow/" in where or "/pandas/io/" in where:
+        return "CSV/Parquet text and writing"
+    if any(part in where for part in ("/sim/stats/", "/pandas/", "/numpy/", "/scipy/", "/sim/studies/")):
+        return "summaries, tables, report"
+    return "other"
+
+
+def profile(trajectories: int) -> None:
+    """Print the command's profile by category."""
+    import pstats
+
+    replications = 40
+    patients = max(1, round(trajectories / (3 * replications)))
+    with tempfile.TemporaryDirectory() as tmp:
+        stats_file = Path(tmp) / "profile"
+        subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats_file), "run.py", str(SCENARIO),
+                        "--patients", str(patients), "--replications", str(replications), "--workers", "1",
+                        "--no-plots", "--quiet", "--out", str(Path(tmp) / "run")],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        stats = pstats.Stats(str(stats_file)).stats  # type: ignore[attr-defined]
+    totals: dict[str, float] = {}
+
+    def charge(key: tuple[str, int, str], seconds: float, depth: int = 0) -> None:
+        category = _category(key[0], key[2])
+        callers = stats[key][4] if key in stats else {}
+        if category is None and callers and depth < 20:
+            weights = {caller: max(values[2] + values[3], 1e-12) for caller, values in callers.items()}
+            total = sum(weights.values())
+            for caller, weight in weights.items():
+                charge(caller, seconds * weight / total, depth + 1)
+            return
+        category = category or "other"
+        totals[category] = totals.get(category, 0.0) + seconds
+
+    for key, values in stats.items():
+        charge(key, values[2])
+    whole = sum(totals.values())
+    rows = [[name, f"{seconds:.2f}", f"{100 * seconds / whole:.0f}%"]
+            for name, seconds in sorted(totals.items(), key=lambda item: -item[1])]
+    rows.append(["whole command (profiled)", f"{whole:.2f}", "100%"])
+    print_table(f"profile of the main job at {patients * 3 * replications:,} trajectories, one worker, "
+                f"no figures, on {machine()}", ["", "s (cProfile)", "share"], rows)
+
+
 def _peaks(pid: int) -> tuple[int, int]:
     """Resident bytes of the largest process of a tree and of the whole tree, from /proc (Linux)."""
     children: dict[int, list[int]] = {}
@@ -146,6 +207,8 @@ def main() -> int:
     one = commands.add_parser("overhead", help="the command against its simulation and the floor, one core")
     one.add_argument("--trajectories", type=int, default=300_000)
     one.add_argument("--repeats", type=int, default=3)
+    prof = commands.add_parser("profile", help="the command's time under cProfile, by category")
+    prof.add_argument("--trajectories", type=int, default=300_000)
     big = commands.add_parser("memory", help="wall time and peak memory of large runs")
     big.add_argument("--runs", nargs="+", default=["1000000:full", "10000000:100"],
                      help="SIZE:LOG, LOG 'full' or the --event-sample N")
@@ -153,6 +216,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.what == "overhead":
         overhead(args.trajectories, args.repeats)
+    elif args.what == "profile":
+        profile(args.trajectories)
     else:
         memory(args.runs, args.workers)
     return 0

@@ -270,3 +270,22 @@ def test_api_reads_either_format(tmp_path):
                     theirs.astype(object).where(theirs.notna(), None).tolist(), column
     with pytest.raises(ValueError, match="unknown table"):
         sim.read_run_table(as_csv, "summary")
+
+
+@pytest.mark.parametrize("replications", [3, 1])
+def test_economics_from_folded_units_equals_that_of_the_patients(replications):
+    """``economics.csv`` of a run, taken from the units folded block by block, equals ``economics_table`` of the
+    whole patients table to the last bit (several replications: their means; one: the patients)."""
+    from sim.stats.cost_effectiveness import economics_table
+
+    path = SCENARIOS["cost_effectiveness"]
+    blocks, _ = _patients(path, 140, replications)
+    whole = pd.concat(blocks, ignore_index=True)
+    assert {"cost", "qalys"} <= set(whole.columns)
+    folded = UnitsAccumulator(summary_metrics(whole), "subgroup" in whole.columns)
+    for block in blocks:
+        folded.add({c: block[c].to_numpy() for c in block.columns})
+    scenario = load_scenario(path)
+    thresholds = scenario.economics.willingness_to_pay if scenario.economics else [20000.0]
+    pd.testing.assert_frame_equal(economics_table(folded.finish(), scenario.reference_arm, thresholds),
+                                  economics_table(whole, scenario.reference_arm, thresholds), check_exact=True)
