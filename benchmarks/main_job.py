@@ -14,8 +14,9 @@ other tables (``sim/stats``, pandas, NumPy, SciPy, lifelines), CSV/Parquet text 
 (``sim/outputs``, Arrow, file writes), and the rest; a built-in's time goes to its callers.
 
 ``memory``: whole commands on all cores without figures, each a size and a log, e.g.
-``1000000:full`` (every patient's events) and ``10000000:100`` (``--event-sample 100``): wall time
-and the peak resident memory of the largest process and of all processes together, sampled every
+``1000000:full`` (every patient's events) and ``10000000:100`` (``--event-sample 100``): wall time,
+CPU time of all its processes (on a shared machine, wall time over CPU time / cores shows the
+share it got), and the peak resident memory of the largest process and of all processes together, sampled every
 50 ms.
 
     python benchmarks/main_job.py overhead [--trajectories 300000] [--repeats 3]
@@ -182,6 +183,7 @@ def memory(runs: list[str], workers: int) -> None:
             command = [sys.executable, "run.py", str(SCENARIO), "--replications", str(replications), "--patients",
                        str(patients), "--workers", str(workers), "--no-plots", "--quiet", "--out", str(out), *sample]
             started = time.perf_counter()
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                        env={**os.environ, "PYTHONPATH": str(ROOT)})
             largest = total = 0
@@ -190,15 +192,17 @@ def memory(runs: list[str], workers: int) -> None:
                 largest, total = max(largest, one), max(total, tree)
                 time.sleep(0.05)
             wall = time.perf_counter() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
             if process.returncode:
                 error = process.stderr.read().decode() if process.stderr else ""
                 raise SystemExit(f"failed: {' '.join(command)}\n{error}")
             files = sum(f.stat().st_size for f in out.iterdir() if f.is_file()) / 1e6
         rows.append([f"{patients * 30:,}", "every patient" if log == "full" else f"first {log}", f"{wall:.1f}",
-                     f"{largest / 1e6:,.0f}", f"{total / 1e6:,.0f}", f"{files:,.0f}"])
+                     f"{cpu:.0f}", f"{largest / 1e6:,.0f}", f"{total / 1e6:,.0f}", f"{files:,.0f}"])
     print_table(f"whole runs of low_dose.yaml, {workers} workers, no figures, on {machine()}",
-                ["trajectories", "events logged", "wall s", "largest process MB", "all processes MB", "files MB"],
-                rows)
+                ["trajectories", "events logged", "wall s", "CPU s", "largest process MB", "all processes MB",
+                 "files MB"], rows)
 
 
 def main() -> int:

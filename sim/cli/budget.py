@@ -18,12 +18,12 @@ import resource
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sim.engine.records import patient_columns
-from sim.engine.simulate import simulate
 from sim.outputs.claims import megabytes
-from sim.outputs.tables import events_csv_text, patients_csv_text, typed_columns
-from sim.spec.scenario import Scenario
+
+if TYPE_CHECKING:
+    from sim.spec.scenario import Scenario
 
 __all__ = ["BASE_BYTES", "PATIENT_BYTES", "SINGLE_REPLICATION_FACTOR", "WORKER_BYTES", "Capacity", "Need",
            "budget_problems",
@@ -139,6 +139,11 @@ def run_need(scenario: Scenario, *, log_events: bool, event_sample: int | None, 
     logged_pilot = pilot if event_sample is None else min(event_sample, pilot)
     logged = (size if event_sample is None else min(event_sample, size)) if log_events else 0
     patients_bytes = events_bytes = 0.0
+    # Here, not at the top: every command checks its workers with this module, only a run needs the engine.
+    from sim.engine.records import patient_columns
+    from sim.engine.simulate import simulate
+    from sim.outputs.tables import events_csv_text, patients_csv_text, typed_columns
+
     columns = patient_columns(scenario)
     for arm in scenario.arms:
         block = simulate(scenario, arm, 0, 0, pilot, log_events=log_events, event_sample=event_sample)

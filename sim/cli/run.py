@@ -27,10 +27,6 @@ from sim.spec.base import ScenarioError
 from sim.spec.load import load_scenario
 from sim.spec.paths import parse_set_option
 from sim.spec.scenario import Scenario
-from sim.studies.run import run_to_folder
-from sim.studies.run.evaluate import MIN_PRECISION_REPLICATIONS, planned
-from sim.studies.run.report import arm_table
-from sim.studies.units import plan_units
 
 __all__ = ["DEFAULT_MAX_REPLICATIONS", "EXAMPLES", "load_with_options", "run_command", "run_parser"]
 
@@ -141,6 +137,8 @@ def _precision_problems(args: argparse.Namespace) -> list[str]:
     if args.replications is not None:
         problems.append(f"{where}: --replications: not with --precision, which chooses the number of "
                         f"replications (--max-replications caps it)")
+    from sim.studies.run.evaluate import MIN_PRECISION_REPLICATIONS
+
     if args.max_replications is not None and args.max_replications < MIN_PRECISION_REPLICATIONS:
         problems.append(f"{where}: --max-replications: must be at least {MIN_PRECISION_REPLICATIONS}, "
                         f"got {args.max_replications}")
@@ -179,6 +177,12 @@ def run_command(argv: list[str]) -> int:
         problems.extend(scheduler_problems(args.scheduler, where))
     if problems or scenario is None:  # every problem at once: the command line's and the scenario's
         return report_problems(problems)
+    # The run's modules (pandas, Arrow, the statistics) only once it is to be done: not for --help or bad input.
+    from sim.studies.run import run_to_folder
+    from sim.studies.run.evaluate import planned
+    from sim.studies.run.report import arm_table
+    from sim.studies.units import plan_units
+
     workers = args.workers or default_workers()
     max_replications = args.max_replications or DEFAULT_MAX_REPLICATIONS
     destination = Path(args.out).parent if args.out is not None else Path("results") / scenario.name

@@ -9,10 +9,10 @@ import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sim.outputs.tables import scenario_yaml
-from sim.spec.scenario import Scenario
+if TYPE_CHECKING:
+    from sim.spec.scenario import Scenario
 
 __all__ = ["KINDS", "SCHEMA_VERSION", "provenance", "run_id", "scenario_sha256", "version"]
 
@@ -60,6 +60,8 @@ def _git_dirty() -> bool | None:
 
 def scenario_sha256(scenario: Scenario) -> str:
     """SHA-256 of the resolved scenario exactly as written to ``scenario.yaml``."""
+    from sim.outputs.tables import scenario_yaml  # pandas: not for the commands that only check or clean
+
     return hashlib.sha256(scenario_yaml(scenario).encode("utf-8")).hexdigest()
 
 
