@@ -39,8 +39,8 @@ PLOT_BYTES = 200_000_000
 """Drawing the figures (matplotlib)."""
 
 PATIENT_BYTES = 120
-"""Bytes of the main process per simulated patient: the survival arrays (about 45 bytes), the room they grow
-into (up to twice), and the copies of one arm's arrays while its curves are computed."""
+"""Bytes of the main process per simulated patient: the survival arrays (59 bytes, made at their full length
+at the start), and the copies of one arm's arrays while its curves are computed."""
 
 SINGLE_REPLICATION_FACTOR = 4.0
 """Bytes of memory per byte of ``patients.csv`` of a run of one replication, whose intervals are over patients:

@@ -141,9 +141,14 @@ def survival_block(columns: Mapping[str, np.ndarray]) -> dict[str, Any]:
 
 
 class SurvivalAccumulator:
-    """:class:`SurvivalData` (and each patient's disease-free weeks, for the figures) of blocks fed in order."""
+    """:class:`SurvivalData` (and each patient's disease-free weeks, for the figures) of blocks fed in order.
 
-    def __init__(self) -> None:
+    ``expected``: the patients a run plans to feed. The arrays are made that long at once (memory the
+    system commits only as it is filled), so that a large run never holds them twice while they grow.
+    """
+
+    def __init__(self, expected: int = 0) -> None:
+        self.expected = expected
         self.arms: list[str] = []
         self.subgroups: list[str] | None = None
         self.causes: list[str] = [""]
@@ -171,7 +176,7 @@ class SurvivalAccumulator:
             values["subgroup"] = np.full(len(values["arm"]), -1, dtype=np.int16)
         count = len(values["arm"])
         if self._size + count > len(next(iter(self._arrays.values()), ())):
-            capacity = max(1024, 2 * (self._size + count))
+            capacity = max(1024, self.expected, 2 * (self._size + count))
             for name, array in values.items():
                 grown = np.empty(capacity, dtype=np.asarray(array).dtype)
                 if name in self._arrays:

@@ -78,7 +78,7 @@ def simulate_run(scenario: Scenario, sink: Callable[[BlockTables], None], *, wor
     keys = ["replication", "arm", "patient", *(["subgroup"] if "subgroup" in columns else [])]
     metrics = summary_metrics(columns)
     summaries = UnitsAccumulator(metrics, "subgroup" in columns)
-    fold = RunFold(scenario_data(scenario))
+    fold = RunFold(scenario_data(scenario), sum(unit.stop - unit.start for unit in units))
     per_replication = len(units) // plan.replications
     means: dict[str, list[float]] = {arm: [] for arm in scenario.arms}
     totals: dict[str, list[float]] = {arm: [0.0, 0.0] for arm in scenario.arms}

@@ -98,14 +98,14 @@ _PATIENT_KEYS = ["replication", "arm", "patient"]
 
 class RunFold:
     """What a run's derived tables need, folded from its units as they come back, or from its saved tables read
-    back piece by piece; :meth:`derive` computes the tables."""
+    back piece by piece (``patients``: how many a run plans); :meth:`derive` computes the tables."""
 
-    def __init__(self, scenario: dict[str, Any]):
+    def __init__(self, scenario: dict[str, Any], patients: int = 0):
         self.scenario = scenario
         self.horizon = float(scenario["follow_up_weeks"])
         self.subgroups = bool((scenario.get("cohort") or {}).get("subgroups"))
         self.disease_free = UnitsAccumulator(["disease_free_weeks"], self.subgroups)
-        self.survival = SurvivalAccumulator()
+        self.survival = SurvivalAccumulator(patients)
         self.occupancy = OccupancyAccumulator(curve_weeks(self.horizon))
         self.swimmer = SwimmerAccumulator()
 
