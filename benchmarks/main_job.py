@@ -11,7 +11,8 @@ simulation, and the rest (tables, CSV text, survival analysis, report, writing).
 ``profile``: the same command under cProfile, its time (profiled, so inflated) by where it is spent:
 module imports, the simulation (SimPy and ``sim/engine``), survival estimators, summaries and the
 other tables (``sim/stats``, pandas, NumPy, SciPy, lifelines), CSV/Parquet text and writing
-(``sim/outputs``, Arrow, file writes), and the rest; a built-in's time goes to its callers.
+(``sim/outputs``), and the rest; the time of a built-in or a library function (pandas, NumPy,
+Arrow) goes to the project's functions (or lifelines') that called it.
 
 ``memory``: whole commands on all cores without figures, each a size and a log, e.g.
 ``1000000:full`` (every patient's events) and ``10000000:100`` (``--event-sample 100``): wall time,
@@ -91,21 +92,21 @@ def overhead(trajectories: int, repeats: int) -> None:
 
 
 def _category(path: str, function: str) -> str | None:
-    """Where a function's own time is counted (None: with its callers)."""
+    """Where a function's own time is counted (None: with its callers, as for built-ins and libraries)."""
     if path.startswith("<frozen") or function == "<module>":
         return "imports"
-    if path == "~" or path.startswith("<"):
-        return None
     where = path.replace(os.sep, "/")
     if "/simpy/" in where or "/sim/engine/" in where:
         return "simulation"
     if "/lifelines/" in where or "/sim/stats/survival" in where:
         return "survival analysis"
-    if "/sim/outputs/" in where or "/pyarrow/" in where or "/pandas/io/" in where:
+    if "/sim/outputs/" in where:
         return "CSV/Parquet text and writing"
-    if any(part in where for part in ("/sim/stats/", "/pandas/", "/numpy/", "/scipy/", "/sim/studies/")):
+    if "/sim/stats/" in where or "/sim/studies/" in where:
         return "summaries, tables, report"
-    return "other"
+    if "/sim/" in where:
+        return "other"
+    return None
 
 
 def profile(trajectories: int) -> None:
@@ -121,22 +122,33 @@ def profile(trajectories: int) -> None:
                         "--no-plots", "--quiet", "--out", str(Path(tmp) / "run")],
                        cwd=ROOT, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)})
         stats = pstats.Stats(str(stats_file)).stats  # type: ignore[attr-defined]
-    totals: dict[str, float] = {}
+    shares: dict[tuple[str, int, str], dict[str, float]] = {}
 
-    def charge(key: tuple[str, int, str], seconds: float, depth: int = 0) -> None:
+    def share(key: tuple[str, int, str], seen: frozenset[tuple[str, int, str]]) -> dict[str, float]:
+        """The categories a function's own time goes to: its own, or its callers' by their calls' time."""
+        if key in shares:
+            return shares[key]
         category = _category(key[0], key[2])
         callers = stats[key][4] if key in stats else {}
-        if category is None and callers and depth < 20:
-            weights = {caller: max(values[2] + values[3], 1e-12) for caller, values in callers.items()}
+        result: dict[str, float] = {}
+        if category is not None:
+            result = {category: 1.0}
+        elif not callers or key in seen:
+            result = {"other": 1.0}
+        else:
+            weights = {caller: max(values[3], 1e-12) for caller, values in callers.items() if caller not in seen}
             total = sum(weights.values())
             for caller, weight in weights.items():
-                charge(caller, seconds * weight / total, depth + 1)
-            return
-        category = category or "other"
-        totals[category] = totals.get(category, 0.0) + seconds
+                for name, part in share(caller, seen | {key}).items():
+                    result[name] = result.get(name, 0.0) + part * weight / total
+            result = result or {"other": 1.0}
+        shares[key] = result  # once per function (a recursion's cycle is cut where it was met first)
+        return result
 
+    totals: dict[str, float] = {}
     for key, values in stats.items():
-        charge(key, values[2])
+        for name, part in share(key, frozenset()).items():
+            totals[name] = totals.get(name, 0.0) + values[2] * part
     whole = sum(totals.values())
     rows = [[name, f"{seconds:.2f}", f"{100 * seconds / whole:.0f}%"]
             for name, seconds in sorted(totals.items(), key=lambda item: -item[1])]
