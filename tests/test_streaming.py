@@ -289,3 +289,28 @@ def test_economics_from_folded_units_equals_that_of_the_patients(replications):
     thresholds = scenario.economics.willingness_to_pay if scenario.economics else [20000.0]
     pd.testing.assert_frame_equal(economics_table(folded.finish(), scenario.reference_arm, thresholds),
                                   economics_table(whole, scenario.reference_arm, thresholds), check_exact=True)
+
+
+def test_compact_fits_give_the_tables_of_the_full_fits():
+    """Kaplan-Meier fits and Aalen-Johansen tables made compact for the run's grid (a few rows instead of one per
+    patient) give the same survival and curve tables, to the last bit, as the full ones."""
+    from sim.stats.survival_tables import cumulative_incidence, curve_weeks, kaplan_meier_fits
+
+    blocks, _ = _patients(SCENARIOS["low_dose"], 400, 3)
+    whole = pd.concat(blocks, ignore_index=True)
+    data = SurvivalData.from_patients(whole)
+    adverse = {arm: ["early_intolerance", "neuropathy", "thrombosis", "rash", "cytopenia"] for arm in data.arms}
+    horizon = 130.0
+    full_fits, full_incidence = kaplan_meier_fits(data), cumulative_incidence(data, horizon, adverse)
+    fits = kaplan_meier_fits(data, curve_weeks(horizon))
+    incidence = cumulative_incidence(data, horizon, adverse, compact=True)
+    assert sum(len(f.times) for f in fits.values()) < sum(len(f.times) for f in full_fits.values()) / 2
+    assert sum(map(len, incidence.values())) < sum(map(len, full_incidence.values())) / 2
+    units = units_of(whole, ["disease_free_weeks"])
+    pd.testing.assert_frame_equal(
+        survival_table(data, horizon, "standard", adverse, incidence, fits, units),
+        survival_table(data, horizon, "standard", adverse, full_incidence, full_fits, units), check_exact=True)
+    pd.testing.assert_frame_equal(survival_curves(data, horizon, incidence, fits=fits),
+                                  survival_curves(data, horizon, full_incidence, fits=full_fits), check_exact=True)
+    with pytest.raises(ValueError, match="grid"):
+        km_curve(next(iter(fits.values())), np.linspace(0, 10, 5))

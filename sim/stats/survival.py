@@ -21,7 +21,7 @@ import pandas as pd
 from scipy.special import ndtri
 
 __all__ = ["JITTER_LEVEL", "KaplanMeierFit", "aalen_johansen", "kaplan_meier", "km_curve", "km_fit", "median_of_fit",
-           "normal_interval", "rmst", "rmst_by_unit", "step_values"]
+           "normal_interval", "rmst", "rmst_by_unit", "step_rows", "step_values"]
 
 _Z = float(ndtri(0.975))
 
@@ -126,6 +126,23 @@ class KaplanMeierFit:
     ci_low: np.ndarray
     ci_high: np.ndarray
     durations: np.ndarray  # sorted
+    median: tuple[float, float, float] | None = None  # kept by ``compact``, which drops what it came from
+    grid_at_risk: tuple[np.ndarray, np.ndarray] | None = None  # (grid, numbers at risk), kept by ``compact``
+
+    def compact(self, grid: np.ndarray) -> KaplanMeierFit:
+        """The same fit for the median and for :func:`km_curve` at ``grid`` only, without an array per patient:
+        the rows the grid's steps fall on, the median with its interval, the numbers at risk at the grid."""
+        keep = step_rows(self.times, grid)
+        at_risk = len(self.durations) - np.searchsorted(self.durations, grid, side="left")
+        return KaplanMeierFit(self.times[keep], self.survival[keep], self.ci_low[keep], self.ci_high[keep],
+                              np.empty(0), median_of_fit(self), (np.array(grid, dtype=float), at_risk))
+
+
+def step_rows(times: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The rows of a step function through (times, ...) that :func:`step_values` at ``at`` reads: the same values
+    come from these rows alone."""
+    index = np.searchsorted(times, at, side="right") - 1
+    return np.unique(index[index >= 0])
 
 
 def km_fit(weeks: np.ndarray, event: np.ndarray) -> KaplanMeierFit:
@@ -145,9 +162,13 @@ def km_fit(weeks: np.ndarray, event: np.ndarray) -> KaplanMeierFit:
 
 def km_curve(fit: KaplanMeierFit, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Survival, band and number at risk of a fit at the grid weeks."""
+    if fit.grid_at_risk is not None and not np.array_equal(fit.grid_at_risk[0], grid):
+        raise ValueError("a compact Kaplan-Meier fit is read only at the grid it was made for")
     survival = step_values(fit.times, fit.survival, grid, 1.0)
     low = step_values(fit.times, fit.ci_low, grid, 1.0)
     high = step_values(fit.times, fit.ci_high, grid, 1.0)
+    if fit.grid_at_risk is not None:
+        return survival, low, high, fit.grid_at_risk[1]
     at_risk = len(fit.durations) - np.searchsorted(fit.durations, grid, side="left")
     return survival, low, high, at_risk
 
@@ -161,6 +182,8 @@ def _median_time(times: np.ndarray, values: np.ndarray) -> float:
 
 def median_of_fit(fit: KaplanMeierFit) -> tuple[float, float, float]:
     """Median and its 95% interval (where the band's curves cross 1/2); NaN where not reached."""
+    if fit.median is not None:
+        return fit.median
     return (_median_time(fit.times, fit.survival), _median_time(fit.times, fit.ci_low),
             _median_time(fit.times, fit.ci_high))
 
@@ -203,8 +226,10 @@ def aalen_johansen(weeks: np.ndarray, causes: np.ndarray, cause: int) -> pd.Data
     return aalen_johansen_all(weeks, causes, [cause])[cause]
 
 
-def aalen_johansen_all(weeks: np.ndarray, causes: np.ndarray, codes: list[int]) -> dict[int, pd.DataFrame]:
-    """:func:`aalen_johansen` of several causes of the same patients, sharing the jitter and the event table."""
+def aalen_johansen_all(weeks: np.ndarray, causes: np.ndarray, codes: list[int],
+                       at: np.ndarray | None = None) -> dict[int, pd.DataFrame]:
+    """:func:`aalen_johansen` of several causes of the same patients, sharing the jitter and the event table;
+    with ``at``, each table only has the rows a step function read at those weeks needs (:func:`step_rows`)."""
     causes = np.asarray(causes, dtype=int)
     durations = _jittered(np.asarray(weeks, dtype=float), causes)
     flags = [causes != 0] + [causes == code for code in codes]
@@ -239,8 +264,12 @@ def aalen_johansen_all(weeks: np.ndarray, causes: np.ndarray, codes: list[int]) 
             se = np.sqrt(variance) / (estimate * np.abs(log_f))
             low = np.exp(-np.exp(np.log(-log_f) + _Z * se))
             high = np.exp(-np.exp(np.log(-log_f) - _Z * se))
-        out[code] = pd.DataFrame({"week": times, "at_risk": n, "estimate": estimate, "variance": variance,
-                                  "ci_low": low, "ci_high": high})
+        columns = {"week": times, "at_risk": n, "estimate": estimate, "variance": variance, "ci_low": low,
+                   "ci_high": high}
+        if at is not None:
+            keep = step_rows(times, at)
+            columns = {name: values[keep] for name, values in columns.items()}
+        out[code] = pd.DataFrame(columns)
     return out
 
 

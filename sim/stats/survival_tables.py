@@ -56,8 +56,8 @@ from sim.stats.survival import (
 )
 
 __all__ = ["CURVE_COLUMNS", "CURVE_POINTS", "ENDPOINTS", "SURVIVAL_COLUMNS", "SURVIVAL_INPUTS", "SurvivalData",
-           "at_risk_weeks", "cumulative_incidence", "curve_weeks", "first_events", "kaplan_meier_fits",
-           "survival_curves", "survival_table", "time_to_event", "whole_cohort"]
+           "at_risk_weeks", "cumulative_incidence", "curve_weeks", "first_events", "incidence_weeks",
+           "kaplan_meier_fits", "survival_curves", "survival_table", "time_to_event", "whole_cohort"]
 
 
 CURVE_POINTS = 521
@@ -262,10 +262,13 @@ def _competing_causes(data: SurvivalData, adverse_events: dict[str, list[str]] |
 
 
 def cumulative_incidence(patients: pd.DataFrame | SurvivalData, horizon_weeks: float,
-                         adverse_events: dict[str, list[str]] | None = None) -> dict[tuple[str, str], pd.DataFrame]:
+                         adverse_events: dict[str, list[str]] | None = None,
+                         compact: bool = False) -> dict[tuple[str, str], pd.DataFrame]:
     """Aalen-Johansen table of each (arm, cause) over the pooled patients of the arm.
 
     ``adverse_events`` names each arm's adverse events (default: those that caused a dropout).
+    ``compact``: only the rows that :func:`survival_table` and :func:`survival_curves` read (a large run's
+    tables would otherwise have a row per patient); their values are the same.
     """
     if adverse_events is None and isinstance(patients, pd.DataFrame):
         adverse_events = {}
@@ -281,21 +284,31 @@ def cumulative_incidence(patients: pd.DataFrame | SurvivalData, horizon_weeks: f
             if cause in data.causes:
                 to_code[data.causes.index(cause)] = k
         codes = to_code[data.first_cause[rows]]
-        tables = aalen_johansen_all(data.first_weeks[rows], codes, list(range(1, len(causes) + 1)))
+        tables = aalen_johansen_all(data.first_weeks[rows], codes, list(range(1, len(causes) + 1)),
+                                    incidence_weeks(horizon_weeks) if compact else None)
         out.update({(arm, cause): tables[k] for k, cause in enumerate(causes, start=1)})
     return out
 
 
-def kaplan_meier_fits(patients: pd.DataFrame | SurvivalData) -> dict[tuple[str, str], KaplanMeierFit]:
-    """Kaplan-Meier fits of each (endpoint, arm) on the pooled patients of the arm."""
+def kaplan_meier_fits(patients: pd.DataFrame | SurvivalData,
+                      grid: np.ndarray | None = None) -> dict[tuple[str, str], KaplanMeierFit]:
+    """Kaplan-Meier fits of each (endpoint, arm) on the pooled patients of the arm; with ``grid``, each made
+    compact for that grid (:meth:`KaplanMeierFit.compact`) as soon as it is fitted."""
     data = _data(patients)
     fits = {}
     for endpoint in ENDPOINTS:
         rows, weeks, event = _endpoint(data, endpoint)
         for code in data.take(rows).arm_codes():
             index = rows & (data.arm == code)
-            fits[(endpoint, data.arms[code])] = km_fit(weeks[index], event[index])
+            fit = km_fit(weeks[index], event[index])
+            fits[(endpoint, data.arms[code])] = fit if grid is None else fit.compact(grid)
     return fits
+
+
+def incidence_weeks(horizon_weeks: float) -> np.ndarray:
+    """The weeks at which the survival tables read the cumulative incidences: the curves' grid, one year and the
+    horizon."""
+    return np.union1d(curve_weeks(horizon_weeks), [min(52.0, horizon_weeks), horizon_weeks])
 
 
 def _rmst_units(data: SurvivalData, rows: np.ndarray, weeks: np.ndarray, event: np.ndarray, code: int,

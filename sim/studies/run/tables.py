@@ -155,8 +155,9 @@ class RunFold:
         survivals, curve_sets = [], []
         for label, part in data.cohorts():  # the whole cohort, then each subgroup (if any)
             part_units = Units(["disease_free_weeks"], [(None, *by_label[label])])
-            incidence = cumulative_incidence(part, self.horizon, adverse_events)
-            fits = kaplan_meier_fits(part)
+            # Compact: a large run's Kaplan-Meier and Aalen-Johansen tables would have a row per patient.
+            incidence = cumulative_incidence(part, self.horizon, adverse_events, compact=True)
+            fits = kaplan_meier_fits(part, curve_weeks(self.horizon))
             tables = (survival_table(part, self.horizon, reference, adverse_events, incidence, fits, part_units),
                       survival_curves(part, self.horizon, incidence, fits=fits))
             if label is not None:
