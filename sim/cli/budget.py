@@ -39,7 +39,7 @@ PLOT_BYTES = 200_000_000
 """Drawing the figures (matplotlib)."""
 
 PATIENT_BYTES = 120
-"""Bytes of the main process per simulated patient: the survival arrays (59 bytes, made at their full length
+"""Bytes of the main process per simulated patient: the survival arrays (53 bytes, made at their full length
 at the start), and the copies of one arm's arrays while its curves are computed."""
 
 SINGLE_REPLICATION_FACTOR = 4.0
