@@ -38,9 +38,11 @@ WORKER_BYTES = 250_000_000
 PLOT_BYTES = 200_000_000
 """Drawing the figures (matplotlib)."""
 
-PATIENT_BYTES = 120
+PATIENT_BYTES = 150
 """Bytes of the main process per simulated patient: the survival arrays (53 bytes, made at their full length
-at the start), and the copies of one arm's arrays while its curves are computed."""
+at the start), and the copies of one arm's arrays while its curves are computed (measured by
+``benchmarks/main_job.py memory``: 1.7 GB for the largest process at 10^7 trajectories, about 145 bytes a patient
+beyond the interpreter and its libraries)."""
 
 SINGLE_REPLICATION_FACTOR = 4.0
 """Bytes of memory per byte of ``patients.csv`` of a run of one replication, whose intervals are over patients:
