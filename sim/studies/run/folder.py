@@ -22,6 +22,7 @@ from sim.outputs.folders import (
     new_run_dir,
     write_json,
     write_recorded,
+    write_text_atomic,
 )
 from sim.outputs.folders import run_info as folder_info
 from sim.outputs.provenance import provenance
@@ -173,8 +174,8 @@ def finish_folder(run_dir: Path, plots: bool = True, tables: RunTables | None = 
     if tables is None or derived is None:
         tables = write_tables(run_dir)
     else:
-        for name, frame in derived.items():
-            (run_dir / name).write_text(to_csv_text(frame), encoding="utf-8")
+        for name, frame in derived.items():  # whole or not at all, and an error names the file
+            write_text_atomic(run_dir / name, to_csv_text(frame))
     if plots:
         from sim.studies.run.figures import draw_figures  # matplotlib only when figures are wanted
 
