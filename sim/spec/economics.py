@@ -30,32 +30,34 @@ UtilityDecrement = Annotated[float, Field(ge=0.0, le=2.0, description="QALYs per
 class DiscountRates(Strict):
     """Annual discount rates of costs and of effects (QALYs), each between 0 and 0.2."""
 
-    costs: DiscountRate = 0.035
-    effects: DiscountRate = 0.035
+    costs: DiscountRate = Field(default=0.035, description="Annual discount rate of costs (0.035: 3.5% a year)")
+    effects: DiscountRate = Field(default=0.035,
+                                  description="Annual discount rate of effects, QALYs (0.035: 3.5% a year)")
 
 
 class StateUtilities(Strict):
     """Utility of each disease state: QALYs per year spent in it."""
 
-    active: Utility
-    response: Utility
-    remission: Utility
+    active: Utility = Field(description="Utility with active disease, in QALYs per year (1: full health, 0: dead)")
+    response: Utility = Field(description="Utility in partial response, in QALYs per year")
+    remission: Utility = Field(description="Utility in complete remission, in QALYs per year")
 
 
 class StateCosts(Strict):
     """Weekly cost of care in each disease state (visits, tests, concomitant drugs)."""
 
-    active: Money = 0.0
-    response: Money = 0.0
-    remission: Money = 0.0
+    active: Money = Field(default=0.0, description="Weekly cost with active disease, in the scenario's currency")
+    response: Money = Field(default=0.0, description="Weekly cost in partial response, in the scenario's currency")
+    remission: Money = Field(default=0.0, description="Weekly cost in complete remission, in the scenario's currency")
 
 
 class TherapyCosts(Strict):
     """What a therapy costs: per mg taken, per week on drug (monitoring, dispensing), per course started."""
 
-    per_mg: Money = 0.0
-    per_week_on_drug: Money = 0.0
-    per_course: Money = 0.0
+    per_mg: Money = Field(default=0.0, description="Cost of each mg of the drug taken, in the scenario's currency")
+    per_week_on_drug: Money = Field(default=0.0, description="Cost of each week on the drug (monitoring, "
+                                                             "dispensing), in the scenario's currency")
+    per_course: Money = Field(default=0.0, description="Cost of starting a course, in the scenario's currency")
 
 
 class Economics(Strict):
@@ -63,11 +65,13 @@ class Economics(Strict):
 
     currency: Annotated[str, Field(min_length=1, max_length=12, description="e.g. GBP, EUR, USD")]
     price_year: Annotated[int, Field(ge=1900, le=2200, description="the year prices are expressed in"), NotBool]
-    discount_per_year: DiscountRates = DiscountRates()
+    discount_per_year: DiscountRates = Field(default=DiscountRates(), description="Annual discount rates of costs and "
+                                                                          "effects")
     willingness_to_pay: Annotated[list[Annotated[float, Field(gt=0.0, allow_inf_nan=False), NotBool]],
                                   Field(min_length=1, description="thresholds per QALY; the first is primary")]
-    utilities: StateUtilities
-    state_costs_per_week: StateCosts = StateCosts()
+    utilities: StateUtilities = Field(description="Utility of each disease state, in QALYs per year")
+    state_costs_per_week: StateCosts = Field(default=StateCosts(),
+                                             description="Weekly cost of care in each disease state")
     population: Annotated[float, Field(gt=0.0, allow_inf_nan=False,
                                        description="patients per year the decision affects (for population EVPI)"),
                           NotBool] | None = None
