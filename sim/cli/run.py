@@ -17,19 +17,22 @@ from sim.cli.common import (
     out_problems,
     progress_bar,
     report_problems,
+    say,
     size_problems,
     study_kind,
+    terminal_width,
     workers_problems,
 )
 from sim.execute import WorkerLost, default_workers, scheduler_problems
 from sim.outputs.folders import FolderError
+from sim.outputs.text import measure, plural, significant, wrap
 from sim.spec.base import ScenarioError
 from sim.spec.load import load_scenario
 from sim.spec.paths import parse_set_option
 from sim.spec.scenario import Scenario
 from sim.studies.run import run_to_folder
 from sim.studies.run.evaluate import MIN_PRECISION_REPLICATIONS, planned
-from sim.studies.run.report import arm_table
+from sim.studies.run.report import terminal_tables
 from sim.studies.units import plan_units
 
 __all__ = ["DEFAULT_MAX_REPLICATIONS", "EXAMPLES", "load_with_options", "run_command", "run_parser"]
@@ -38,21 +41,31 @@ EXAMPLES = """\
 examples:
   python run.py scenarios/low_dose.yaml
   python run.py scenarios/low_dose.yaml --replications 10 --patients 200 --seed 7
-  python run.py scenarios/low_dose.yaml --set therapies.lenalidomide_5.relapse.after_stop.probability=0.6
+  python run.py scenarios/low_dose.yaml --set therapies.lenalidomide_5.max_courses=1
+  python run.py scenarios/low_dose.yaml --set reference_arm=thalidomide
+      compare every arm with thalidomide (also for a sweep's or PSA's base scenario)
   python run.py scenarios/low_dose.yaml --out results/my_run --workers 2 --no-plots
-  python run.py scenarios/low_dose.yaml --precision 2     replications until every CI is < 2 weeks wide
-  python run.py check scenarios/low_dose.yaml      validate a scenario (or sweep or trial file) without running it
-  python run.py plot results/low_dose/RUN_ID       redraw figures, derived tables and report.md (run, sweep or trial)
-  python run.py schema > scenario.schema.json      the scenario format as JSON Schema (also: schema sweep|trial)
-  python run.py scenarios/sweeps/one_way_weakest.yaml        a sensitivity sweep (a file with base: and sweep:)
-  python run.py scenarios/trials/time_to_relapse.yaml        trial planning (a file with base: and trial:)
-  python run.py verify                              the built-in verification suite
-  python run.py validate                            the model against the published trials
-
-  python run.py clean results                      remove what stopped commands left unfinished
+  python run.py scenarios/low_dose.yaml --precision 2
+      add replications until every arm's 95% interval is narrower than 2 weeks
+  python run.py scenarios/sweeps/one_way_weakest.yaml
+      a sensitivity sweep (a file with base: and sweep:)
+  python run.py scenarios/trials/time_to_relapse.yaml
+      trial planning (a file with base: and trial:)
+  python run.py check scenarios/low_dose.yaml
+      validate a scenario, sweep or trial file without running it
+  python run.py plot results/low_dose/RUN_ID
+      redraw the figures, derived tables and report.md of a run, sweep or trial folder
+  python run.py schema > scenario.schema.json
+      the scenario format as JSON Schema, every key described (also: schema sweep, schema trial)
+  python run.py verify
+      the built-in verification suite
+  python run.py validate
+      the model against the published trials
+  python run.py clean results
+      remove what stopped commands left unfinished
 
 exit status: 0 done, 2 bad input or a run that cannot be done or finished (one 'error: ...' line per
-problem), 130 interrupted (Ctrl-C, SIGTERM or SIGHUP).
+problem), 130 interrupted (Ctrl-C, SIGTERM or SIGHUP), 141 standard output closed early (| head).
 """
 
 
@@ -61,9 +74,9 @@ def run_parser() -> argparse.ArgumentParser:
         prog="run.py",
         description="Simulate the arms of a CLE treatment-strategy scenario and write a results folder "
                     "(scenario.yaml, patients.csv, events.csv, summary.csv, comparison.csv, survival.csv, "
-                    "survival_curves.csv, state_occupancy.csv, report.md, figures/, run.json).",
+                    "survival_curves.csv, state_occupancy.csv, report.md, figures/, run.json); print each "
+                    "arm's means and their differences from the reference arm.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("scenario", metavar="SCENARIO.yaml", help="the scenario file")
     parser.add_argument("--replications", type=int, metavar="N",
@@ -99,8 +112,8 @@ def run_parser() -> argparse.ArgumentParser:
                         help="with --precision: stop after N replications even if the precision is not "
                              "reached, with a warning (default 200)")
     parser.add_argument("--quiet", action="store_true",
-                        help="print nothing but errors and warnings; no progress bar (there is none either "
-                             "when standard error is not a terminal)")
+                        help="print only the results folder (and errors and warnings); no progress bar (there is "
+                             "none either when standard error is not a terminal)")
     parser.add_argument("--force", action="store_true",
                         help="run even when the estimated memory, disk or file size exceeds what this machine "
                              "has, or --workers exceeds its cores (refused otherwise, before anything runs)")
@@ -191,9 +204,10 @@ def run_command(argv: list[str]) -> int:
     if not args.quiet and is_terminal():
         plan = planned(scenario, args.precision, max_replications)
         if args.precision is None:
-            bar = progress_bar(len(plan_units(plan)), f"{plan.name}: {plan.replications} replications", "block")
-        else:
-            bar = progress_bar(plan.replications, f"{plan.name}: replications (at most)", "replication")
+            bar = progress_bar(len(plan_units(plan)), f"{plan.name}: {plural(plan.replications, 'replication')}",
+                               "block")
+        else:  # how many replications are needed is not known until they run: a count, no time left
+            bar = progress_bar(None, f"{plan.name}", " replications")
     try:
         try:
             outcome = run_to_folder(scenario, out=args.out, workers=workers, log_events=not args.no_events,
@@ -211,16 +225,21 @@ def run_command(argv: list[str]) -> int:
     precision = outcome.precision
     if precision is not None and not precision["reached"]:
         widest = precision["widest_arm"]
-        print(f"warning: precision not reached: stopped at --max-replications {precision['replications']}; the 95% "
-              f"interval of {widest}'s mean disease-free weeks is {precision['ci_width_weeks'][widest]:.3g} weeks "
-              f"wide (target < {args.precision:g}); results written to {outcome.path}", file=sys.stderr)
-    if not args.quiet:
-        import pandas as pd
-
-        with pd.option_context("display.width", 200, "display.max_columns", 20):
-            print(arm_table(outcome.summary).to_string())
-        if precision is not None and precision["reached"]:
-            print(f"\nprecision reached after {outcome.replications} replications (every arm's 95% interval "
-                  f"of mean disease-free weeks is narrower than {args.precision:g} weeks)")
-        print(f"\nresults: {outcome.path}")
+        say(f"warning: precision not reached: stopped at --max-replications {precision['replications']}; the 95% "
+            f"interval of {widest}'s mean disease-free weeks is {significant(precision['ci_width_weeks'][widest])} "
+            f"weeks wide (target < {args.precision:g}); results written to {outcome.path}", file=sys.stderr)
+    if args.quiet:
+        print(outcome.path)
+        return 0
+    ran = outcome.replications
+    print(wrap(f"{scenario.name}: {plural(ran, 'replication')} of {plural(scenario.cohort.size, 'patient')} per "
+               f"arm, followed for {scenario.follow_up_weeks:g} weeks; means with 95% intervals over replications, "
+               f"proportions in percent.", terminal_width()))
+    print()
+    print(terminal_tables(outcome.summary, outcome.comparison, scenario.reference_arm, terminal_width()))
+    if precision is not None and precision["reached"]:
+        print()
+        say(f"precision reached after {plural(ran, 'replication')} (every arm's 95% interval of mean "
+            f"disease-free weeks is narrower than {measure(f'{args.precision:g}', 'week')})")
+    print(f"\nresults: {outcome.path}")
     return 0

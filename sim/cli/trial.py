@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from sim.cli.budget import budget_problems, capacity, trial_need
 from sim.cli.common import (
@@ -15,10 +12,12 @@ from sim.cli.common import (
     leftover_warning,
     progress_bar,
     report_problems,
+    terminal_width,
     workers_problems,
 )
 from sim.execute import WorkerLost, default_workers, scheduler_problems
 from sim.outputs.folders import FolderError
+from sim.outputs.text import text_table, wrap
 from sim.spec.base import ScenarioError
 from sim.studies.trial import load_trial, run_trial_planning
 from sim.studies.trial.report import conclusion, format_power
@@ -84,13 +83,15 @@ def run_command(args: Any, argv: list[str]) -> int:
         if status is None:
             raise
         return status
-    if not args.quiet:
-        with pd.option_context("display.width", 200, "display.max_columns", 20):
-            print(format_power(plan.trial, outcome.power).to_string(index=False))
+    if args.quiet:
+        print(outcome.path)
+        return 0
+    width = terminal_width()
+    print(text_table(format_power(plan.trial, outcome.power), index=False, width=width))
+    print()
+    print(wrap(conclusion(plan, outcome.power), width))
+    if outcome.summaries.simon is not None:
         print()
-        print(textwrap.fill(conclusion(plan, outcome.power), 100))
-        if outcome.summaries.simon is not None:
-            print()
-            print(textwrap.fill(simon_sentence(plan, outcome.summaries.simon), 100))
-        print(f"\nresults: {outcome.path}")
+        print(wrap(simon_sentence(plan, outcome.summaries.simon), width))
+    print(f"\nresults: {outcome.path}")
     return 0
