@@ -1,3 +1,3 @@
-from sim.cli import main
+from sim.cli import exit_process, main
 
-raise SystemExit(main())
+exit_process(main())

@@ -12,17 +12,21 @@ from typing import Literal
 __all__ = ["ENDPOINTS", "OUTCOMES", "STATES", "STATE_LABELS", "Outcome", "forest_panels", "headline", "outcome",
            "subgroup_headline", "summary_metrics", "sweep_outcomes"]
 
-Kind = Literal["weeks", "proportion", "count"]
+Kind = Literal["weeks", "proportion", "count", "money", "qalys"]
 
 _UNITS: dict[str, tuple[str, str, float, int]] = {
     # kind: (unit of a mean, unit of a difference, display scale, decimals shown)
     "weeks": ("weeks", "weeks", 1.0, 1),
     "proportion": ("%", "percentage points", 100.0, 1),
     "count": ("per patient", "per patient", 1.0, 2),
+    "money": ("per patient, in the scenario's currency", "per patient, in the scenario's currency", 1.0, 0),
+    "qalys": ("QALYs per patient", "QALYs per patient", 1.0, 3),
 }
 _PANELS = {"weeks": ("Weeks", "difference (weeks)"),
            "proportion": ("Proportions", "difference (percentage points)"),
-           "count": ("Counts per patient", "difference (events per patient)")}
+           "count": ("Counts per patient", "difference (events per patient)"),
+           "money": ("Costs per patient (discounted)", "difference (scenario's currency)"),
+           "qalys": ("QALYs per patient (discounted)", "difference (QALYs)")}
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,14 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
     Outcome("discontinuations", "Discontinuations", "count", -1, headline=False),
     Outcome("courses", "Courses", "count", 0, headline=False, swept=False),
     Outcome("weeks_on_treatment", "Weeks on treatment", "weeks", 0, swept=False),
+    # Only in scenarios with an economics block: per patient over the observed time, discounted first.
+    Outcome("cost", "Cost", "money", -1, headline=False, optional=True),
+    Outcome("qalys", "QALYs", "qalys", +1, headline=False, optional=True),
+    Outcome("cost_undiscounted", "Cost, undiscounted", "money", -1, headline=False, swept=False, optional=True),
+    Outcome("qalys_undiscounted", "QALYs, undiscounted", "qalys", +1, headline=False, swept=False, optional=True),
+    # Derived by sweeps of a scenario with economics: QALYs times the primary threshold, minus cost.
+    Outcome("net_monetary_benefit", "Net monetary benefit", "money", +1, headline=False, swept=False,
+            optional=True),
 )}
 """Every summarised metric, in the order tables show them."""
 
@@ -118,7 +130,8 @@ def forest_panels() -> list[tuple[str, str, float, dict[str, str], int]]:
     panels = []
     for kind, (title, axis) in _PANELS.items():
         for better in (+1, -1, 0):
-            metrics = {name: o.label for name, o in OUTCOMES.items() if o.kind == kind and o.better == better}
+            metrics = {name: o.label for name, o in OUTCOMES.items() if o.kind == kind and o.better == better
+                       and not name.endswith("discounted")}
             if metrics:
                 panels.append((f"{title}: {_DIRECTIONS[better]}", axis, _UNITS[kind][2], metrics, better))
     return panels

@@ -179,17 +179,23 @@ def test_first_events_and_cumulative_incidence_by_hand():
                               ("a", "first_relapse"), ("a", "lost_to_follow_up")}
     rash = incidence[("a", "discontinuation.rash")].set_index("week")["estimate"]
     assert rash.loc[1.0] == pytest.approx(0.25)
+    assert rash.loc[3.0] == pytest.approx(0.25)  # the censoring at 3 is no event
     assert rash.loc[4.0] == pytest.approx(0.75)
     assert incidence[("a", "first_relapse")]["estimate"].iloc[-1] == pytest.approx(0.25)
     assert incidence[("a", "discontinuation.itch")]["estimate"].iloc[-1] == 0.0
     table = survival_table(patients, 5.0, "a", {"a": ["rash", "itch"]})
     at_end = table[(table["statistic"] == "cumulative_incidence") & (table["week"] == 5.0)].set_index("endpoint")
     assert at_end.loc["discontinuation.rash", "value"] == pytest.approx(0.75)
+    assert at_end.loc["discontinuation.itch", "value"] == 0.0  # declared, never happened
     assert at_end.loc["first_relapse", "value"] == pytest.approx(0.25)
 
 
 def test_aalen_johansen_interval_matches_lifelines():
-    """The cumulative-sum variance equals lifelines' row-by-row formula (no ties, so no jitter)."""
+    """The cumulative-sum variance equals lifelines' row-by-row formula (no ties, so no jitter).
+
+    The estimate itself comes from lifelines' fitter, so it is checked against an independent
+    computation instead (tests/test_reference_statistics.py: the product of transition matrices).
+    """
     from lifelines import AalenJohansenFitter
 
     rng = np.random.default_rng(11)
@@ -198,7 +204,6 @@ def test_aalen_johansen_interval_matches_lifelines():
     ours = aalen_johansen(weeks, causes, 1)
     fitter = AalenJohansenFitter(calculate_variance=True).fit(weeks, causes, event_of_interest=1)
     bands = np.sort(fitter.confidence_interval_.to_numpy(), axis=1)  # lifelines' column names are swapped
-    assert ours["estimate"].to_numpy() == pytest.approx(fitter.cumulative_density_.iloc[:, 0].to_numpy())
     keep = (ours["estimate"].to_numpy() > 0) & np.isfinite(bands).all(axis=1)
     assert keep.sum() > 50
     assert ours["ci_low"].to_numpy()[keep] == pytest.approx(bands[keep, 0])
@@ -281,3 +286,28 @@ def test_summarise_and_compare_pair_by_replication():
     half = T1 * 0.5
     assert comparison.loc["b", ["difference", "ci_low", "ci_high"]].tolist() == pytest.approx(
         [1.5, 1.5 - half, 1.5 + half])
+
+
+def test_summaries_keep_the_arms_order_and_use_patients_with_one_replication():
+    """Arms z then a (not alphabetical). One replication: the interval is over patients (z: 1, 2, 3:
+    mean 2, half-width t(0.975, 2) / sqrt(3)). compare pairs z's patients with a's."""
+    patients = patients_table([{"arm": arm, "patient": i, "disease_free_weeks": v}
+                               for arm, vs in (("z", (1.0, 2.0, 3.0)), ("a", (2.0, 2.0, 5.0)))
+                               for i, v in enumerate(vs)])
+    summary = summarise(patients, ["disease_free_weeks"])
+    assert summary["arm"].tolist() == ["z", "a"]
+    half = stats.t.ppf(0.975, 2) / math.sqrt(3)
+    assert summary.iloc[0][["mean", "ci_low", "ci_high"]].tolist() == pytest.approx([2.0, 2.0 - half, 2.0 + half])
+    differences = compare(patients, "z", ["disease_free_weeks"])  # a - z by patient: 1, 0, 2
+    assert differences["arm"].tolist() == ["a"]
+    assert differences.iloc[0]["difference"] == pytest.approx(1.0)
+    three = patients_table([{"arm": arm, "replication": r, "disease_free_weeks": float(r + (arm == "b"))}
+                            for arm in ("c", "b", "a") for r in range(3)])
+    assert compare(three, "c", ["disease_free_weeks"])["arm"].tolist() == ["b", "a"]
+    three = three[three["arm"] != "a"]
+    assert summarise(three, ["disease_free_weeks"])["arm"].tolist() == ["c", "b"]
+    # a replication the reference lacks is left out of the paired difference
+    partial = three[~((three["arm"] == "c") & (three["replication"] == 2))].copy()
+    partial.loc[(partial["arm"] == "b") & (partial["replication"] == 2), "disease_free_weeks"] = 50.0
+    row = compare(partial, "c", ["disease_free_weeks"]).iloc[0]
+    assert row["difference"] == pytest.approx(1.0) and row["ci_low"] == pytest.approx(1.0)

@@ -76,7 +76,7 @@ def test_first_course_response_draws_shared_across_arms(low_dose):
     s = _small(_with(low_dose, "therapies.thalidomide_100.response",
                      low_dose.therapies["lenalidomide_5"].response.model_dump(mode="json", exclude_none=True)))
     s = _with(_with(s, "therapies.thalidomide_100.adverse_events", {}), "therapies.lenalidomide_5.adverse_events", {})
-    # The same escalation rule too (lenalidomide's, DESIGN 2b.5): its draws are shared like the others.
+    # The same escalation rule too (lenalidomide's, docs/model.md 2b.5): its draws are shared like the others.
     s = _with(s, "therapies.thalidomide_100.escalation",
               low_dose.therapies["lenalidomide_5"].escalation.model_dump(mode="json"))
     a = pd.DataFrame(simulate(s, "thalidomide", 0).patients)
@@ -140,9 +140,12 @@ def test_workers_one_and_two_write_identical_files(low_dose, tmp_path):
         two = run_to_folder(s, out=tmp_path / "two", workers=2, plots=False).path
     finally:
         experiment.BLOCK_PATIENTS = old
-    for name in ("scenario.yaml", "patients.csv", "events.csv", "summary.csv", "comparison.csv", "report.md"):
-        if name == "report.md":
-            continue  # it quotes the wall time and worker count
+    written = {p.name for p in one.iterdir() if p.is_file()}
+    # report.md quotes the wall time and worker count, run.json records them
+    compared = ("scenario.yaml", "patients.csv", "events.csv", "summary.csv", "comparison.csv", "survival.csv",
+                "survival_curves.csv", "state_occupancy.csv")
+    assert written - set(compared) == {"report.md", "run.json"}
+    for name in compared:
         assert (one / name).read_bytes() == (two / name).read_bytes(), name
 
 

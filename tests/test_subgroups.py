@@ -76,22 +76,49 @@ def test_single_subgroup_with_override_reproduces_whole_cohort_run():
 
 
 def test_summary_and_comparison_have_subgroup_rows():
+    """Arm a always responds; arm b responds with probability 0.5 in subgroup x and 0.2 in y (shares
+    0.5 each), 3 replications of 400 patients.
+
+    Expected means (the parameters): b in x 0.5, in y 0.2, whole cohort 0.5 * 0.5 + 0.5 * 0.2 = 0.35;
+    b - a: -0.5, -0.8, -0.65. Tolerance 4 binomial SE of each row's own patients (the whole cohort's
+    response is Bernoulli(0.35) per patient, subgroup drawn at random). Each interval is the t
+    interval (2 df, t = 4.303) of that subgroup's three replication means, computed here by hand.
+    """
     s = scenario({"a": therapy(), "b": therapy(drug="drug_b", response={"probability": 0.5})},
-                 cohort={"size": 400, "subgroups": {"x": {"share": 0.5}, "y": {"share": 0.5}}}, replications=3)
+                 cohort={"size": 400, "subgroups": {
+                     "x": {"share": 0.5}, "y": {"share": 0.5, "overrides": {"b": {"response.probability": 0.2}}}}},
+                 replications=3)
     frames = [patients_frame(simulate(s, arm, r).patients, patient_columns(s)) for r in range(3) for arm in s.arms]
     patients = pd.concat(frames, ignore_index=True)
     summary = summarise(patients)
     assert list(summary.columns) == ["arm", "subgroup", "metric", "mean", "ci_low", "ci_high", "pi_low", "pi_high"]
-    assert set(summary["subgroup"]) == {"all", "x", "y"}
+    assert list(dict.fromkeys(summary["subgroup"])) == ["all", "x", "y"]
     # P(at least r of n) needs cohorts of one size: the whole cohort has them, a subgroup's size varies
     at_least = summary[summary["metric"].str.contains("_at_least_")]
     assert len(at_least) and set(at_least["subgroup"]) == {"all"}
     assert "responded_at_least_200_of_400" in set(at_least["metric"])
-    whole = summary[(summary["subgroup"] == "all") & (summary["metric"] == "responded")].set_index("arm")["mean"]
-    assert whole["a"] == 1.0 and 0.3 < whole["b"] < 0.7
+    responded = summary[summary["metric"] == "responded"].set_index(["subgroup", "arm"])
     comparison = compare(patients, "a")
     assert list(comparison.columns) == ["arm", "subgroup", "metric", "difference", "ci_low", "ci_high"]
-    assert set(comparison["subgroup"]) == {"all", "x", "y"}
+    difference = comparison[comparison["metric"] == "responded"].set_index(["subgroup", "arm"])
+    b = patients[patients["arm"] == "b"]
+    share_x = float((b["subgroup"] == "x").mean())
+    assert abs(share_x - 0.5) < 4 * math.sqrt(0.25 / len(b))
+    t2 = 0.95 / math.sqrt(2 * 0.975 * 0.025)  # t(0.975, 2) in closed form
+    for group, p, n in (("all", 0.35, len(b)), ("x", 0.5, (b["subgroup"] == "x").sum()),
+                        ("y", 0.2, (b["subgroup"] == "y").sum())):
+        se = math.sqrt(p * (1 - p) / n)
+        assert abs(responded.loc[(group, "b"), "mean"] - p) < 4 * se, group
+        assert abs(difference.loc[(group, "b"), "difference"] - (p - 1.0)) < 4 * se, group
+        assert responded.loc[(group, "a"), ["mean", "ci_low", "ci_high"]].tolist() == [1.0, 1.0, 1.0]
+        rows = b if group == "all" else b[b["subgroup"] == group]
+        means = rows.groupby("replication")["responded"].mean().to_numpy(dtype=float)
+        half = t2 * means.std(ddof=1) / math.sqrt(3)
+        assert responded.loc[(group, "b"), ["mean", "ci_low", "ci_high"]].tolist() == pytest.approx(
+            [means.mean(), means.mean() - half, means.mean() + half])
+        # a responds always, so b - a is b's replication means minus 1, with the same interval width
+        assert difference.loc[(group, "b"), ["ci_low", "ci_high"]].tolist() == pytest.approx(
+            [means.mean() - 1 - half, means.mean() - 1 + half])
 
 
 def test_scenario_without_subgroups_has_no_subgroup_column():
@@ -155,8 +182,6 @@ def test_survival_tables_have_whole_cohort_then_subgroup_rows(tmp_path: Path):
     """Fixed pathways: response at week 2, remission 4 weeks later ('fast') or 10 ('slow'), then
     on drug to the end of follow-up (100 weeks). So each subgroup's median time to complete response
     is 6 or 12 weeks exactly, and its mean disease-free time 94 or 88 weeks."""
-    from sim.outputs.tables import read_patients
-    from sim.stats.survival_tables import survival_table, whole_cohort
     from sim.studies.run import run_to_folder
 
     s = two_groups(size=200, replications=2)
@@ -176,9 +201,37 @@ def test_survival_tables_have_whole_cohort_then_subgroup_rows(tmp_path: Path):
         assert value(group, "disease_free", "mean_weeks") == pytest.approx(100.0 - remission, abs=1e-6)
     counts = [value(g, "time_to_dropout", "patients") for g in ("all", "fast", "slow")]
     assert counts[0] == 400 and counts[1] + counts[2] == 400 and min(counts[1:]) > 100
-    # the whole cohort's rows are the table of all patients, as without subgroups
-    expected = survival_table(read_patients(out / "patients.csv"), 100.0, s.reference_arm)
-    pdt.assert_frame_equal(whole_cohort(survival).reset_index(drop=True), expected, check_dtype=False)
+    # The whole cohort's rows by hand from the fast patients f_r of replication r (of 200): complete
+    # response at 6 or 12 weeks, so its restricted mean is (6 f_r + 12 (200 - f_r)) / 200 and the
+    # disease-free mean (94 f_r + 88 (200 - f_r)) / 200; over two replications, the t interval with
+    # 1 df (12.706). No dropout or relapse: restricted means of 100 weeks, no events, incidences 0.
+    patients = pd.read_csv(out / "patients.csv")
+    fast = patients.groupby("replication")["subgroup"].apply(lambda g: float((g == "fast").sum())).to_numpy()
+    t1 = math.tan(math.pi * 0.475)  # t(0.975, 1): the Cauchy quantile
+    for endpoint, statistic, at_fast, at_slow in (("time_to_complete_response", "rmst_weeks", 6.0, 12.0),
+                                                  ("disease_free", "mean_weeks", 94.0, 88.0)):
+        per_replication = (at_fast * fast + at_slow * (200 - fast)) / 200
+        centre, half = per_replication.mean(), t1 * per_replication.std(ddof=1) / math.sqrt(2)
+        row = survival[(survival["subgroup"] == "all") & (survival["endpoint"] == endpoint)
+                       & (survival["statistic"] == statistic)].iloc[0]
+        assert [row["value"], row["ci_low"], row["ci_high"]] == pytest.approx([centre, centre - half, centre + half])
+    assert value("all", "time_to_complete_response", "median_weeks") == (6.0 if fast.sum() >= 200 else 12.0)
+    assert value("all", "time_to_complete_response", "events") == 400
+    for endpoint in ("time_to_dropout", "time_to_relapse_after_remission"):
+        assert value("all", endpoint, "events") == 0
+        assert value("all", endpoint, "rmst_weeks") == pytest.approx(100.0)
+    whole = survival[(survival["subgroup"] == "all")]
+    at_risk = whole[(whole["endpoint"] == "time_to_complete_response") & (whole["statistic"] == "at_risk")]
+    assert at_risk["week"].tolist() == [13.0 * k for k in range(8)]
+    assert at_risk["value"].tolist() == [400.0] + [0.0] * 7  # every remission by week 12
+    incidence = whole[whole["statistic"] == "cumulative_incidence"]
+    assert set(incidence["endpoint"]) == {"first_relapse", "lost_to_follow_up"}
+    assert (incidence["value"] == 0).all() and sorted(set(incidence["week"])) == [52.0, 100.0]
+    # the subgroups' rows have the same shape as the whole cohort's
+    shape = whole.groupby(["endpoint", "statistic"]).size()
+    for group in ("fast", "slow"):
+        rows = survival[survival["subgroup"] == group]
+        pdt.assert_series_equal(rows.groupby(["endpoint", "statistic"]).size(), shape)
     curves = pd.read_csv(out / "survival_curves.csv", dtype={"arm": str, "subgroup": str})
     assert list(curves.columns[:2]) == ["arm", "subgroup"]
     assert set(curves["subgroup"]) == {"all", "fast", "slow"}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from conftest import ROOT, scenario, therapy
@@ -212,21 +213,25 @@ def test_logrank_matches_lifelines_with_ties():
 
 
 def test_binary_tests_match_scipy():
+    from test_reference_statistics import fisher_by_hand
+
     for x1, n1, x0, n0 in [(10, 30, 20, 30), (5, 12, 9, 15), (0, 10, 4, 10)]:
         e = np.array([1.0] * x1 + [0.0] * (n1 - x1))
         c = np.array([1.0] * x0 + [0.0] * (n0 - x0))
         table = [[x1, n1 - x1], [x0, n0 - x0]]
         _, p = compare_arms("chi2", "two-sided", c, e)
         assert p == pytest.approx(stats.chi2_contingency(table, correction=False)[1], rel=1e-9)
-        for alternative in ("two-sided", "greater", "less"):
-            effect, p = compare_arms("fisher", alternative, c, e)
-            assert p == pytest.approx(stats.fisher_exact(table, alternative=alternative)[1])
+        for alternative in ("two-sided", "greater", "less"):  # Fisher: the code calls scipy, so the
+            effect, p = compare_arms("fisher", alternative, c, e)  # reference is the hypergeometric sum
+            assert p == pytest.approx(fisher_by_hand(x1, n1, x0, n0, alternative), rel=1e-9)
             assert effect == pytest.approx(x1 / n1 - x0 / n0)
     # every patient alike: no evidence, p = 1
     assert compare_arms("chi2", "two-sided", np.ones(5), np.ones(5))[1] == 1.0
 
 
 def test_continuous_tests_match_scipy():
+    from test_reference_statistics import mann_whitney_exact
+
     rng = np.random.default_rng(5)
     for n0, n1 in [(30, 25), (5, 6), (12, 40)]:
         control, experimental = np.round(rng.exponential(5, n0), 1), np.round(rng.exponential(6, n1), 1)
@@ -238,9 +243,9 @@ def test_continuous_tests_match_scipy():
             _, p = compare_arms("welch_t", alternative, control, experimental)
             assert p == pytest.approx(stats.ttest_ind(experimental, control, equal_var=False,
                                                       alternative=alternative).pvalue, rel=1e-9)
-        exact = rng.permutation(np.arange(11.0))  # no ties, at most 8 per arm: scipy's exact distribution
-        assert compare_arms("mann_whitney", "two-sided", exact[:5], exact[5:])[1] == pytest.approx(
-            stats.mannwhitneyu(exact[5:], exact[:5]).pvalue)
+        exact = rng.permutation(np.arange(11.0))  # no ties, at most 8 per arm: the exact distribution,
+        assert compare_arms("mann_whitney", "two-sided", exact[:5], exact[5:])[1] == pytest.approx(  # enumerated
+            mann_whitney_exact(list(exact[:5]), list(exact[5:]), "two-sided"))
 
 
 def test_one_sided_direction_is_experimental_against_control():
@@ -323,16 +328,27 @@ def test_type_one_error_of_every_test_stays_at_alpha_many_trials(tmp_path):
     check_type_one_error(null_rejection_rates(tmp_path, simulations, 50), simulations)
 
 
+def pooled_z_p(x1: int, x0: int, n: int) -> float:
+    """Two-sided p of the pooled two-proportion z-test (Pearson's chi-square without correction),
+    from its formula: z = (x1/n - x0/n) / sqrt(pbar qbar 2/n), p = erfc(|z| / sqrt 2); 1 when pbar is 0 or 1."""
+    pooled = (x0 + x1) / (2 * n)
+    if pooled in (0.0, 1.0):
+        return 1.0
+    z = (x1 - x0) / n / math.sqrt(pooled * (1 - pooled) * 2 / n)
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
 def exact_power(n: int, p0: float, p1: float, test: str, alpha: float) -> float:
-    """Power of a two-sided test of two binomial(n, p) arms by enumerating every 2x2 table."""
-    x = np.arange(n + 1)
-    w0, w1 = stats.binom.pmf(x, n, p0), stats.binom.pmf(x, n, p1)
+    """Power of a two-sided test of two binomial(n, p) arms by enumerating every 2x2 table, with each
+    table's p-value computed here from its definition (not by the code under test)."""
+    from test_reference_statistics import fisher_by_hand
+
+    w0, w1 = stats.binom.pmf(np.arange(n + 1), n, p0), stats.binom.pmf(np.arange(n + 1), n, p1)
     total = 0.0
-    for a in x:
-        for b in x:
-            control = np.array([1.0] * a + [0.0] * (n - a))
-            experimental = np.array([1.0] * b + [0.0] * (n - b))
-            if compare_arms(test, "two-sided", control, experimental)[1] <= alpha:
+    for a in range(n + 1):
+        for b in range(n + 1):
+            p = fisher_by_hand(b, n, a, n, "two-sided") if test == "fisher" else pooled_z_p(b, a, n)
+            if p <= alpha:
                 total += w0[a] * w1[b]
     return total
 
@@ -353,7 +369,7 @@ def test_power_of_a_binary_endpoint_matches_the_analytic_power(tmp_path):
     """Complete response at week 4 with fixed timing: each arm is binomial(n, p) and the power is analytic.
 
     Chi-square: the normal approximation (accurate to < 0.003 at these sizes) and exact
-    enumeration; Fisher: exact enumeration with scipy's test. Tolerance 4 binomial SE.
+    enumeration; Fisher: exact enumeration with the hypergeometric p-value. Tolerance 4 binomial SE.
     """
     p0, p1, sizes, simulations, alpha = 0.5, 0.75, [30, 60], 1500, 0.05
     fixed = {"time_to_response": 2, "time_to_complete": 0, "complete_probability": 1.0}
@@ -451,6 +467,16 @@ def test_results_are_identical_with_one_or_two_workers(tmp_path):
     assert power[0] == ("patients_per_arm,power,ci_low,ci_high,hazard_ratio,expected_events,mean_duration_weeks,"
                         "p90_duration_weeks,feasible")
     assert len(power) == 3
+    # power.csv's interval is Wilson's 95% score interval of the rejections counted in trials.csv
+    # (written to six decimals)
+    from test_reference_statistics import wilson
+
+    table = pd.read_csv(tmp_path / "w1" / "power.csv").set_index("patients_per_arm")
+    counted = pd.read_csv(tmp_path / "w1" / "trials.csv").groupby("patients_per_arm")["reject"].agg(["sum", "count"])
+    for n, row in counted.iterrows():
+        low, high = wilson(int(row["sum"]), int(row["count"]))
+        assert table.loc[n, ["power", "ci_low", "ci_high"]].tolist() == pytest.approx(
+            [row["sum"] / row["count"], low, high], abs=5e-7)
     trials = (tmp_path / "w1" / "trials.csv").read_text().splitlines()
     assert len(trials) == 1 + 2 * 150
     resolved = yaml.safe_load((tmp_path / "w1" / "trial.yaml").read_text())

@@ -6,7 +6,9 @@ import os
 import sys
 from collections.abc import Callable
 
-__all__ = ["main"]
+__all__ = ["exit_process", "main"]
+
+INTERRUPTED = 130
 
 
 def _commands() -> dict[str, Callable[[list[str]], int]]:
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                 status = _commands()[argv[0]](argv[1:])
             elif not argv:
                 run_parser().print_usage(sys.stderr)
-                print(f"error: run.py: give a YAML file or one of: {', '.join(COMMANDS)} (see --help)",
+                print("error: run.py: give a scenario, sweep or trial file, or a command (see --help for the commands)",
                       file=sys.stderr)
                 status = 2
             else:
@@ -61,7 +63,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as err:  # stopped before or after a command's own handling
         how = f" by {err.args[0]}" if err.args and isinstance(err.args[0], str) else ""
         print(f"interrupted{how}: nothing was written", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except MemoryError:
         print("error: run.py: out of memory; nothing was written", file=sys.stderr)
         return 2
+
+
+def exit_process(status: int) -> None:
+    """End the process with ``status``. An interrupted command (130) has already removed its work folder
+    and ended its workers: it leaves at once, without joining the process pool's internal threads,
+    which can wait for tasks a killed worker never returns (seen under load: more than two minutes
+    between "interrupted ..." and the exit)."""
+    if status == INTERRUPTED:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(status)
+    raise SystemExit(status)
+
+
+def console() -> None:
+    """The ``cle-sim`` console script."""
+    exit_process(main())

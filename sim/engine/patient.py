@@ -9,6 +9,7 @@ from typing import Any
 import simpy
 
 from sim.engine.draws import Draws
+from sim.engine.economics import Valuation, flow
 from sim.engine.exposure import DONE, next_exposure, redraw_exposure, start_exposure
 from sim.engine.plans import AFTER_CONTINUE, AFTER_REDUCE, AFTER_TAPER, Plan
 from sim.engine.records import ACTIVE, FULL, OFF, REDUCED, REMISSION, RESPONSE, TAPER
@@ -32,7 +33,8 @@ _NO_DUE: list[float] = []  # never changed: a course that needs ``due`` makes it
 
 
 def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, follow_up: float, draws: Draws,
-             log: list[Any] | None, rows: list[Any], dosed: int) -> Generator[simpy.Event, Any, None]:
+                    log: list[Any] | None, rows: list[Any], dosed: int,
+                    valuation: Valuation | None = None) -> Generator[simpy.Event, Any, None]:
     """One patient's course through the lines of an arm, as a SimPy process.
 
     The state lives in local variables, and each rule is written once, in the branch of the event
@@ -54,7 +56,11 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
     next drawn event) and the earliest of ``due``.
 
     Time is accumulated in one place, for the interval up to the next event: disease-free time, time
-    on treatment and dose, at the current state and dose level.
+    on treatment and dose, at the current state and dose level; with a ``valuation`` (the scenario's
+    economics, engine/economics.py), also costs and QALYs, discounted and not: the state's weekly cost
+    and utility, the drug's weekly and per-mg cost while on drug, a cost at each course start and
+    adverse event, and an adverse event's utility decrement for its weeks (to the end of observation
+    for permanent harm), all over the observed time.
     """
     now = 0.0
     disease = ACTIVE
@@ -93,6 +99,13 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
     done: frozenset[tuple[str, str]] = _NONE  # (drug, event) of cumulative-dose events that occurred
     due: list[float] = _NO_DUE  # replaced at the start of each course of a plan with events that follow the dose
     matrix_week = _INF
+    valued_run = valuation is not None
+    if valuation is not None:
+        cost_rate, effect_rate, same_rate = valuation.cost_rate, valuation.effect_rate, valuation.same_rate
+        state_cost, state_utility = valuation.state_cost, valuation.state_utility
+        exp = math.exp
+    cost = qalys = cost_plain = qalys_plain = 0.0
+    cost_weight = effect_weight = 1.0  # discount weights at `now`
 
     while True:
         if action:
@@ -130,6 +143,9 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                     number = courses_of.get(therapy, 0) + 1
                     courses_of[therapy] = number
                     level = FULL
+                    if valued_run:
+                        cost += plan.values.per_course * cost_weight
+                        cost_plain += plan.values.per_course
                     relapse_week = _INF
                     if log is not None:
                         log.append(now)
@@ -191,6 +207,25 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                 on_treatment += dt
                 if mg_per_week is not None:
                     dose[dose_index] += mg_per_week * dt
+            if valued_run:
+                weight = exp(-cost_rate * t)
+                span = (cost_weight - weight) / cost_rate if cost_rate else dt  # the interval, discounted
+                if level is OFF:
+                    per_week = state_cost[disease]
+                else:
+                    values = plan.values
+                    per_week = state_cost[disease] + values.per_week + (values.per_mg * mg_per_week
+                                                                        if mg_per_week else 0.0)
+                cost += per_week * span
+                cost_plain += per_week * dt
+                cost_weight = weight
+                if not same_rate:
+                    weight = exp(-effect_rate * t)
+                    span = (effect_weight - weight) / effect_rate if effect_rate else dt
+                effect_weight = weight
+                utility = state_utility[disease]
+                qalys += utility * span
+                qalys_plain += utility * dt
             now = t
         if ending:
             break
@@ -335,6 +370,15 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
             if log is not None:
                 log.append(now)
                 log.append(plan.log_adverse[index])
+            valued = plan.values.events[index] if valued_run else None
+            if valued is not None:
+                cost += valued[0] * cost_weight
+                cost_plain += valued[0]
+                if valued[1]:  # a utility decrement for its weeks, within the observed time
+                    until = min(now + valued[2], end_week)
+                    lost = flow(effect_rate, effect_weight, math.exp(-effect_rate * until), until - now)
+                    qalys -= valued[1] * lost
+                    qalys_plain -= valued[1] * (until - now)
             if plan.irreversible and plan.irreversible[index] > 0.0:
                 if exposure is not None and exposure.cumulative:
                     chance = draws.uniforms(exposure.irreversible_purpose).item(j)
@@ -343,6 +387,10 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                 if chance < plan.irreversible[index]:
                     if irreversible_week is None:
                         irreversible_week = now
+                    if valued is not None and valued[3]:  # permanent: to the end of observation
+                        lost = flow(effect_rate, effect_weight, math.exp(-effect_rate * end_week), end_week - now)
+                        qalys -= valued[3] * lost
+                        qalys_plain -= valued[3] * (end_week - now)
                     if log is not None:
                         log.append(now)
                         log.append(plan.log_irreversible[index])
@@ -381,4 +429,5 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
     # In the order of records.PATIENT_FIELDS.
     rows[j] = (first_response, first_remission, disease_free, relapses, first_relapse, relapse_after_remission,
                dropout_reason, dropout_week, adverse_events, discontinuations, ordinal, on_treatment, disease,
-               dose, irreversible_week)
+               dose, irreversible_week,
+               (cost, qalys, cost_plain, qalys_plain) if valued_run else None)

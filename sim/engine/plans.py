@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from sim.engine.economics import TherapyValues
 from sim.engine.records import FULL, OFF, REDUCED, TAPER
 from sim.engine.streams import Streams
 from sim.spec.scenario import Scenario
@@ -20,7 +21,7 @@ AFTER_CONTINUE, AFTER_STOP, AFTER_TAPER, AFTER_REDUCE = 0, 1, 2, 3
 
 class Exposure:
     """An adverse event that follows the dose: a hazard scaled by the current dose, or a cumulative-dose
-    threshold (DESIGN 2b, rules 2 and 3). Its time is worked out again whenever the dose changes."""
+    threshold (docs/model.md 2b, rules 2 and 3). Its time is worked out again whenever the dose changes."""
 
     __slots__ = ("index", "name", "cumulative", "first_only", "mean_weeks", "exponent", "full_mg_per_week",
                  "threshold", "key", "threshold_purpose", "discontinue_purpose", "irreversible_purpose")
@@ -54,10 +55,12 @@ class Plan:
                  "log_lost", "log_end", "log_course_start", "escalation_week", "escalates", "escalation_mg_per_week",
                  "p_escalation", "escalation_window", "on_reduced_mean", "relapses_on_reduced", "first_course_only",
                  "course_events", "dynamic", "irreversible", "log_escalation", "log_reduction", "log_irreversible",
-                 "same_drug", "threshold_only", "threshold_key", "course_start")
+                 "same_drug", "threshold_only", "threshold_key", "course_start", "values")
 
-    def __init__(self, name: str, therapy: Therapy, dosed_drugs: list[str], same_drug: tuple[str, ...] = ()):
+    def __init__(self, name: str, therapy: Therapy, dosed_drugs: list[str], same_drug: tuple[str, ...] = (),
+                 economics: bool = False):
         response = therapy.response
+        self.values = TherapyValues(therapy) if economics else None
         self.name = name
         self.drug = therapy.drug
         dose = therapy.dose_mg_per_day
@@ -88,7 +91,7 @@ class Plan:
              None if ae.cumulative else ae.onset_distribution, ae.discontinue_probability)
             for index, (ae_name, ae) in enumerate(events.items())
         )
-        # DESIGN 2b. Each rule costs the hot loop only when the therapy uses it.
+        # docs/model.md section 2b. Each rule costs the hot loop only when the therapy uses it.
         escalation = therapy.escalation
         self.escalates = escalation is not None
         self.escalation_week = escalation.at_week if escalation is not None else math.inf
@@ -172,13 +175,15 @@ def _arm_lines(scenario: Scenario, arm: str) -> dict[str | None, list[Plan]]:
     dosed = scenario.drugs_with_dose
     drug_of = {n: t.drug for n, t in scenario.therapies.items()}
     same = {n: tuple(m for m in drug_of if m != n and drug_of[m] == drug_of[n]) for n in names}
-    plans = {n: Plan(n, scenario.therapies[n], dosed, same[n]) for n in names}
+    valued = scenario.economics is not None
+    plans = {n: Plan(n, scenario.therapies[n], dosed, same[n], valued) for n in names}
     if groups is None:
         return {None: [plans[n] for n in names]}
     lines: dict[str | None, list[Plan]] = {}
     for group, spec in groups.items():
         lines[group] = [
-            Plan(n, resolve_therapy(scenario.therapies[n], spec.overrides[n]), dosed, same[n]) if n in spec.overrides
+            Plan(n, resolve_therapy(scenario.therapies[n], spec.overrides[n]), dosed, same[n], valued)
+            if n in spec.overrides
             else plans[n]
             for n in names
         ]

@@ -8,8 +8,9 @@ from typing import Any
 
 from sim.spec.scenario import Scenario
 
-__all__ = ["ACTIVE", "EVENT_COLUMNS", "FLOAT_COLUMNS", "FULL", "IRREVERSIBLE_COLUMNS", "OFF", "PATIENT_FIELDS",
-           "REDUCED", "REMISSION", "RESPONSE", "TAPER", "BlockResult", "merge_blocks", "patient_columns"]
+__all__ = ["ACTIVE", "ECONOMIC_COLUMNS", "EVENT_COLUMNS", "FLOAT_COLUMNS", "FULL", "IRREVERSIBLE_COLUMNS", "OFF",
+           "PATIENT_FIELDS", "REDUCED", "REMISSION", "RESPONSE", "TAPER", "BlockResult", "merge_blocks",
+           "patient_columns"]
 
 ACTIVE, RESPONSE, REMISSION = "active", "response", "remission"
 FULL, TAPER, REDUCED, OFF = "full", "taper", "reduced", "off"
@@ -39,13 +40,16 @@ RECORD_COLUMNS = [
 ]
 
 
+ECONOMIC_COLUMNS = ["cost", "qalys", "cost_undiscounted", "qalys_undiscounted"]
+"""Columns of a scenario with an economics block (last): per patient, discounted first."""
+
 IRREVERSIBLE_COLUMNS = ["irreversible_harm", "irreversible_harm_week"]
 """Columns of a scenario whose adverse events may leave permanent harm (after ``discontinuations``)."""
 
 
 PATIENT_FIELDS = ("first_response", "first_remission", "disease_free", "relapses", "first_relapse",
                   "relapse_after_remission", "dropout_reason", "dropout_week", "adverse_events", "discontinuations",
-                  "courses", "on_treatment", "final_state", "doses", "irreversible_week")
+                  "courses", "on_treatment", "final_state", "doses", "irreversible_week", "economics")
 """The order of the values in the record the patient process leaves when its observation ends."""
 
 FLOAT_COLUMNS = {
@@ -59,6 +63,7 @@ FLOAT_COLUMNS = {
     "irreversible_harm_week",
     "weeks_on_treatment",
     "observed_weeks",
+    *ECONOMIC_COLUMNS,
 }
 """Columns of weeks or fractions: missing ("did not happen") is NaN, written empty."""
 
@@ -72,7 +77,8 @@ def patient_columns(scenario: Scenario) -> list[str]:
     if scenario.records_irreversible_harm:
         at = RECORD_COLUMNS.index("discontinuations") + 1
         records = RECORD_COLUMNS[:at] + IRREVERSIBLE_COLUMNS + RECORD_COLUMNS[at:]
-    return keys + records + [f"dose_mg_{drug}" for drug in scenario.drugs_with_dose]
+    economics = ECONOMIC_COLUMNS if scenario.economics is not None else []
+    return keys + records + [f"dose_mg_{drug}" for drug in scenario.drugs_with_dose] + economics
 
 
 class BlockResult:

@@ -18,9 +18,10 @@ import numpy as np
 import simpy
 
 from sim.engine.draws import Draws
+from sim.engine.economics import Valuation
 from sim.engine.patient import patient_pathway
 from sim.engine.plans import assign_subgroups, compiled_lines
-from sim.engine.records import PATIENT_FIELDS, BlockResult, patient_columns
+from sim.engine.records import ECONOMIC_COLUMNS, PATIENT_FIELDS, BlockResult, patient_columns
 from sim.engine.streams import Streams
 from sim.spec.scenario import Scenario
 
@@ -62,6 +63,20 @@ def simulate(scenario: Scenario, arm: str, replication: int, start: int = 0, sto
             gc.enable()
 
 
+
+_VALUATIONS: dict[int, tuple[Scenario, Valuation | None]] = {}
+
+
+def valuation_of(scenario: Scenario) -> Valuation | None:
+    """The scenario's economics compiled for the patient process (None without an economics block)."""
+    entry = _VALUATIONS.get(id(scenario))
+    if entry is None or entry[0] is not scenario:
+        if len(_VALUATIONS) >= 32:  # a bound, for sweeps that see many scenarios
+            _VALUATIONS.clear()
+        entry = _VALUATIONS[id(scenario)] = (scenario, Valuation(scenario.economics) if scenario.economics else None)
+    return entry[1]
+
+
 def _simulate(scenario: Scenario, arm: str, replication: int, start: int, stop: int | None, batch_size: int,
               log_events: bool, event_sample: int | None) -> BlockResult:
     stop = scenario.cohort.size if stop is None else stop
@@ -83,12 +98,13 @@ def _simulate(scenario: Scenario, arm: str, replication: int, start: int, stop: 
     logs: list[list[Any] | None] = [[] for _ in range(logged)] + [None] * (n - logged)
     rows: list[Any] = [None] * n
     dosed = len(dosed_drugs)
+    valuation = valuation_of(scenario)
     for first in range(0, n, batch_size):
         env = simpy.Environment()
         timeout, process = env.timeout, env.process
         for j in range(first, min(first + batch_size, n)):
             process(patient_pathway(timeout, j, lines_by_group[subgroups[j]], ends[j], follow_up, draws, logs[j],
-                                    rows, dosed))
+                                    rows, dosed, valuation))
         env.run()
     draws.close()
 
@@ -129,5 +145,8 @@ def _simulate(scenario: Scenario, arm: str, replication: int, start: int, stop: 
         table["irreversible_harm_week"] = list(fields["irreversible_week"])
     for index, drug in enumerate(dosed_drugs):
         table[f"dose_mg_{drug}"] = list(map(itemgetter(index), doses))
+    if valuation is not None:
+        for index, column in enumerate(ECONOMIC_COLUMNS):
+            table[column] = list(map(itemgetter(index), fields["economics"]))
     # Each log is in time order and the logs are in patient order: no sort needed.
     return BlockResult({c: table[c] for c in patient_columns(scenario)}, replication, arm, start, logs[:logged])  # type: ignore[arg-type]

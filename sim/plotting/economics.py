@@ -28,8 +28,8 @@ def _threshold_lines(ax: plt.Axes, thresholds: list[float], currency: str) -> No
 
 def ce_plane(table: pd.DataFrame, reference_arm: str, thresholds: list[float], currency: str,
              ax: plt.Axes | None = None, colours: dict[str, str] | None = None) -> plt.Axes:
-    """Each arm's mean incremental QALYs and cost against the reference arm, with 95% interval bars and the
-    frontier of non-dominated arms.
+    """Each arm's mean QALYs gained and extra cost against the reference arm, with the 95% intervals of these
+    paired differences, and the frontier of non-dominated arms.
 
     ``table``: ``economics.csv`` (one row per arm, in cost order).
     """
@@ -37,13 +37,15 @@ def ce_plane(table: pd.DataFrame, reference_arm: str, thresholds: list[float], c
     arms = list(table["arm"])
     colours = colours or arm_colours(arms)
     ref = table[table["arm"] == reference_arm].iloc[0]
-    dq = table["qalys"] - ref["qalys"]
-    dc = table["cost"] - ref["cost"]
-    for i, row in table.iterrows():
-        x_err = [[row["qalys"] - row["qalys_ci_low"]], [row["qalys_ci_high"] - row["qalys"]]]
-        y_err = [[row["cost"] - row["cost_ci_low"]], [row["cost_ci_high"] - row["cost"]]]
+    for _, row in table.iterrows():
+        if row["arm"] == reference_arm:
+            ax.plot(0, 0, "o", color=colours[row["arm"]], markersize=7, label=f"{row['arm']} (reference)")
+            continue
+        dq, dc = row["qalys_difference"], row["cost_difference"]
+        x_err = [[dq - row["qalys_difference_ci_low"]], [row["qalys_difference_ci_high"] - dq]]
+        y_err = [[dc - row["cost_difference_ci_low"]], [row["cost_difference_ci_high"] - dc]]
         finite = np.isfinite(np.concatenate([np.ravel(x_err), np.ravel(y_err)])).all()
-        ax.errorbar(dq[i], dc[i], xerr=x_err if finite else None, yerr=y_err if finite else None, fmt="o",
+        ax.errorbar(dq, dc, xerr=x_err if finite else None, yerr=y_err if finite else None, fmt="o",
                     color=colours[row["arm"]], markersize=7, capsize=3, label=row["arm"])
     frontier = table[table["status"].isin(["reference", "non-dominated"])]
     ax.plot(frontier["qalys"] - ref["qalys"], frontier["cost"] - ref["cost"], color="black", linewidth=1,
@@ -54,7 +56,7 @@ def ce_plane(table: pd.DataFrame, reference_arm: str, thresholds: list[float], c
     ax.yaxis.set_major_formatter(_money(currency))
     ax.set_xlabel(f"QALYs gained vs {reference_arm} (discounted, per patient)")
     ax.set_ylabel(f"extra cost vs {reference_arm} ({currency}, discounted, per patient)")
-    ax.set_title("Cost-effectiveness plane: mean and 95% interval of each arm")
+    ax.set_title("Cost-effectiveness plane: each arm against the reference (mean, paired 95% interval)")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", borderaxespad=0)
     return ax

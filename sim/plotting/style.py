@@ -11,8 +11,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 from matplotlib.legend import Legend
 
-__all__ = ["ARM_COLOURS", "STATE_COLOURS", "arm_colours", "fit_layout", "legend_below", "new_axes", "plt",
-           "save_figure", "title_above"]
+__all__ = ["ARM_COLOURS", "STATE_COLOURS", "arm_colours", "fit_layout", "legend_below", "money_axes", "new_axes",
+           "plt", "save_figure", "title_above"]
 
 ARM_COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
 STATE_COLOURS = {"active": "#d9534f", "response": "#f0ad4e", "remission": "#5cb85c", "lost": "#b0b0b0"}
@@ -64,6 +64,18 @@ def fit_layout(fig: plt.Figure, below: Legend | None = None, right: Legend | Non
     bottom = 0.0 if below is None else (below.get_window_extent(renderer).height + 8) / fig.bbox.height
     edge = 1.0 if right is None else 1 - (right.get_window_extent(renderer).width + 8) / fig.bbox.width
     fig.tight_layout(rect=(0, bottom, edge, 1))
+
+
+def money_axes(fig: plt.Figure) -> None:
+    """Amounts of money (axes labelled "... per patient") with thousands separators and few enough
+    ticks to stay readable."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if "per patient" in axis.get_label().get_text():
+                axis.set_major_locator(MaxNLocator(5))
+                axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
 
 
 def save_figure(fig: plt.Figure, path: Path) -> Path:

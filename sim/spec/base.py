@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 from pydantic_core import PydanticUndefined
 
-__all__ = ["NAME_SCHEMA", "Count", "Dose", "KeyProblems", "NotBool", "Number", "PositiveFloat", "Probability",
-           "RatePerYear", "ScenarioError", "Strict", "Weeks", "doc", "every", "given", "key_hint", "left_out"]
+__all__ = ["NAME_SCHEMA", "Count", "Dose", "KeyProblems", "NotBool", "Number", "OmitUnset", "PositiveFloat",
+           "Probability", "RatePerYear", "ScenarioError", "Strict", "Weeks", "doc", "every", "given", "key_hint",
+           "left_out"]
 
 
 class ScenarioError(Exception):
@@ -38,6 +47,26 @@ class Strict(BaseModel):
     """Unknown keys are errors, values are frozen, and NaN or infinity is refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class OmitUnset(Strict):
+    """A model whose optional keys are left out of its dump while unset (the 2b pathway keys, economics).
+
+    A scenario that does not use a key then resolves (``scenario.yaml``) exactly as it did before
+    the key existed.
+    """
+
+    _omitted: ClassVar[dict[str, Any]] = {}
+    """Key: the value at which it is left out."""
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for key, unset in self._omitted.items():
+                if key in data and data[key] == unset:
+                    del data[key]
+        return data
 
 
 def _not_bool(value: Any) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, model_validator
 
@@ -11,6 +11,7 @@ from sim.spec.base import (
     NAME_SCHEMA,
     Count,
     NotBool,
+    OmitUnset,
     PositiveFloat,
     Probability,
     RatePerYear,
@@ -20,6 +21,7 @@ from sim.spec.base import (
     key_hint,
 )
 from sim.spec.distributions import cdf
+from sim.spec.economics import Economics
 from sim.spec.therapy import Therapy, resolve_therapy
 
 __all__ = ["MAX_FOLLOW_UP_WEEKS", "Cohort", "Scenario", "Subgroup", "cross_check", "name_check"]
@@ -62,8 +64,10 @@ def _no_default(schema: dict[str, Any]) -> None:
 ScenarioName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 
-class Scenario(Strict):
-    """A whole scenario: cohort, arms, therapies, horizon and seed."""
+class Scenario(OmitUnset):
+    """A whole scenario: cohort, arms, therapies, horizon and seed (and optionally its health economics)."""
+
+    _omitted: ClassVar[dict[str, Any]] = {"economics": None}
 
     name: ScenarioName = doc("The scenario's name: letters, digits, '_', '.' and '-'; names the results folder "
                              "results/NAME/")
@@ -90,6 +94,10 @@ class Scenario(Strict):
     therapies: dict[str, Therapy] = doc("The therapies the arms use, by name: a drug at a dose with its rules of "
                                         "response, maintenance, relapse and adverse events",
                                         propertyNames=NAME_SCHEMA)
+    economics: Economics | None = doc(
+        "Health economics: currency, price year, discounting, utilities of the disease states, costs of care and "
+        "willingness-to-pay thresholds; with it, patients.csv gains costs and QALYs and the report a "
+        "cost-effectiveness section (empty: no economics)", default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -130,10 +138,26 @@ def _names_key(tree: Any, key: str) -> bool:
     return any(str(k).split(".")[-1] == key or _names_key(v, key) for k, v in tree.items())
 
 
+def _economics_without_block(scenario: Scenario) -> list[tuple[str, str]]:
+    """Costs and utility decrements given without the ``economics`` block that says how to count them."""
+    problems = []
+    why = "needs the scenario's economics block (currency, discounting, utilities)"
+    for name, therapy in scenario.therapies.items():
+        if therapy.costs is not None:
+            problems.append((f"therapies.{name}.costs", why))
+        for event_name, event in therapy.adverse_events.items():
+            for key in ("cost", "disutility", "irreversible_disutility"):
+                if getattr(event, key) is not None:
+                    problems.append((f"therapies.{name}.adverse_events.{event_name}.{key}", why))
+    return problems
+
+
 def cross_check(scenario: Scenario) -> list[tuple[str, str]]:
     """Problems that span several keys, as (dotted path, message)."""
     problems: list[tuple[str, str]] = []
     therapy_names = list(scenario.therapies)
+    if scenario.economics is None:
+        problems.extend(_economics_without_block(scenario))
     for name, therapy in scenario.therapies.items():
         week = therapy.response.assessment_week
         if week is not None and therapy.response.probability > 0:

@@ -5,15 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import (
-    ConfigDict,
-    Field,
-    SerializationInfo,
-    SerializerFunctionWrapHandler,
-    ValidationError,
-    model_serializer,
-    model_validator,
-)
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from sim.spec.base import (
     NAME_SCHEMA,
@@ -21,6 +13,7 @@ from sim.spec.base import (
     Dose,
     KeyProblems,
     NotBool,
+    OmitUnset,
     PositiveFloat,
     Probability,
     RatePerYear,
@@ -42,6 +35,7 @@ from sim.spec.distributions import (
     Uniform,
     Weibull,
 )
+from sim.spec.economics import Money, TherapyCosts, UtilityDecrement
 from sim.spec.errors import describe_errors
 from sim.spec.paths import PathError, assign
 
@@ -49,26 +43,6 @@ PROBABILITY = "probability, 0 to 1"
 
 __all__ = ["AdverseEvent", "Escalation", "Relapse", "RelapseRule", "Response", "Taper", "Therapy", "mean_weeks",
            "resolve_therapy"]
-
-
-class _OmitUnset(Strict):
-    """A model whose optional keys of DESIGN section 2b are left out of its dump while unset.
-
-    A scenario that does not use a key then resolves (``scenario.yaml``) exactly as it did before
-    the key existed.
-    """
-
-    _omitted: ClassVar[dict[str, Any]] = {}
-    """Key: the value at which it is left out."""
-
-    @model_serializer(mode="wrap")
-    def _omit_unset(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
-        data = handler(self)
-        if isinstance(data, dict):
-            for key, unset in self._omitted.items():
-                if key in data and data[key] == unset:
-                    del data[key]
-        return data
 
 
 class Response(Strict):
@@ -108,7 +82,7 @@ def mean_weeks(rate_per_year: float) -> float:
     return 52.0 / rate_per_year
 
 
-class Taper(_OmitUnset):
+class Taper(OmitUnset):
     """A reduced dose held for a number of weeks before the drug stops (or, with ``reduce``, for good)."""
 
     _omitted: ClassVar[dict[str, Any]] = {"weeks": None}
@@ -138,7 +112,7 @@ class RelapseRule(Strict):
                                  "for a fixed time", "weeks")
 
 
-class Relapse(_OmitUnset):
+class Relapse(OmitUnset):
     """The relapse rule of each dose level."""
 
     _omitted: ClassVar[dict[str, Any]] = {"on_reduced_per_year": None}
@@ -158,12 +132,14 @@ class Relapse(_OmitUnset):
         "probability, its time after the stop (empty: no relapse off drug)", default=None)
 
 
-class AdverseEvent(_OmitUnset):
+class AdverseEvent(OmitUnset):
     """An adverse event: ``probability`` and ``onset``, the hazard shorthand ``rate_per_year``, or a
     cumulative-dose threshold ``cumulative_dose_g`` (grams of the drug, drawn once per patient)."""
 
     _omitted: ClassVar[dict[str, Any]] = {"cumulative_dose_g": None, "recurs": "every_course",
-                                          "dose_exponent": None, "irreversible_probability": None}
+                                          "dose_exponent": None, "irreversible_probability": None, "cost": None,
+                                          "disutility": None, "disutility_weeks": None,
+                                          "irreversible_disutility": None}
     model_config = ConfigDict(json_schema_extra={"allOf": [{"anyOf": [  # the three forms _one_form accepts
         every(given("probability", "onset"), left_out("rate_per_year", "cumulative_dose_g", "dose_exponent")),
         every(given("rate_per_year"), left_out("probability", "onset", "cumulative_dose_g")),
@@ -197,6 +173,15 @@ class AdverseEvent(_OmitUnset):
     irreversible_probability: Probability | None = doc(
         "Chance that the event leaves permanent harm (then patients.csv gains irreversible_harm); empty: never",
         PROBABILITY, default=None)
+    # Health economics (used with the scenario's economics block).
+    cost: Money | None = doc("One-off cost of treating this adverse event, counted when it occurs (needs the "
+                             "scenario's economics block)", "currency", default=None)
+    disutility: UtilityDecrement | None = doc("Utility lost while this adverse event lasts, for disutility_weeks "
+                                              "after it (the two go together)", "QALYs per year", default=None)
+    disutility_weeks: Weeks | None = doc("How long that utility loss lasts after the event", "weeks", default=None)
+    irreversible_disutility: UtilityDecrement | None = doc(
+        "Utility lost for good after irreversible harm, to the end of observation (needs irreversible_probability)",
+        "QALYs per year", default=None)
 
     @model_validator(mode="after")
     def _one_form(self) -> AdverseEvent:
@@ -216,7 +201,19 @@ class AdverseEvent(_OmitUnset):
             raise ValueError("needs probability and onset, rate_per_year, or cumulative_dose_g")
         if self.dose_exponent is not None and self.rate_per_year is None:
             raise KeyProblems.at("dose_exponent", "needs the constant-hazard form rate_per_year")
+        if (self.disutility is None) != (self.disutility_weeks is None):
+            given, missing = ("disutility", "disutility_weeks") if self.disutility is not None else \
+                ("disutility_weeks", "disutility")
+            raise KeyProblems.at(missing, f"missing, but {given} is given (a decrement lasts for a number of weeks)")
+        if self.irreversible_disutility and not self.irreversible_probability:
+            raise KeyProblems.at("irreversible_disutility", "needs irreversible_probability above 0 (the share of "
+                                                            "events that leave permanent harm)")
         return self
+
+    @property
+    def economic(self) -> bool:
+        """Whether the event carries a cost or a utility decrement."""
+        return any(v for v in (self.cost, self.disutility, self.irreversible_disutility))
 
     @property
     def cumulative(self) -> bool:
@@ -251,10 +248,10 @@ class AdverseEvent(_OmitUnset):
         return self.onset
 
 
-class Therapy(_OmitUnset):
+class Therapy(OmitUnset):
     """One therapy: a drug at a dose, with its response, relapse and adverse-event rules."""
 
-    _omitted: ClassVar[dict[str, Any]] = {"escalation": None}
+    _omitted: ClassVar[dict[str, Any]] = {"escalation": None, "costs": None}
     model_config = ConfigDict(json_schema_extra={"allOf": [  # the rules of _consistent a schema can state
         {"if": {"required": ["after_maintenance"], "properties": {"after_maintenance": {"enum": ["taper", "reduce"]}}},
          "then": given("taper")},
@@ -304,6 +301,8 @@ class Therapy(_OmitUnset):
         "Adverse events of the therapy by name (the name labels events.csv and the figures); each in one of three "
         "forms: probability and onset, rate_per_year, or cumulative_dose_g", default={},
         propertyNames=NAME_SCHEMA)
+    costs: TherapyCosts | None = doc("What the therapy costs: per mg taken, per week on drug, per course started "
+                                     "(needs the scenario's economics block); empty: nothing", default=None)
 
     @model_validator(mode="after")
     def _consistent(self) -> Therapy:

@@ -43,7 +43,8 @@ def economics_table(patients: pd.DataFrame, reference_arm: str, thresholds: Sequ
     """``economics.csv``: one row per arm in cost order.
 
     Columns: arm; ``cost``, ``qalys``, ``cost_undiscounted`` and ``qalys_undiscounted``, each with
-    ``_ci_low`` and ``_ci_high``; the incremental analysis (``status``, ``dominated_by``,
+    ``_ci_low`` and ``_ci_high``; ``cost_difference`` and ``qalys_difference``, the arm's minus the reference
+    arm's, paired, with their intervals; the incremental analysis (``status``, ``dominated_by``,
     ``incremental_cost``, ``incremental_qalys``, ``icer`` against the previous non-dominated arm);
     for each threshold T, ``nmb_T`` (with its interval) and ``nmb_difference_T``, the arm's net
     monetary benefit minus the reference arm's, paired, with its interval.
@@ -73,6 +74,13 @@ def economics_table(patients: pd.DataFrame, reference_arm: str, thresholds: Sequ
                     "icer": record.icer})
         group = units[units["arm"] == record.arm].set_index(key)
         paired = group.join(reference, rsuffix="_ref", how="inner")
+        for column in ("cost", "qalys"):
+            if record.arm == reference_arm:
+                difference = d_low = d_high = math.nan
+            else:
+                difference, d_low, d_high = mean_interval((paired[column] - paired[f"{column}_ref"]).to_numpy())
+            row.update({f"{column}_difference": difference, f"{column}_difference_ci_low": d_low,
+                        f"{column}_difference_ci_high": d_high})
         for threshold in thresholds:
             label = threshold_label(threshold)
             nmb = threshold * group["qalys"] - group["cost"]

@@ -65,18 +65,20 @@ class RunResult:
 
     ``patients`` and ``events`` are the tables exactly as ``patients.csv`` and ``events.csv`` hold
     them; ``summary`` and ``comparison`` the per-arm means and paired differences; ``survival``,
-    ``curves`` and ``occupancy`` the time-to-event and time-course tables.
+    ``curves`` and ``occupancy`` the time-to-event and time-course tables; ``economics`` the
+    cost-effectiveness table (``economics.csv``) of a scenario with economics, else None.
     """
 
     def __init__(self, scenario: Scenario, texts: tuple[str, str], summary: pd.DataFrame,
                  comparison: pd.DataFrame, precision: dict[str, Any] | None, wall_seconds: float, workers: int,
-                 patients_simulated: int):
+                 patients_simulated: int, economics: pd.DataFrame | None = None):
         self.scenario = scenario
         self._texts = texts
         self.patients = read_patients(io.StringIO(texts[0]))
         self.events = read_events(io.StringIO(texts[1]))
         self.summary = summary
         self.comparison = comparison
+        self.economics = economics
         self.precision = precision
         self.wall_seconds = wall_seconds
         self.workers = workers
@@ -115,7 +117,7 @@ class RunResult:
             files: dict[str, dict[str, Any]] = {}
             write_recorded(work / "patients.csv", self._texts[0], files)
             write_recorded(work / "events.csv", self._texts[1], files)
-            write_headline_files(work, self.scenario, self.summary, self.comparison, info, files)
+            write_headline_files(work, self.scenario, self.summary, self.comparison, info, files, self.economics)
             finish_folder(work, plots, self._tables, self._derived)
         return final
 
@@ -123,7 +125,7 @@ class RunResult:
         """The run's figures (matplotlib Figures by file name), drawn from these tables; nothing is saved."""
         from sim.studies.run.figures import build_figures
 
-        return build_figures(self._tables, self.comparison)
+        return build_figures(self._tables, self.comparison, self.economics)
 
     def __repr__(self) -> str:
         return (f"RunResult({self.scenario.name!r}: {len(self.scenario.arms)} arms x "
@@ -175,8 +177,9 @@ def run(scenario: Scenario | str | Path, *, patients: int | None = None, replica
         patients_text.append(tables.patients_csv)
         events_text.append(tables.events_csv)
 
-    simulated, summary, comparison = simulate_and_summarise(
+    simulated, summary, comparison, economics = simulate_and_summarise(
         resolved, sink, workers=workers, scheduler=scheduler, log_events=log_events, event_sample=event_sample,
         precision_weeks=precision_weeks, max_replications=max_replications, progress=progress)
     return RunResult(simulated.scenario, ("".join(patients_text), "".join(events_text)), summary, comparison,
-                     simulated.precision, time.perf_counter() - started, workers, sum(map(len, simulated.frames)))
+                     simulated.precision, time.perf_counter() - started, workers, sum(map(len, simulated.frames)),
+                     economics)

@@ -17,6 +17,7 @@ from sim.plotting.survival import cumulative_incidence_curves, kaplan_meier_curv
 from sim.plotting.timecourse import state_occupancy_areas, swimmer, swimmer_legend
 from sim.stats.survival_tables import whole_cohort
 from sim.stats.timecourse import SWIMMER_PATIENTS, distribution, swimmer_sample
+from sim.studies.run.economics import economics_figure, read_economics
 from sim.studies.run.tables import RunTables, read_tables
 
 __all__ = ["FIGURES", "build_figures", "draw_figures"]
@@ -28,6 +29,7 @@ FIGURES = {
     "state_occupancy.png": "events",
     "swimmer.png": "events",
     "forest.png": "comparison",
+    "cost_effectiveness.png": "economics",
 }
 """Every figure file and the table it needs: figures of ``events`` are skipped when no events were logged."""
 
@@ -162,9 +164,10 @@ def _figure_forest(tables: RunTables, comparison: pd.DataFrame, colours: dict[st
     return fig
 
 
-def build_figures(tables: RunTables, comparison: pd.DataFrame) -> dict[str, plt.Figure]:
+def build_figures(tables: RunTables, comparison: pd.DataFrame,
+                  economics: pd.DataFrame | None = None) -> dict[str, plt.Figure]:
     """Every figure of a run by file name, drawn from its tables (whole cohort); figures that need the
-    event log are left out when it holds no events."""
+    event log are left out when it holds no events, the cost-effectiveness plane without economics."""
     arms = [a for a in tables.scenario["arms"] if (tables.patients["arm"] == a).any()]
     colours = arm_colours(arms)
     has_events = not tables.events.empty
@@ -175,6 +178,7 @@ def build_figures(tables: RunTables, comparison: pd.DataFrame) -> dict[str, plt.
         "state_occupancy.png": lambda: _figure_occupancy(tables, colours) if has_events else None,
         "swimmer.png": lambda: _figure_swimmer(tables, colours) if has_events else None,
         "forest.png": lambda: _figure_forest(tables, whole_cohort(comparison), colours),
+        "cost_effectiveness.png": lambda: economics_figure(economics, tables.scenario),
     }
     figures = {}
     for name, build in builders.items():
@@ -196,7 +200,7 @@ def draw_figures(run_dir: Path, tables: RunTables | None = None) -> list[Path]:
     if tables is None:
         tables = read_tables(run_dir)
     comparison = read_table(run_dir / "comparison.csv", dtype={"arm": str, "subgroup": str})
-    figures = build_figures(tables, comparison)
+    figures = build_figures(tables, comparison, read_economics(run_dir))
     written = []
     for name in FIGURES:
         path = folder / name

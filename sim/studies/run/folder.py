@@ -30,6 +30,7 @@ from sim.spec.base import ScenarioError
 from sim.spec.load import load_scenario
 from sim.spec.scenario import Scenario
 from sim.stats.summary import compare, summarise
+from sim.studies.run.economics import ECONOMICS_FILE, run_economics
 from sim.studies.run.evaluate import Simulated, simulate_run
 from sim.studies.run.report import render_report
 from sim.studies.run.tables import RunTables, write_tables
@@ -47,6 +48,7 @@ class RunOutcome:
     comparison: pd.DataFrame
     replications: int = 0
     precision: dict[str, Any] | None = None
+    economics: pd.DataFrame | None = None
 
 
 def scenario_data(scenario: Scenario) -> dict[str, Any]:
@@ -55,8 +57,10 @@ def scenario_data(scenario: Scenario) -> dict[str, Any]:
 
 
 def write_headline_files(work: Path, scenario: Scenario, summary: pd.DataFrame, comparison: pd.DataFrame,
-                         info: dict[str, Any], files: dict[str, dict[str, Any]]) -> None:
-    """``scenario.yaml``, ``summary.csv``, ``comparison.csv`` and, last, ``run.json`` of a run.
+                         info: dict[str, Any], files: dict[str, dict[str, Any]],
+                         economics: pd.DataFrame | None = None) -> None:
+    """``scenario.yaml``, ``summary.csv``, ``comparison.csv``, ``economics.csv`` (with economics) and, last,
+    ``run.json`` of a run.
 
     ``files`` holds the records of the data files already written (``patients.csv``,
     ``events.csv``); with these three, they are ``files`` in ``run.json``, which ``run.py plot``
@@ -65,6 +69,8 @@ def write_headline_files(work: Path, scenario: Scenario, summary: pd.DataFrame, 
     write_recorded(work / "scenario.yaml", scenario_yaml(scenario), files)
     write_recorded(work / "summary.csv", to_csv_text(summary), files)
     write_recorded(work / "comparison.csv", to_csv_text(comparison), files)
+    if economics is not None:
+        write_recorded(work / ECONOMICS_FILE, to_csv_text(economics), files)
     write_json(work / "run.json", {**info, "files": files})
 
 
@@ -78,11 +84,15 @@ def run_info(scenario: Scenario, precision: dict[str, Any] | None, patients_simu
 
 
 def simulate_and_summarise(scenario: Scenario, sink: Callable[[BlockTables], None],
-                           **options: Any) -> tuple[Simulated, pd.DataFrame, pd.DataFrame]:
-    """Simulate a run into ``sink`` (options as for :func:`simulate_run`); its summary and comparison."""
+                           **options: Any) -> tuple[Simulated, pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """Simulate a run into ``sink`` (options as for :func:`simulate_run`); its summary, comparison and, with
+    economics, its cost-effectiveness table."""
     simulated = simulate_run(scenario, sink, **options)
     patients = simulated.patients
-    return simulated, summarise(patients), compare(patients, simulated.scenario.reference_arm)
+    reference = simulated.scenario.reference_arm
+    economics = scenario.economics
+    table = run_economics(patients, reference, economics) if economics is not None else None
+    return simulated, summarise(patients), compare(patients, reference), table
 
 
 def run_to_folder(scenario: Scenario, *, out: str | Path | None = None, results_root: str | Path = "results",
@@ -108,16 +118,16 @@ def run_to_folder(scenario: Scenario, *, out: str | Path | None = None, results_
                 patients_file.write(tables.patients_csv)
                 events_file.write(tables.events_csv)
 
-            simulated, summary, comparison = simulate_and_summarise(
+            simulated, summary, comparison, economics = simulate_and_summarise(
                 scenario, sink, workers=workers, scheduler=scheduler, log_events=log_events,
                 event_sample=event_sample, precision_weeks=precision_weeks, max_replications=max_replications,
                 progress=progress)
             files = {"patients.csv": patients_file.close(), "events.csv": events_file.close()}
         info = run_info(simulated.scenario, simulated.precision, sum(map(len, simulated.frames)), argv or [],
                         time.perf_counter() - started, workers)
-        write_headline_files(work, simulated.scenario, summary, comparison, info, files)
+        write_headline_files(work, simulated.scenario, summary, comparison, info, files, economics)
         finish_folder(work, plots)
-    return RunOutcome(final, summary, comparison, simulated.scenario.replications, simulated.precision)
+    return RunOutcome(final, summary, comparison, simulated.scenario.replications, simulated.precision, economics)
 
 
 def finish_folder(run_dir: Path, plots: bool = True, tables: RunTables | None = None,

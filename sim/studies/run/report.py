@@ -15,6 +15,7 @@ from sim.outputs.tables import read_table
 from sim.outputs.text import WIDTH, fixed, interval, markdown_table, measure, percent, text_table, wrap
 from sim.stats.survival_tables import whole_cohort
 from sim.stats.timecourse import SWIMMER_PATIENTS
+from sim.studies.run.economics import economics_section
 
 __all__ = ["arm_table", "comparison_table", "incidence_report_table", "render_report", "survival_report_table",
            "terminal_tables"]
@@ -421,6 +422,7 @@ def render_report(run_dir: Path) -> str:
             markdown_table(incidence_report_table(survival, arm_names, follow_up), index=True),
             "",
         ]
+    parts += economics_section(run_dir, scenario, (run_dir / "figures" / "cost_effectiveness.png").is_file())
     parts += _figures_section(run_dir, scenario, occupancy)
     parts += [
         "## Provenance",

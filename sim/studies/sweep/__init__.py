@@ -22,6 +22,7 @@ from sim.execute import map_as_completed
 from sim.studies.sweep.analyse import SweepTables, analyse
 from sim.studies.sweep.checks import Prepared, prepare
 from sim.studies.sweep.design import Design, Point, design
+from sim.studies.sweep.economics import PsaEconomics
 from sim.studies.sweep.evaluate import simulate_point
 from sim.studies.sweep.folder import (
     PARTIAL,
@@ -76,6 +77,12 @@ class SweepResult:
         return self.tables.psa
 
     @property
+    def economics(self) -> PsaEconomics | None:
+        """A PSA of a scenario with economics: its samples on the cost-effectiveness plane, acceptability,
+        EVPI and EVPPI tables (``ce_samples.csv``, ``acceptability.csv``, ``evpi.csv``, ``evppi.csv``)."""
+        return self.tables.economics
+
+    @property
     def noise(self) -> pd.DataFrame:
         """``noise.csv``: the replication noise of each quantity."""
         return self.tables.noise
@@ -98,7 +105,7 @@ class SweepResult:
 
         base = self.prepared.base
         return dict(build_figures(self.prepared.design, self.tables, base.arm_names, base.reference_arm,
-                                  list(self.prepared.job.outcomes)))
+                                  self.tables.outcomes, base.economics))
 
     def __repr__(self) -> str:
         d = self.prepared.design

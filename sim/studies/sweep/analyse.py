@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 
 from sim.outcomes import OUTCOMES
+from sim.spec.economics import Economics
 from sim.spec.sweep import SAMPLED_METHODS
 from sim.stats.summary import mean_interval
 from sim.studies.sweep.design import Design, design_seed
+from sim.studies.sweep.economics import NET_BENEFIT, PsaEconomics, psa_economics, with_net_benefit
 
 __all__ = ["TORNADO_COLUMNS", "SweepTables", "analyse", "drawn_quantities"]
 
@@ -31,6 +33,9 @@ class SweepTables:
     sensitivity: pd.DataFrame | None = None
     psa: pd.DataFrame | None = None
     noise: pd.DataFrame = field(default_factory=pd.DataFrame)
+    economics: PsaEconomics | None = None
+    outcomes: list[str] = field(default_factory=list)
+    """The outcomes reported: the sweep's, and net monetary benefit when the base scenario has economics."""
 
 
 def _stack(records: Sequence[dict[str, Any]], arms: list[str], outcomes: list[str]) -> np.ndarray:
@@ -43,13 +48,16 @@ def _half(low: float, high: float) -> float:
 
 
 def analyse(the_design: Design, records: Sequence[dict[str, Any]], arms: list[str], reference_arm: str,
-            outcomes: list[str]) -> SweepTables:
+            outcomes: list[str], economics: Economics | None = None, patients_per_arm: int = 1) -> SweepTables:
     """The sweep's tables from its point records (in point order).
 
     Intervals are 95% Student-t intervals over replications; differences are paired by replication
-    (every point and arm shares its random numbers).
+    (every point and arm shares its random numbers). With ``economics`` (the base scenario's), net
+    monetary benefit at the primary threshold is reported as one more outcome, and a PSA gains its
+    economic tables (``patients_per_arm``: the cohort behind each point's means).
     """
     values = _stack(records, arms, outcomes)  # point, arm, outcome, replication
+    values, outcomes = with_net_benefit(values, outcomes, economics)
     ref = arms.index(reference_arm)
     rows = []
     design_table = the_design.table()
@@ -69,13 +77,15 @@ def analyse(the_design: Design, records: Sequence[dict[str, Any]], arms: list[st
             rows.append(row)
     sweep_table = pd.DataFrame(rows)
     sweep_table["point"] = sweep_table["point"].astype(int)
-    tables = SweepTables(sweep=sweep_table, noise=_noise(the_design, values, arms, ref, outcomes))
+    tables = SweepTables(sweep=sweep_table, noise=_noise(the_design, values, arms, ref, outcomes), outcomes=outcomes)
     if the_design.method == "one_way":
         tables.tornado = _tornado(the_design, values, arms, ref, outcomes)
     elif the_design.method in ("sobol", "morris"):
         tables.sensitivity = _sensitivity(the_design, values, arms, ref, outcomes, tables.noise)
     elif the_design.method == "psa":
         tables.psa = _psa(values, arms, ref, outcomes, tables.noise)
+        if economics is not None and NET_BENEFIT in outcomes and len(arms) > 1:
+            tables.economics = psa_economics(the_design, records, arms, reference_arm, economics, patients_per_arm)
     return tables
 
 

@@ -23,6 +23,7 @@ from sim.spec.paths import parse_set_option
 from sim.spec.scenario import Scenario
 from sim.spec.sweep import EXPECTED, METHODS, ParameterSpec, Range, SweepFile, Values, consistency, spec_kind
 from sim.studies.sweep.design import Design, design, design_value, parameters_of, path_problem
+from sim.studies.sweep.economics import job_outcomes
 from sim.studies.sweep.evaluate import PointJob
 
 __all__ = ["Prepared", "check_design", "prepare", "resolved_sweep_text"]
@@ -213,7 +214,7 @@ def prepare(sweep_path: str | Path, overrides: Sequence[str] = (), replications:
     if design_problems:
         raise ScenarioError(design_problems)
     name = sweep_file.name or sweep_path.stem
-    job = PointJob(base.model_dump(mode="json"), count, tuple(sweep_file.sweep.outcomes))
+    job = PointJob(base.model_dump(mode="json"), count, job_outcomes(sweep_file.sweep.outcomes, base.economics))
     start_texts = {"scenario.yaml": scenario_yaml(base),
                    "sweep.yaml": resolved_sweep_text(sweep_file, name, count),
                    "design.csv": to_csv_text(the_design.table())}

@@ -31,12 +31,36 @@ from sim.stats.value_of_information import (
 )
 from sim.studies.sweep.design import Design
 
-__all__ = ["ECONOMIC_OUTCOMES", "PsaEconomics", "psa_economics", "threshold_grid"]
+__all__ = ["ECONOMIC_OUTCOMES", "NET_BENEFIT", "PsaEconomics", "job_outcomes", "psa_economics", "threshold_grid",
+           "with_net_benefit"]
 
 ECONOMIC_OUTCOMES = ("cost", "qalys")
 """The outcomes a sweep of a scenario with economics records for each arm (discounted, per patient)."""
 
 GRID_POINTS = 41
+
+NET_BENEFIT = "net_monetary_benefit"
+"""The quantity a sweep of a scenario with economics adds: QALYs times the primary threshold, minus cost."""
+
+EVPPI_BASIS = 10
+"""Basis functions of the EVPPI regression's spline on each parameter."""
+
+
+def job_outcomes(outcomes: Sequence[str], economics: Economics | None) -> tuple[str, ...]:
+    """The outcomes each point records: the sweep's, and cost and QALYs when the base has economics."""
+    extra = [o for o in ECONOMIC_OUTCOMES if economics is not None and o not in outcomes]
+    return (*outcomes, *extra)
+
+
+def with_net_benefit(values: np.ndarray, outcomes: list[str],
+                     economics: Economics | None) -> tuple[np.ndarray, list[str]]:
+    """Replication means [point, arm, outcome, replication] with net monetary benefit at the primary threshold
+    added as the last outcome, when the sweep records cost and QALYs of a scenario with economics."""
+    if economics is None or not set(ECONOMIC_OUTCOMES) <= set(outcomes) or NET_BENEFIT in outcomes:
+        return values, outcomes
+    threshold = economics.willingness_to_pay[0]
+    benefit = threshold * values[:, :, outcomes.index("qalys")] - values[:, :, outcomes.index("cost")]
+    return np.concatenate([values, benefit[:, :, None, :]], axis=2), [*outcomes, NET_BENEFIT]
 
 
 @dataclass
@@ -47,6 +71,11 @@ class PsaEconomics:
     acceptability: pd.DataFrame
     evpi: pd.DataFrame
     evppi: pd.DataFrame
+
+    def files(self) -> dict[str, pd.DataFrame]:
+        """The tables by file name."""
+        return {"ce_samples.csv": self.samples, "acceptability.csv": self.acceptability, "evpi.csv": self.evpi,
+                "evppi.csv": self.evppi}
 
 
 def threshold_grid(thresholds: Sequence[float]) -> np.ndarray:
@@ -108,14 +137,85 @@ def psa_economics(the_design: Design, records: Sequence[dict[str, Any]], arms: l
             where = np.isclose(evpi_table["threshold"], t)
             evpi_table.loc[where, noise_columns] = [noise.inflation, noise.evpi_corrected, noise.patients_needed]
     parameters = pd.DataFrame(the_design.matrix, columns=[p.label for p in the_design.parameters])
-    varying = parameters.loc[:, parameters.nunique() > 1]
+    # The regression fits a spline of EVPPI_BASIS functions on each parameter: a parameter with fewer
+    # distinct values (a PSA of few samples) cannot carry it, and gets no EVPPI (the report says why).
+    varying = parameters.loc[:, parameters.nunique() > EVPPI_BASIS]
     evppi_rows = []
     for t in economics.willingness_to_pay:
         nmb = net_monetary_benefit(cost, qalys, t)
-        values = evppi(nmb, varying, reference=ref) if len(arms) > 1 and not varying.empty else pd.Series(dtype=float)
+        values = (evppi(nmb, varying, reference=ref, basis_size=EVPPI_BASIS) if len(arms) > 1 and not varying.empty
+                  else pd.Series(dtype=float))
         for label, value in values.items():
             row = {"threshold": t, "parameter": label, "evppi_per_patient": float(value)}
             if population is not None:
                 row["evppi_population"] = float(value) * population
             evppi_rows.append(row)
-    return PsaEconomics(samples, acceptability, evpi_table, pd.DataFrame(evppi_rows))
+    evppi_columns = ["threshold", "parameter", "evppi_per_patient"] + (["evppi_population"] if population else [])
+    return PsaEconomics(samples, acceptability, evpi_table, pd.DataFrame(evppi_rows, columns=evppi_columns))
+
+
+
+def _money(value: float, digits: int = 0) -> str:
+    """An amount with thousands separators; a value that rounds to zero is shown as 0, never -0."""
+    return f"{round(value, digits) + 0.0:,.{digits}f}"
+
+
+def economics_section(tables: PsaEconomics | None, economics: Economics | None, reference: str,
+                      arms: list[str], samples: int) -> list[str]:
+    """The report's health-economic section of a PSA sweep (nothing when it has none)."""
+    if tables is None or economics is None:
+        return []
+    from sim.outputs.text import markdown_table
+
+    currency = economics.currency
+    lines = ["## Cost-effectiveness under uncertainty", "",
+             f"Each of the {samples} parameter samples gives each arm's mean discounted cost ({currency}) and QALYs "
+             "per patient; `ce_samples.csv` holds them. *Acceptability*: the share of samples in which an arm has "
+             "the highest net monetary benefit (QALYs times the threshold, minus cost), over a grid of thresholds "
+             "(`acceptability.csv`); the *frontier* is the arm with the highest expected net benefit, the one a "
+             "decision at that threshold would choose, with its probability of being cost-effective. *EVPI*: the "
+             "expected value of perfect information, what resolving all the uncertainty would be worth per patient "
+             "(`evpi.csv`), and for the population when `economics.population` is given "
+             f"({'not given' if economics.population is None else f'{economics.population:g}'} patients a year over "
+             f"{economics.decision_years} years, "
+             f"discounted at {100 * economics.discount_per_year.effects:g}% a year).", ""]
+    rows = []
+    for t in economics.willingness_to_pay:
+        at = tables.acceptability[np.isclose(tables.acceptability["threshold"], t)]
+        best = at[at["on_frontier"]].iloc[0]
+        value = tables.evpi[np.isclose(tables.evpi["threshold"], t)].iloc[0]
+        row = {"threshold": f"{t:,.0f} {currency}/QALY",
+               "decision (highest expected net benefit)": f"{best['arm']}",
+               "P(cost-effective)": f"{100 * best['probability_highest_nmb']:.0f}%",
+               f"EVPI per patient ({currency})": _money(value["evpi_per_patient"])}
+        if "evpi_population" in value.index:
+            row[f"population EVPI ({currency})"] = _money(value["evpi_population"])
+        if math.isfinite(value["evpi_noise"]):
+            needed = value["patients_needed_per_arm"]
+            noise = value["evpi_noise"]
+            row["of which Monte Carlo noise"] = _money(noise) if noise > 0 else "none detected"
+            row["patients per sample for noise < 5%"] = "not reachable" if not math.isfinite(needed) \
+                else f"{needed:,.0f}"
+        rows.append(row)
+    lines += [markdown_table(pd.DataFrame(rows)), "",
+              "The noise of finite cohorts inflates EVPI (the maximum of noisy net benefits is biased upwards): the "
+              "inflation is estimated from each sample's replications, and the last column gives the patients per "
+              "arm and sample that would make it negligible (below 5% of EVPI). EVPI whose corrected value is near "
+              "zero is within noise.", ""]
+    if tables.evppi.empty:
+        lines += [f"Expected value of partial perfect information is not estimated: it needs two arms or more and "
+                  f"more than {EVPPI_BASIS} PSA samples (its regression fits a spline of {EVPPI_BASIS} functions on "
+                  "each parameter).", ""]
+    else:
+        primary = economics.willingness_to_pay[0]
+        evppi = tables.evppi[np.isclose(tables.evppi["threshold"], primary)].sort_values(
+            "evppi_per_patient", ascending=False)
+        table = pd.DataFrame({"parameter": evppi["parameter"],
+                              f"EVPPI per patient ({currency})": [_money(v, 1) for v in evppi["evppi_per_patient"]]})
+        if "evppi_population" in evppi.columns:
+            table[f"population EVPPI ({currency})"] = [_money(v) for v in evppi["evppi_population"]]
+        lines += [f"Expected value of partial perfect information at {primary:,.0f} {currency}/QALY, by parameter "
+                  "(`evppi.csv`; regression estimator of Strong, Oakley and Brennan 2014: each arm's incremental "
+                  "net benefit smoothed on the parameter with a generalised additive model). It tells which "
+                  "parameter's research is worth most.", "", markdown_table(table), ""]
+    return lines

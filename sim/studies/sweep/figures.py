@@ -12,7 +12,8 @@ import numpy as np
 
 from sim.outcomes import OUTCOMES, Outcome
 from sim.plotting import sweep as sp
-from sim.plotting.style import plt, save_figure
+from sim.plotting.style import money_axes, plt, save_figure
+from sim.spec.economics import Economics
 from sim.studies.sweep.analyse import SweepTables
 from sim.studies.sweep.design import Design, Parameter
 
@@ -52,6 +53,7 @@ class _Context:
     arms: list[str]
     reference: str
     colours: dict[str, str]
+    currency: str = ""
 
     @property
     def others(self) -> list[str]:
@@ -68,13 +70,18 @@ class _Context:
         """The arms drawn: those compared with the reference, or the single arm."""
         return self.others or self.arms
 
+    def _unit(self, info: Outcome, difference: bool) -> str:
+        if info.kind == "money" and self.currency:
+            return f"{self.currency} per patient, discounted"
+        return info.difference_unit if difference else info.unit
+
     def difference_label(self, info: Outcome) -> str:
         """Axis label of a difference from the reference."""
-        return f"difference vs {self.reference} ({info.difference_unit})"
+        return f"difference vs {self.reference} ({self._unit(info, True)})"
 
     def value_label(self, info: Outcome) -> str:
         """Axis label of the drawn quantity."""
-        return self.difference_label(info) if self.others else f"mean ({info.unit})"
+        return self.difference_label(info) if self.others else f"mean ({self._unit(info, False)})"
 
     def panel_title(self, arm: str) -> str:
         """Title of a panel of the drawn quantity."""
@@ -253,21 +260,60 @@ _BY_METHOD: dict[str, Callable[[_Context, str], Figures]] = {
     "one_way": _one_way, "grid": _grid, "lhs": _lhs, "sobol": _indices, "morris": _indices, "psa": _psa}
 
 
+def _psa_economics(c: _Context, economics: Economics) -> Figures:
+    """The cost-effectiveness plane of the samples, the acceptability curves and frontier, and EVPI."""
+    tables = c.tables.economics
+    if tables is None:
+        return
+    from sim.plotting import economics as ep
+
+    thresholds = list(economics.willingness_to_pay)
+    fig, ax = plt.subplots(figsize=(9.5, 5.5))
+    samples = tables.samples[tables.samples["arm"] != c.reference]
+    ep.psa_plane(samples, c.reference, thresholds, economics.currency, ax=ax, colours=c.colours)
+    fig.tight_layout()
+    yield "psa_cost_effectiveness_plane.png", fig
+    curve = tables.acceptability.pivot(index="threshold", columns="arm", values="probability_highest_nmb")[c.arms]
+    frontier = tables.acceptability[tables.acceptability["on_frontier"]].rename(
+        columns={"probability_highest_nmb": "probability_cost_effective"})
+    fig, ax = plt.subplots(figsize=(9.5, 5))
+    ep.acceptability_curves(curve, frontier, economics.currency, ax=ax, colours=c.colours)
+    fig.tight_layout()
+    yield "acceptability.png", fig
+    evpi = tables.evpi.rename(columns={"evpi_noise": "evpi_noise_at_thresholds"})
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    ep.evpi_curve(evpi, economics.currency, ax=ax)
+    noisy = tables.evpi.dropna(subset=["evpi_noise"])
+    for k, row in enumerate(noisy.itertuples(index=False)):
+        ax.errorbar([row.threshold], [row.evpi_corrected], yerr=[[0], [max(row.evpi_noise, 0.0)]], fmt="o",
+                    color="#dd8452", capsize=3,
+                    label="without the Monte Carlo noise of finite cohorts (estimated)" if k == 0 else None)
+    ax.legend(loc="upper left", fontsize="small")
+    fig.tight_layout()
+    yield "evpi.png", fig
+
+
 def build_figures(the_design: Design, tables: SweepTables, arms: list[str], reference_arm: str,
-                  outcomes: list[str]) -> Figures:
+                  outcomes: list[str], economics: Economics | None = None) -> Figures:
     """The sweep's figures by file name, in order, for its method."""
-    context = _Context(the_design, tables, arms, reference_arm, sp.arm_colours(arms))
+    context = _Context(the_design, tables, arms, reference_arm, sp.arm_colours(arms),
+                       economics.currency if economics is not None else "")
     for outcome in outcomes:
-        yield from _BY_METHOD[the_design.method](context, outcome)
+        for name, fig in _BY_METHOD[the_design.method](context, outcome):
+            if OUTCOMES[outcome].kind == "money":
+                money_axes(fig)
+            yield name, fig
     if the_design.method == "psa":
         yield from _psa_summary(context, outcomes)
+        if economics is not None:
+            yield from _psa_economics(context, economics)
 
 
 def draw_figures(run_dir: Path, the_design: Design, tables: SweepTables, arms: list[str], reference_arm: str,
-                 outcomes: list[str]) -> list[Path]:
+                 outcomes: list[str], economics: Economics | None = None) -> list[Path]:
     """Draw the sweep's figures into ``run_dir/figures``; returns the files written."""
     figures = run_dir / "figures"
     figures.mkdir(exist_ok=True)
     return [save_figure(fig, figures / name)
-            for name, fig in build_figures(the_design, tables, arms, reference_arm, outcomes)]
+            for name, fig in build_figures(the_design, tables, arms, reference_arm, outcomes, economics)]
 

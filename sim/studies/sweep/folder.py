@@ -39,6 +39,7 @@ from sim.spec.sweep import SweepFile
 from sim.studies.sweep.analyse import SweepTables, analyse
 from sim.studies.sweep.checks import Prepared
 from sim.studies.sweep.design import Design, Point, design, parameters_of
+from sim.studies.sweep.economics import job_outcomes
 from sim.studies.sweep.evaluate import PointJob, simulate_point
 from sim.studies.sweep.report import render_report
 
@@ -191,7 +192,8 @@ def saved_records(run_dir: Path, count: int) -> list[dict[str, Any]]:
 
 def sweep_tables(prepared: Prepared, records: Sequence[dict[str, Any]]) -> SweepTables:
     base = prepared.base
-    return analyse(prepared.design, records, base.arm_names, base.reference_arm, list(prepared.job.outcomes))
+    return analyse(prepared.design, records, base.arm_names, base.reference_arm, list(prepared.job.outcomes),
+                   base.economics, base.cohort.size * prepared.job.replications)
 
 
 def _write_outputs(run_dir: Path, tables: SweepTables) -> None:
@@ -201,19 +203,22 @@ def _write_outputs(run_dir: Path, tables: SweepTables) -> None:
                         ("psa.csv", tables.psa)):
         if frame is not None:
             write_text_atomic(run_dir / name, to_csv_text(frame))
+    if tables.economics is not None:
+        for name, frame in tables.economics.files().items():
+            write_text_atomic(run_dir / name, to_csv_text(frame))
 
 
 def write_results(run_dir: Path, prepared: Prepared, tables: SweepTables, plots: bool) -> None:
     """Everything a sweep writes once its points are computed: tables, figures (if ``plots``) and
     ``report.md``, each file atomically."""
-    base, outcomes = prepared.base, list(prepared.job.outcomes)
+    base, outcomes = prepared.base, tables.outcomes
     _write_outputs(run_dir, tables)
     figures: list[str] = []
     if plots:
         from sim.studies.sweep.figures import draw_figures  # matplotlib only when figures are wanted
 
         figures = [p.name for p in draw_figures(run_dir, prepared.design, tables, base.arm_names, base.reference_arm,
-                                                outcomes)]
+                                                outcomes, base.economics)]
     report = render_report(prepared.name, prepared.sweep_file, base, prepared.design, tables, figures)
     write_text_atomic(run_dir / "report.md", report)
 
@@ -358,7 +363,7 @@ def read_folder(run_dir: str | Path) -> tuple[Prepared, list[dict[str, Any]]]:
         line = next(i for i, (a, b) in enumerate(pairs, 1) if a != b)
         raise FolderError(f"{path}: design.csv: differs from the design that sweep.yaml and scenario.yaml give "
                           f"(seed {base.seed}) at line {line}; these files do not belong together")
-    job = PointJob(base.model_dump(mode="json"), count, tuple(sweep.outcomes))
+    job = PointJob(base.model_dump(mode="json"), count, job_outcomes(sweep.outcomes, base.economics))
     records = []
     for point in the_design.points:
         name = str(point_file(path, point.index).relative_to(path))

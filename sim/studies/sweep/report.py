@@ -13,6 +13,7 @@ from sim.spec.scenario import Scenario
 from sim.spec.sweep import Range, SweepFile, Values
 from sim.studies.sweep.analyse import SweepTables
 from sim.studies.sweep.design import Design
+from sim.studies.sweep.economics import economics_section
 
 __all__ = ["REPORT_POINTS", "render_report", "terminal_summary"]
 
@@ -107,6 +108,7 @@ def render_report(name: str, sweep_file: SweepFile, base: Scenario, the_design: 
                           f"P(better than {reference})": "" if math.isnan(row.probability_better)
                           else f"{fixed(row.probability_better, 0, 100)}%"})
         lines += [markdown_table(pd.DataFrame(table)), ""]
+    lines += economics_section(tables.economics, base.economics, reference, arms, len(the_design.points))
     if figures:
         lines += ["## Figures", ""] + [f"![{f}](figures/{f})" for f in figures] + [""]
     paired = f", and the paired difference from {reference} with its interval" if len(arms) > 1 else ""
@@ -117,9 +119,15 @@ def render_report(name: str, sweep_file: SweepFile, base: Scenario, the_design: 
               "saved as it finished.",
               "- `noise.csv`: the replication noise of each quantity."]
     extra = {"tornado.csv": tables.tornado, "sensitivity.csv": tables.sensitivity, "psa.csv": tables.psa}
+    if tables.economics is not None:
+        extra.update(tables.economics.files())
     notes = {"tornado.csv": "the one-way effects behind the tornado diagrams, with each bar's paired noise",
              "sensitivity.csv": "the sensitivity indices with their intervals",
-             "psa.csv": "the probability each arm is best and the distribution of differences"}
+             "psa.csv": "the probability each arm is best and the distribution of differences",
+             "ce_samples.csv": "each sample's mean cost and QALYs per arm, and their differences from the reference",
+             "acceptability.csv": "the probability each arm has the highest net benefit at each threshold",
+             "evpi.csv": "the expected value of perfect information at each threshold, and its Monte Carlo noise",
+             "evppi.csv": "the expected value of partial perfect information of each parameter"}
     lines += [f"- `{k}`: {notes[k]}." for k, v in extra.items() if v is not None]
     lines += ["- `scenario.yaml`: the resolved base scenario; `sweep.yaml`: the resolved sweep; `run.json`: "
               "provenance.", ""]

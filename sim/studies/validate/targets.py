@@ -45,6 +45,7 @@ class Target:
     ``observed_in_simulated`` (the published value lies in the central 95% of simulated trials),
     ``simulated_in_band`` (the median simulated trial lies in ``band``; for outcomes published only
     as a range) or ``pooled_in_band`` (the model's proportion lies in the pooled 95% CI).
+    ``denominator`` is the published count a proportion is taken over (the study's own size).
     """
 
     study: str
@@ -60,6 +61,7 @@ class Target:
     unit: str = "proportion"
     meant_to_reproduce: bool = True
     outside_reason: str = ""
+    denominator: int | None = None
 
 
 @dataclass
@@ -211,47 +213,53 @@ _CIRC, _CAL, _VAL = "circular", "calibration", "validation"
 
 TARGETS: list[Target] = [
     Target(_A, "early_ae_stop", "stop for AE, first 4 weeks", 1 / 15, "1/15 (6.7%)", (0, 3 / 15), "0-3 of 15",
-           "observed_in_simulated", _CIRC, "GI stop 0.067 is this trial's 1/15"),
+           "observed_in_simulated", _CIRC, "GI stop 0.067 is this trial's 1/15", denominator=15),
     Target(_A, "ae_withdrawal", "stop for AE, whole follow-up", 1 / 15, "1/15 (6.7%)", (0, 3 / 15), "0-3 of 15",
-           "observed_in_simulated", _CIRC, "GI 1/15 and minor toxicity from this trial; flare, TE from others"),
+           "observed_in_simulated", _CIRC, "GI 1/15 and minor toxicity from this trial; flare, TE from others",
+           denominator=15),
     Target(_A, "response_itt", "any response, ITT", 14 / 15, "14/15 (93%)", (12 / 15, 1.0), "12-15 of 15",
-           "observed_in_simulated", _CAL, "0.90 pooled over 5 series including this one"),
+           "observed_in_simulated", _CAL, "0.90 pooled over 5 series including this one", denominator=15),
     Target(_A, "cr_evaluable", "complete response, evaluable", 12 / 14, "12/14 (86%)", (9 / 14, 1.0),
-           "9-14 of 14", "observed_in_simulated", _CAL, "0.80 pooled over 3 series including this one"),
+           "9-14 of 14", "observed_in_simulated", _CAL, "0.80 pooled over 3 series including this one", denominator=14),
     Target(_A, "relapse_among_cr", "relapse after taper or stop, among CR", 9 / 12, "9/12 (75%)", (6 / 12, 1.0),
-           "6-12 of 12", "observed_in_simulated", _CIRC, "taper and stop relapse split from this trial's 75%"),
+           "6-12 of 12", "observed_in_simulated", _CIRC, "taper and stop relapse split from this trial's 75%",
+           denominator=12),
     Target(_A, "relapse_timing", "those relapses 2-8 wk after reduction/stop", None, "'usually'",
            (0.70, 1.0), ">= 70% of relapses", "simulated_in_band", _CIRC, "LogN(4, 0.55) from this trial's 2-8 wk"),
     Target(_A, "time_to_cr", "median weeks to CR (DLE/SCLE)", 6.0, "6 wk (2-12)", (4.0, 8.0), "median 4-8 wk",
            "observed_in_simulated", _CIRC, "time to CR from this trial's median 6 wk", unit="weeks"),
     Target(_A, "any_ae", "patients with any AE", 2 / 15, "2/15 (13%)", (0, 5 / 15), "0-5 of 15",
-           "observed_in_simulated", _CIRC, "GI and minor toxicity rates from this trial's 2/15"),
+           "observed_in_simulated", _CIRC, "GI and minor toxicity rates from this trial's 2/15", denominator=15),
     Target(_A, "neuropathy", "peripheral neuropathy", 0.0, "0/15", None, "PN hazard << 1%/month",
-           "observed_in_simulated", _CAL, "zero from 7 studies including this one"),
+           "observed_in_simulated", _CAL, "zero from 7 studies including this one", denominator=15),
     Target(_D, "ae_withdrawal", "early severe AE, stopped for good", 2 / 19, "2/19 (10.5%)", (0, 5 / 19),
-           "0-5 of 19", "observed_in_simulated", _VAL, "every AE input from other studies (VH, Penn, Mayo)"),
+           "0-5 of 19", "observed_in_simulated", _VAL, "every AE input from other studies (VH, Penn, Mayo)",
+           denominator=19),
     Target(_D, "response_itt", "response (ORR)", 17 / 19, "17/19 (89.5%)", (14 / 19, 1.0), "14-19 of 19",
-           "observed_in_simulated", _CAL, "0.90 pooled over 5 series including this one"),
+           "observed_in_simulated", _CAL, "0.90 pooled over 5 series including this one", denominator=19),
     Target(_D, "cr_itt", "complete response (> 95% clearance)", 12 / 19, "12/19 (63%)", (8 / 19, 16 / 19),
-           "8-16 of 19", "observed_in_simulated", _CAL, "0.80 pooled over 3 series including this one"),
+           "8-16 of 19", "observed_in_simulated", _CAL, "0.80 pooled over 3 series including this one", denominator=19),
     Target(_B, "early_ae_stop", "early stop for AE, first 4 weeks", 1 / 60, "1/60 (1.7%)", (0, 3 / 60), "0-3 of 60",
-           "observed_in_simulated", _CIRC, "early intolerance 0.017 is this study's 1/60"),
+           "observed_in_simulated", _CIRC, "early intolerance 0.017 is this study's 1/60", denominator=60),
     Target(_B, "ae_withdrawal", "stop for side effects, whole follow-up", 1 / 60, "1/60 (1.7%)", (0, 3 / 60),
-           "0-3 of 60", "observed_in_simulated", _CIRC, "1/60 early stop and no stop on PN, from this study"),
+           "0-3 of 60", "observed_in_simulated", _CIRC, "1/60 early stop and no stop on PN, from this study",
+           denominator=60),
     Target(_B, "mean_dose_thalidomide", "mean cumulative dose, grams", 16.5, "16.5 g", (13.3, 19.7),
            "13.3-19.7 g (SD 12.6; mean +- 1.96 SE)", "observed_in_simulated", _CIRC,
            "regimen (reduce at best response, 12 wk at 50 mg) chosen for this mean", unit="g"),
     Target(_B, "response_evaluable", "response, evaluable", 58 / 59, "58/59 (98%)", (55 / 59, 1.0), "55-59 of 59",
-           "observed_in_simulated", _CIRC, "response 0.98 is this study's 58/59"),
+           "observed_in_simulated", _CIRC, "response 0.98 is this study's 58/59", denominator=59),
     Target(_B, "cr_evaluable", "complete response, evaluable", 50 / 59, "50/59 (85%)", (44 / 59, 55 / 59),
-           "44-55 of 59", "observed_in_simulated", _CIRC, "CR 0.86 is this study's 50/58"),
+           "44-55 of 59", "observed_in_simulated", _CIRC, "CR 0.86 is this study's 50/58", denominator=59),
     Target(_B, "relapse_among_cr", "relapse after withdrawal/reduction, among CR", 0.70, "70%",
-           (28 / 50, 41 / 50), "28-41 of 50", "observed_in_simulated", _CIRC, "relapse split fitted to this 70%"),
+           (28 / 50, 41 / 50), "28-41 of 50", "observed_in_simulated", _CIRC, "relapse split fitted to this 70%",
+           denominator=50),
     Target(_B, "time_to_relapse", "median weeks from reduction/stop to relapse", 5 * WEEKS_PER_MONTH,
            "~5 months", (3 * WEEKS_PER_MONTH, 7 * WEEKS_PER_MONTH), "median 3-7 months", "observed_in_simulated",
            _CIRC, "LogN(22, 0.6) from this study's ~5 months", unit="weeks"),
     Target(_B, "neuropathy", "NCS-confirmed neuropathy", 5 / 60, "5/60 (8.3%)", (1 / 60, 10 / 60), "1-10 of 60",
-           "observed_in_simulated", _VAL, "threshold from Zara 2008 and Lupus 2021, not from this study"),
+           "observed_in_simulated", _VAL, "threshold from Zara 2008 and Lupus 2021, not from this study",
+           denominator=60),
     Target(_C, "response_itt", "response", 0.90, "90%", (0.85, 0.94), "CI 85-94%", "pooled_in_band", _CIRC,
            "response 0.90 is this meta-analysis's 90%"),
     Target(_C, "ae_withdrawal", "withdrawal for AE", 0.24, "24%", (0.14, 0.35), "CI 14-35%", "pooled_in_band", _CIRC,

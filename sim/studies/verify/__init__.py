@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sim.studies.verify.cases import CASES as MODEL_CASES
+from sim.studies.verify.cases_economics import ECONOMIC_CASES
 from sim.studies.verify.cases_exposure import EXPOSURE_CASES
 from sim.studies.verify.checks import (
     DEFAULT_SEED,
@@ -17,8 +18,8 @@ from sim.studies.verify.checks import (
     simultaneous_z,
 )
 
-CASES = MODEL_CASES + EXPOSURE_CASES
-"""Every case: the rules of the clinical model (DESIGN 2), then those that follow exposure and practice (2b)."""
+CASES = MODEL_CASES + EXPOSURE_CASES + ECONOMIC_CASES
+"""Every case: the rules of the clinical model (docs/model.md 2), then those that follow exposure and practice (2b)."""
 
 __all__ = ["CASES", "DEFAULT_SEED", "STOCHASTIC_PATIENTS", "Check", "Outcome", "evaluate", "evaluate_all",
            "format_table", "run_verification", "simultaneous_z"]

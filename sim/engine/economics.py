@@ -1,0 +1,61 @@
+"""Costs and QALYs for the patient process: a scenario's economics compiled into plain numbers.
+
+A cost or QALY at week t weighs ``(1 + d) ** (-t / 52) = exp(-k t)`` with ``k = ln(1 + d) / 52``
+per week, so a constant flow of r per week from week a to week b is worth
+``r * (exp(-k a) - exp(-k b)) / k`` (``r * (b - a)`` at d = 0). The patient process keeps the weight
+at the current week and works out each interval's flow from it; costs and effects have their own
+rates. What happens after loss to follow-up is not counted: costs and QALYs, like every other
+count, are over the observed time.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sim.engine.records import ACTIVE, REMISSION, RESPONSE
+from sim.spec.economics import Economics
+from sim.spec.therapy import Therapy
+
+__all__ = ["TherapyValues", "Valuation"]
+
+
+class Valuation:
+    """A scenario's economics in the form the patient process reads."""
+
+    __slots__ = ("cost_rate", "effect_rate", "same_rate", "state_cost", "state_utility")
+
+    def __init__(self, economics: Economics):
+        self.cost_rate = math.log1p(economics.discount_per_year.costs) / 52.0
+        self.effect_rate = math.log1p(economics.discount_per_year.effects) / 52.0
+        self.same_rate = self.cost_rate == self.effect_rate
+        costs = economics.state_costs_per_week
+        self.state_cost = {ACTIVE: costs.active, RESPONSE: costs.response, REMISSION: costs.remission}
+        utilities = economics.utilities
+        # QALYs per week in each state.
+        self.state_utility = {ACTIVE: utilities.active / 52.0, RESPONSE: utilities.response / 52.0,
+                              REMISSION: utilities.remission / 52.0}
+
+
+def flow(rate: float, start_weight: float, end_weight: float, weeks: float) -> float:
+    """The discounted size of a flow of one unit per week between two weeks with these weights (``weeks`` apart)."""
+    return (start_weight - end_weight) / rate if rate > 0.0 else weeks
+
+
+class TherapyValues:
+    """What a therapy costs and what its adverse events cost and take away, per the scenario's economics.
+
+    ``events[index]`` is (cost at the event, QALYs per week lost, for how many weeks, QALYs per week
+    lost for good when the event leaves permanent harm), or None for an event with none of these.
+    """
+
+    __slots__ = ("per_week", "per_mg", "per_course", "events")
+
+    def __init__(self, therapy: Therapy):
+        costs = therapy.costs
+        self.per_week = costs.per_week_on_drug if costs is not None else 0.0
+        self.per_mg = costs.per_mg if costs is not None else 0.0
+        self.per_course = costs.per_course if costs is not None else 0.0
+        self.events = tuple(
+            (event.cost or 0.0, (event.disutility or 0.0) / 52.0, event.disutility_weeks or 0.0,
+             (event.irreversible_disutility or 0.0) / 52.0) if event.economic else None
+            for event in therapy.adverse_events.values())
