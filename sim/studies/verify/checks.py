@@ -103,7 +103,7 @@ def _number(x: float) -> str:
         return "nan"
     if float(x).is_integer() and abs(x) < 1e6:
         return f"{int(x)}"
-    return fixed(x, 4)
+    return fixed(x, 4 if abs(x) < 100 else 1)  # an amount of money keeps its interval inside its column
 
 
 def format_table(outcomes: list[Outcome], width: int = 100) -> str:
