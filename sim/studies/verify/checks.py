@@ -109,23 +109,23 @@ def _number(x: float) -> str:
 def format_table(outcomes: list[Outcome], width: int = 100) -> str:
     """The verification table, at most ``width`` columns: per check a line with the quantity, the expected value,
     the simulated value, its interval (or range), n and the verdict, and an indented line with the source."""
-    columns = f"{'expected':>9}  {'simulated':>9}  {'MC 95% interval / range':<23} {'n':>6}  result"
+    intervals = [("range " if o.check.kind == "exact" else "") + f"[{_number(o.low)}, {_number(o.high)}]"
+                 for o in outcomes]
+    room = max([23, *map(len, intervals)])  # the quantity's column gives way to a wide interval
+    columns = f"{'expected':>9}  {'simulated':>9}  {'MC 95% interval / range':<{room}} {'n':>6}  result"
     name_width = width - 2 - 1 - len(columns)
-    header = f"  {'quantity, then its source (formula)':<{name_width}} {columns}"
+    header = f"  {'quantity (source below)':<{name_width}} {columns}"
     lines = [header, "-" * width]
     case = None
-    for o in outcomes:
+    for o, interval in zip(outcomes, intervals, strict=True):
         c = o.check
         if c.case != case:
             case = c.case
             lines.append(case)
-        interval = f"[{_number(o.low)}, {_number(o.high)}]"
-        if c.kind == "exact":
-            interval = f"range {interval}"
         names = textwrap.wrap(c.quantity, name_width) or [""]
         lines += [f"  {name}" for name in names[:-1]]
         lines.append(f"  {names[-1]:<{name_width}} {_number(c.expected):>9}  {_number(o.simulated):>9}  "
-                     f"{interval:<23} {o.n:>6}  {'pass' if o.passed else 'FAIL'}")
+                     f"{interval:<{room}} {o.n:>6}  {'pass' if o.passed else 'FAIL'}")
         lines += textwrap.wrap(c.formula, width, initial_indent="      ", subsequent_indent="        ")
     stochastic = sum(1 for o in outcomes if o.check.kind != "exact")
     failed = sum(1 for o in outcomes if not o.passed)
