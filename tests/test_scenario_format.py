@@ -193,3 +193,20 @@ def test_a_subgroup_share_of_a_scenario_with_subgroups_is_still_set(capsys: pyte
     changed = load_scenario(ROOT / "scenarios" / "case_mix.yaml", [(f"cohort.subgroups.{first}.share", 0.5)])
     assert changed.cohort.subgroups is not None and changed.cohort.subgroups[first].share == 0.5
     assert sum(group.share for group in changed.cohort.subgroups.values()) == pytest.approx(1.0)
+
+
+def test_the_readme_first_scenario_runs_as_it_stands(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### A first scenario", 1)[1]
+    text = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    data = yaml.safe_load(text)
+    assert len(data["arms"]) == 1 and len(data["therapies"]) == 1 and "reference_arm" not in data
+    path = tmp_path / "my_first.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["check", str(path)]) == 0
+    assert "reference arm thalidomide" in " ".join(capsys.readouterr().out.split())
+    out = tmp_path / "out"
+    assert main([str(path), "--workers", "1", "--no-plots", "--out", str(out)]) == 0  # as written: 5 x 200
+    printed = capsys.readouterr().out
+    assert "Disease-free weeks" in printed and (out / "summary.csv").is_file()
+    assert "--set reference_arm=thalidomide" in readme.split("### Choosing the comparator", 1)[1][:800]
