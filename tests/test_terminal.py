@@ -167,3 +167,13 @@ def test_a_wide_table_splits_into_blocks_that_repeat_the_first_column():
     assert max(len(line) for line in lines) <= 80
     assert sum(line.startswith("disease-free weeks") for line in lines) >= 2  # one per block
     assert all(f"{k}" in text for k in range(8))
+
+
+def test_units_are_singular_for_exactly_one():
+    from sim.outputs.text import amount, measure
+
+    assert amount("1", "percentage points") == "1 percentage point"
+    assert amount("+1", "weeks") == "+1 week" and amount("1.0", "weeks") == "1.0 weeks"
+    assert amount("2", "percentage points") == "2 percentage points"
+    assert amount("1", "per patient") == "1 per patient"
+    assert measure("1", "week") == "1 week" and measure("2", "week") == "2 weeks"

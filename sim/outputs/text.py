@@ -13,8 +13,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
-__all__ = ["WIDTH", "fixed", "interval", "markdown_table", "measure", "percent", "plural", "rounded", "significant",
-           "text_table", "wrap"]
+__all__ = ["WIDTH", "amount", "fixed", "interval", "markdown_table", "measure", "percent", "plural", "rounded",
+           "significant", "text_table", "wrap"]
 
 WIDTH = 100
 """The widest line the terminal output has."""
@@ -89,6 +89,23 @@ def measure(number: str, unit: str, many: str | None = None) -> str:
     """A number already formatted and its unit, singular only for exactly one: ``1 week``, ``1.5 weeks``."""
     one = number.lstrip("+-") == "1"
     return f"{number} {unit if one else (many or unit + 's')}"
+
+
+_SINGULAR = {"weeks": "week", "points": "point", "patients": "patient", "events": "event", "years": "year",
+             "replications": "replication"}
+
+
+def amount(number: str, unit: str) -> str:
+    """A number already formatted and a unit given in the plural (``percentage points``, ``weeks``), made singular
+    for exactly one: ``1 percentage point``, ``1 week``, ``2 weeks``; other units as they are."""
+    if number.lstrip("+-") != "1":
+        return f"{number} {unit}"
+    words = unit.split(" ")
+    for i, word in enumerate(words):
+        if word in _SINGULAR:
+            words[i] = _SINGULAR[word]
+            break
+    return f"{number} {' '.join(words)}"
 
 
 def wrap(text: str, width: int = WIDTH, indent: str = "", hanging: str = "") -> str:

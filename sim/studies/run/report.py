@@ -366,15 +366,16 @@ def render_report(run_dir: Path) -> str:
         widest = precision.get("widest_arm")
         width_text = (f"{fixed(widths[widest], 2)} weeks ({widest})" if widest and widths.get(widest) is not None
                       else "n/a")
+        target = measure(format(precision["target_ci_width_weeks"], "g"), "week")
         if precision["reached"]:
             parts.append(f"- Replications chosen by precision: {precision['replications']} replications were needed "
                          f"for the 95% interval of every arm's mean disease-free weeks to be narrower than "
-                         f"{precision['target_ci_width_weeks']:g} weeks (widest: {width_text}; at least "
+                         f"{target} (widest: {width_text}; at least "
                          f"{precision['min_replications']}, at most {precision['max_replications']}).")
         else:
             parts.append(f"- **Precision not reached**: the run stopped at the cap of {precision['replications']} "
                          f"replications with the widest 95% interval of mean disease-free weeks {width_text}, "
-                         f"not narrower than the target {precision['target_ci_width_weeks']:g} weeks.")
+                         f"not narrower than the target {target}.")
     parts += [""]
     if survival is not None and len(comparison):
         parts += ["## Main findings", "", _findings(summary, comparison, survival, reference, follow_up), ""]

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from sim.outcomes import OUTCOMES
-from sim.outputs.text import WIDTH, fixed, interval, markdown_table, percent, significant, text_table, wrap
+from sim.outputs.text import WIDTH, amount, fixed, interval, markdown_table, percent, significant, text_table, wrap
 from sim.spec.scenario import Scenario
 from sim.spec.sweep import Range, SweepFile, Values
 from sim.studies.sweep.analyse import SweepTables
@@ -62,8 +62,15 @@ def render_report(name: str, sweep_file: SweepFile, base: Scenario, the_design: 
         title = "Sobol indices" if sweep.method == "sobol" else "Morris elementary effects"
         of = "each arm's difference from the reference" if len(arms) > 1 else f"the mean of {arms[0]}"
         lines += [f"## {title}", "", f"Of {of} (all quantities in `sensitivity.csv`).", ""]
+        if sweep.method == "sobol":
+            lines += [_SOBOL_WORDS, ""]
+        measure = "difference" if len(arms) > 1 else "mean"
         for (outcome, arm), group in sens.groupby(["outcome", "arm"], sort=False):
-            lines += [f"**{OUTCOMES[str(outcome)].label}: {arm}**", ""]
+            share = tables.noise[(tables.noise["outcome"] == outcome) & (tables.noise["arm"] == arm)
+                                 & (tables.noise["measure"] == measure)] if len(tables.noise) else tables.noise
+            noise = "" if share.empty or pd.isna(share["noise_variance_share"].iloc[0]) else (
+                f" (noise share of the spread: {significant(float(share['noise_variance_share'].iloc[0]), 2)})")
+            lines += [f"**{OUTCOMES[str(outcome)].label}: {arm}**{noise}", ""]
             if sweep.method == "sobol":
                 table = pd.DataFrame({
                     "parameter": group["label"],
@@ -134,6 +141,15 @@ def render_report(name: str, sweep_file: SweepFile, base: Scenario, the_design: 
     return "\n".join(lines)
 
 
+_SOBOL_WORDS = (
+    "S1 is the share of the variance of the point means across the design that a parameter explains alone; ST "
+    "adds its interactions with the others (ST - S1 large: the parameter acts through interactions); ± is the "
+    "bootstrap 95% half-width. Each point mean carries replication noise, so part of that variance is noise: the "
+    "noise share of the spread, given beside each quantity, is the mean squared standard error of the point means "
+    "over their variance across the design. Near 0 the indices describe the parameters; near 1 the spread is "
+    "mostly noise and the indices say little (more replications or patients would tell).")
+
+
 def _noise_section(method: str, outcomes: list[str], arms: list[str], reference: str,
                    noise: pd.DataFrame) -> list[str]:
     """The replication noise of the quantities the figures draw: differences from the reference, or one arm's mean."""
@@ -151,10 +167,11 @@ def _noise_section(method: str, outcomes: list[str], arms: list[str], reference:
             space = "" if unit == "%" else " "
             row = {"outcome": info.label, "quantity": quantity,
                    "level (± 95% CI half-width)":
-                       f"{significant(float(r['half_width'].iloc[0]), 3, info.scale)}{space}{unit}"}
+                       (f"{significant(float(r['half_width'].iloc[0]), 3, info.scale)}{unit}" if not space else
+                        amount(significant(float(r['half_width'].iloc[0]), 3, info.scale), unit))}
             if method == "one_way":
                 row["change between points (± paired half-width)"] = (
-                    f"{significant(float(r['paired_half_width'].iloc[0]), 3, info.scale)} {info.difference_unit}")
+                    amount(significant(float(r['paired_half_width'].iloc[0]), 3, info.scale), info.difference_unit))
             if method not in ("one_way", "grid"):
                 row["noise share of spread"] = significant(float(r["noise_variance_share"].iloc[0]), 2)
             rows.append(row)
