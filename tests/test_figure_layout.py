@@ -4,6 +4,7 @@ image, and that every time axis runs from 0 to the follow-up."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -128,3 +129,16 @@ def test_sweep_and_trial_figures_keep_titles_and_legends_inside(case: str, tmp_p
     assert main([*words, *small, "--workers", "1", "--quiet", "--out", str(tmp_path / "out")]) == 0
     assert found, case
     assert {name: problems for name, problems in found.items() if problems} == {}
+
+
+def test_the_gallery_shows_every_figure_of_a_run_and_a_trial_with_a_caption():
+    """docs/gallery.md (made by benchmarks/gallery.py): each image it shows exists and has a caption under it;
+    every figure a run or a trial draws is among them."""
+    from sim.studies.run.figures import FIGURES
+    from sim.studies.trial.figures import FIGURE_NAMES
+
+    page = (ROOT / "docs" / "gallery.md").read_text(encoding="utf-8")
+    shown = re.findall(r"!\[[^\]]*\]\(gallery/([^)]+)\)\n\n\*[^*\n]{20,}\*", page)
+    assert shown and all((ROOT / "docs" / "gallery" / name).is_file() for name in shown)
+    assert set(FIGURES) | set(FIGURE_NAMES.values()) | {"validation.png"} <= set(shown)
+    assert len(shown) == len(list((ROOT / "docs" / "gallery").glob("*.png")))
