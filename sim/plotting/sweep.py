@@ -176,7 +176,7 @@ def heat_map(matrix: pd.DataFrame, colour_label: str, limits: tuple[float, float
         for (i, j), value in np.ndenumerate(data):
             if math.isfinite(value):
                 dark = abs(value) > 0.6 * reach if diverging else value < (low + high) / 2
-                ax.text(xs[j], ys[i], f"{value:.3g}", ha="center", va="center", fontsize="small",
+                ax.text(float(xs[j]), float(ys[i]), f"{value:.3g}", ha="center", va="center", fontsize="small",
                         color="white" if dark else "black")
         if colour_bar:
             ax.figure.colorbar(image, ax=ax, label=colour_label)
