@@ -210,3 +210,22 @@ def test_the_readme_first_scenario_runs_as_it_stands(tmp_path: Path, capsys: pyt
     printed = capsys.readouterr().out
     assert "Disease-free weeks" in printed and (out / "summary.csv").is_file()
     assert "--set reference_arm=thalidomide" in readme.split("### Choosing the comparator", 1)[1][:800]
+
+
+def test_a_number_in_exponent_form_is_a_number_to_the_loader_as_to_an_editor(tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture[str]):
+    """YAML 1.2 (editors, JSON) reads 1.3e2 and 13e1 as numbers; PyYAML's YAML 1.1 reads 13e1 as text. The loader
+    reads both as numbers, so the file means the same to it as to an editor checking it with the schema."""
+    text = (ROOT / "scenarios" / "low_dose.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "exponent.yaml"
+    path.write_text(text.replace("follow_up_weeks: 130", "follow_up_weeks: 13e1", 1), encoding="utf-8")
+    assert read_yaml(path)["follow_up_weeks"] == 130.0
+    assert load_scenario(path).follow_up_weeks == 130.0
+    assert load_scenario(path, [("follow_up_weeks", 52.0)]).follow_up_weeks == 52.0
+    assert main(["check", str(path), "--set", "cohort.loss_to_follow_up_per_year=5e-2"]) == 0
+    assert ": ok: " in capsys.readouterr().out
+    assert jsonschema.Draft202012Validator(printed_schema("scenario", capsys)).is_valid(read_yaml(path))
+    quoted = tmp_path / "quoted.yaml"
+    quoted.write_text(text.replace("follow_up_weeks: 130", "follow_up_weeks: '130'", 1), encoding="utf-8")
+    with pytest.raises(ScenarioError, match="must be a number"):
+        load_scenario(quoted)

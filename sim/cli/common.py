@@ -116,8 +116,9 @@ def leftover_warning(folder: Path) -> None:
     found = [item for item in leftovers(folder, depth=1) if not item.resumable]
     if found:
         size = sum(item.size for item in found)
-        say(f"warning: {folder}: {len(found)} unfinished folder{'s' if len(found) > 1 else ''} left by stopped "
-            f"commands ({megabytes(size)}); remove with: python run.py clean {folder}", file=sys.stderr)
+        # one line, as an error is: the path and the command to copy stay whole
+        print(f"warning: {folder}: {len(found)} unfinished folder{'s' if len(found) > 1 else ''} left by stopped "
+              f"commands ({megabytes(size)}); remove with: python run.py clean {folder}", file=sys.stderr)
 
 
 def is_terminal() -> bool:

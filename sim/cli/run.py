@@ -225,9 +225,9 @@ def run_command(argv: list[str]) -> int:
     precision = outcome.precision
     if precision is not None and not precision["reached"]:
         widest = precision["widest_arm"]
-        say(f"warning: precision not reached: stopped at --max-replications {precision['replications']}; the 95% "
-            f"interval of {widest}'s mean disease-free weeks is {significant(precision['ci_width_weeks'][widest])} "
-            f"weeks wide (target < {args.precision:g}); results written to {outcome.path}", file=sys.stderr)
+        print(f"warning: precision not reached: stopped at --max-replications {precision['replications']}; "
+              f"{widest}'s 95% interval is {significant(precision['ci_width_weeks'][widest])} weeks wide (target < "
+              f"{args.precision:g}); results: {outcome.path}", file=sys.stderr)  # one line, as an error is
     if args.quiet:
         print(outcome.path)
         return 0

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from sim.spec.base import ScenarioError, key_hint
 from sim.spec.errors import describe_errors, walk
-from sim.spec.paths import PathError, assign
+from sim.spec.paths import NumberLoader, PathError, assign
 from sim.spec.scenario import MAX_FOLLOW_UP_WEEKS, Scenario, cross_check, name_check
 
 __all__ = ["MAX_FILE_BYTES", "MAX_FOLLOW_UP_WEEKS", "MAX_NAME_CHARACTERS", "MAX_NESTING", "MAX_NODES",
@@ -39,7 +39,7 @@ _MESSAGE_CHARACTERS = 300
 """An error line quotes at most this much of a value (a huge value is cut in the middle)."""
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(NumberLoader):
     """The safe loader, refusing a key given twice in one mapping (plain YAML keeps the last)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
