@@ -177,3 +177,15 @@ def test_units_are_singular_for_exactly_one():
     assert amount("2", "percentage points") == "2 percentage points"
     assert amount("1", "per patient") == "1 per patient"
     assert measure("1", "week") == "1 week" and measure("2", "week") == "2 weeks"
+
+
+def test_a_resume_command_is_folded_as_a_shell_continues_it():
+    from sim.cli.sweep import shell_lines
+
+    command = ("python run.py scenarios/sweeps/one_way_weakest.yaml --replications 2 --set "
+               "'arms={a: [b]}' --out-of-the-way --resume /a/rather/long/path/to/results/one_way_weakest.partial")
+    text = shell_lines(command, 60)
+    lines = text.splitlines()
+    assert len(lines) > 1 and all(len(line) <= 60 for line in lines)
+    assert all(line.endswith(" \\") for line in lines[:-1])
+    assert shlex.split(text.replace("\\\n", " ")) == shlex.split(command)  # what the shell runs

@@ -30,7 +30,7 @@ from sim.studies.sweep import PARTIAL, hold_folder, open_folder, prepare, run_sw
 from sim.studies.sweep.analyse import SweepTables
 from sim.studies.sweep.report import terminal_summary
 
-__all__ = ["read_sweep_tables", "run_command"]
+__all__ = ["read_sweep_tables", "run_command", "shell_lines"]
 
 
 def _resume_command(argv: list[str], partial: Path) -> str:
@@ -72,7 +72,11 @@ def run_command(args: argparse.Namespace, argv: list[str]) -> int:
     quiet = bool(args.quiet)
 
     def say(text: str) -> None:
-        if not quiet:
+        if quiet:
+            return
+        if text.startswith("  "):  # a command line to copy: broken only as a shell continues it
+            print(shell_lines(text.strip(), terminal_width()), file=sys.stderr)
+        else:
             wrapped(text, file=sys.stderr)
 
     workers = args.workers or default_workers()
@@ -126,6 +130,21 @@ def run_command(args: argparse.Namespace, argv: list[str]) -> int:
                            list(prepared.job.outcomes), terminal_width()))
     print(f"\nresults: {final}")
     return 0
+
+
+def shell_lines(command: str, width: int) -> str:
+    """A shell command indented and folded between its words with backslash continuations, within ``width``."""
+    import shlex
+
+    lines: list[str] = []
+    line = "  "
+    for word in shlex.split(command):
+        quoted = shlex.quote(word)
+        if line.strip() and len(line) + 1 + len(quoted) + 2 > width:
+            lines.append(line + " \\")
+            line = "      "
+        line += ("" if not line.strip() else " ") + quoted
+    return "\n".join([*lines, line])
 
 
 def read_sweep_tables(folder: Path) -> SweepTables:
