@@ -204,17 +204,22 @@ def scenario_tab(root: Path) -> None:
         show_folder(folder, key="scn-latest")
 
 
+def _base_of(source: Source) -> dict[str, Any]:
+    """The base scenario a sweep or trial file names, as read (empty when it cannot be read: the check says why)."""
+    if isinstance(source.raw.get("base"), str):
+        try:
+            return read_yaml(source.path.parent / source.raw["base"])
+        except ScenarioError:
+            pass
+    return {}
+
+
 def sweep_tab(root: Path) -> None:
     """Pick a shipped sweep, set its size, run it, and see its newest result."""
     source = _choose("sweep", "swp-")
     if source is None:
         return
-    base: dict[str, Any] = {}
-    if isinstance(source.raw.get("base"), str):
-        try:
-            base = read_yaml(source.path.parent / source.raw["base"])
-        except ScenarioError:
-            base = {}
+    base = _base_of(source)
     section, cohort = _mapping(source.raw.get("sweep")), _mapping(base.get("cohort"))
     defaults = {"replications": int(section.get("replications") or base.get("replications") or 2),
                 "patients": int(cohort.get("size", 100)), "seed": int(base.get("seed", 0))}
@@ -250,12 +255,7 @@ def trial_tab(root: Path) -> None:
     source = _choose("trial", "trl-")
     if source is None:
         return
-    base: dict[str, Any] = {}
-    if isinstance(source.raw.get("base"), str):
-        try:
-            base = read_yaml(source.path.parent / source.raw["base"])
-        except ScenarioError:
-            base = {}
+    base = _base_of(source)
     default_seed = int(base.get("seed", 0))
     prefix = f"trl-{source.token}-"
     seed = _size_inputs(prefix, {"seed": default_seed}, {"seed": 0})["seed"]

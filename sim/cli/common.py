@@ -17,9 +17,9 @@ from sim.outputs.claims import leftovers, megabytes, write_problem
 from sim.outputs.folders import FolderError
 from sim.outputs.text import WIDTH, wrap
 
-__all__ = ["PROGRESS_DELAY_SECONDS", "HelpFormatter", "Parser", "failure_status", "is_terminal", "leftover_warning",
-           "out_problems", "progress_bar", "report_problems", "say", "size_problems", "stopped_by_signals",
-           "study_kind", "workers_problems"]
+__all__ = ["COMMAND_FAILURES", "PROGRESS_DELAY_SECONDS", "HelpFormatter", "Parser", "failure_status", "is_terminal",
+           "leftover_warning", "out_problems", "progress_bar", "report_problems", "say", "shown", "size_problems",
+           "stopped_by_signals", "study_kind", "workers_problems"]
 
 LINE_CHARACTERS = 1000
 """The longest line an error report prints (a longer one is cut in the middle)."""
@@ -152,6 +152,20 @@ def size_problems(where: str, args: argparse.Namespace, options: Sequence[str] =
         elif value is not None:
             changes.append((path, value))
     return problems, changes
+
+
+COMMAND_FAILURES = (FolderError, KeyboardInterrupt, OSError, TimeoutError, MemoryError, WorkerLost)
+"""The ways a command's work can stop that :func:`failure_status` reports in one line."""
+
+
+@contextmanager
+def shown(bar: Any) -> Iterator[Any]:
+    """A progress bar (or None) kept while the work runs and closed however it ends."""
+    try:
+        yield bar
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def failure_status(err: BaseException, where: str, out: str | None, scheduler: str | None) -> int | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sim.cli.budget import budget_problems, capacity, run_need
 from sim.cli.common import (
+    COMMAND_FAILURES,
     Parser,
     failure_status,
     is_terminal,
@@ -18,13 +19,13 @@ from sim.cli.common import (
     progress_bar,
     report_problems,
     say,
+    shown,
     size_problems,
     study_kind,
     terminal_width,
     workers_problems,
 )
-from sim.execute import WorkerLost, default_workers, scheduler_problems
-from sim.outputs.folders import FolderError
+from sim.execute import default_workers, scheduler_problems
 from sim.outputs.text import measure, plural, significant, wrap
 from sim.spec.base import ScenarioError
 from sim.spec.load import load_scenario
@@ -209,15 +210,12 @@ def run_command(argv: list[str]) -> int:
         else:  # how many replications are needed is not known until they run: a count, no time left
             bar = progress_bar(None, f"{plan.name}", " replications")
     try:
-        try:
+        with shown(bar):
             outcome = run_to_folder(scenario, out=args.out, workers=workers, log_events=not args.no_events,
                                     plots=not args.no_plots, progress=bar, argv=["run.py", *argv],
                                     precision_weeks=args.precision, max_replications=max_replications,
                                     scheduler=args.scheduler, event_sample=args.event_sample)
-        finally:
-            if bar is not None:
-                bar.close()
-    except (FolderError, KeyboardInterrupt, OSError, TimeoutError, MemoryError, WorkerLost) as err:
+    except COMMAND_FAILURES as err:
         status = failure_status(err, where, args.out, args.scheduler)
         if status is None:
             raise

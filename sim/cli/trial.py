@@ -7,16 +7,17 @@ from typing import Any
 
 from sim.cli.budget import budget_problems, capacity, trial_need
 from sim.cli.common import (
+    COMMAND_FAILURES,
     failure_status,
     is_terminal,
     leftover_warning,
     progress_bar,
     report_problems,
+    shown,
     terminal_width,
     workers_problems,
 )
-from sim.execute import WorkerLost, default_workers, scheduler_problems
-from sim.outputs.folders import FolderError
+from sim.execute import default_workers, scheduler_problems
 from sim.outputs.text import text_table, wrap
 from sim.spec.base import ScenarioError
 from sim.studies.trial import load_trial, run_trial_planning
@@ -68,17 +69,14 @@ def run_command(args: Any, argv: list[str]) -> int:
         if problems:
             return report_problems(problems)
     leftover_warning(destination)
+    bar = None
+    if not args.quiet and is_terminal():
+        bar = progress_bar(plan.trial.simulations, f"{plan.name}: simulated trials", "trial")
     try:
-        bar = None
-        if not args.quiet and is_terminal():
-            bar = progress_bar(plan.trial.simulations, f"{plan.name}: simulated trials", "trial")
-        try:
+        with shown(bar):
             outcome = run_trial_planning(plan, out=args.out, workers=workers,
                                          scheduler=args.scheduler, plots=not args.no_plots, progress=bar, argv=argv)
-        finally:
-            if bar is not None:
-                bar.close()
-    except (FolderError, KeyboardInterrupt, OSError, TimeoutError, MemoryError, WorkerLost) as err:
+    except COMMAND_FAILURES as err:
         status = failure_status(err, where, args.out, args.scheduler)
         if status is None:
             raise
