@@ -10,7 +10,7 @@ it in CI.
     python benchmarks/behaviour_hashes.py --record   # record them
 
 ``--fixture`` does the same for the copies of the scenario files as they were before the pathway
-rules of DESIGN section 2b (``tests/fixtures/scenarios_before_2b/``): files without the new keys
+rules of docs/model.md section 2b (``tests/fixtures/scenarios_before_2b/``): files without the new keys
 must keep writing exactly what they wrote then, so their hashes are never re-recorded.
 """
 
@@ -112,7 +112,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--record", action="store_true", help="write the hashes to tests/golden/")
     parser.add_argument("--fixture", action="store_true",
-                        help="the scenario files as they were before the rules of DESIGN section 2b")
+                        help="the scenario files as they were before the rules of docs/model.md section 2b")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     folder, record = (FIXTURE, FIXTURE_RECORD) if args.fixture else (ROOT / "scenarios", RECORD)

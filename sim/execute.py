@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 __all__ = ["PARENT_CHECK_SECONDS", "SCHEDULER_CONNECT_SECONDS", "WorkerLost", "address_problem", "default_workers",
@@ -234,6 +235,20 @@ def _stop(pool: ProcessPoolExecutor) -> None:
 _LOST = ("a worker process stopped before returning its work (killed, or out of memory)")
 
 
+@contextmanager
+def _stopped_on_failure(pool: ProcessPoolExecutor) -> Iterator[None]:
+    """End the pool's workers at once if the work stops (a lost worker, an interrupt, an error, or
+    the consumer closing the generator); a lost worker becomes one ``WorkerLost`` line."""
+    try:
+        yield
+    except BrokenProcessPool:
+        _stop(pool)
+        raise WorkerLost(_LOST) from None
+    except BaseException:
+        _stop(pool)
+        raise
+
+
 def _call_in_worker(chunk: list[Any]) -> list[Any]:
     function, shared = _worker_state["function"], _worker_state["shared"]
     return [function(shared, item) for item in chunk]
@@ -280,21 +295,14 @@ def map_ordered(function: Callable[[Any, T], R], shared: Any, items: Sequence[T]
             yield result
         return
     window = 4 * workers
-    with _pool(min(workers, len(items)), function, shared) as pool:
+    with _pool(min(workers, len(items)), function, shared) as pool, _stopped_on_failure(pool):
         queue: deque[tuple[list[T], Future[list[R]]]] = deque()
-        try:
-            for chunk in _chunks(items, chunk_size, workers, smallest_chunk):
-                queue.append((chunk, pool.submit(_call_in_worker, chunk)))
-                if len(queue) >= window:
-                    yield from _next_done(queue, on_done)
-            while queue:
+        for chunk in _chunks(items, chunk_size, workers, smallest_chunk):
+            queue.append((chunk, pool.submit(_call_in_worker, chunk)))
+            if len(queue) >= window:
                 yield from _next_done(queue, on_done)
-        except BrokenProcessPool:
-            _stop(pool)
-            raise WorkerLost(_LOST) from None
-        except BaseException:
-            _stop(pool)
-            raise
+        while queue:
+            yield from _next_done(queue, on_done)
 
 
 def map_as_completed(function: Callable[[Any, T], R], shared: Any, items: Sequence[T], workers: int = 1,
@@ -315,29 +323,22 @@ def map_as_completed(function: Callable[[Any, T], R], shared: Any, items: Sequen
     from concurrent.futures import FIRST_COMPLETED, wait
 
     window = 4 * workers
-    with _pool(min(workers, len(items)), function, shared) as pool:
+    with _pool(min(workers, len(items)), function, shared) as pool, _stopped_on_failure(pool):
         running: dict[Future[list[R]], T] = {}
         pending = iter(items)
-        try:
+        for item in pending:
+            running[pool.submit(_call_in_worker, [item])] = item
+            if len(running) >= window:
+                break
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                item = running.pop(future)
+                yield item, future.result()[0]
             for item in pending:
                 running[pool.submit(_call_in_worker, [item])] = item
                 if len(running) >= window:
                     break
-            while running:
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    item = running.pop(future)
-                    yield item, future.result()[0]
-                for item in pending:
-                    running[pool.submit(_call_in_worker, [item])] = item
-                    if len(running) >= window:
-                        break
-        except BrokenProcessPool:
-            _stop(pool)
-            raise WorkerLost(_LOST) from None
-        except BaseException:
-            _stop(pool)
-            raise
 
 
 def _as_completed_dask(function: Callable[[Any, T], R], shared: Any, items: Sequence[T],

@@ -121,12 +121,19 @@ def sweep_outcomes() -> list[str]:
     return [name for name, o in OUTCOMES.items() if o.swept]
 
 
-def forest_panels() -> list[tuple[str, str, float, dict[str, str]]]:
-    """Panels of the forest plot: title, axis label, display scale and {metric: label}, one per kind."""
+_DIRECTIONS = {+1: "higher is better", -1: "lower is better", 0: "exposure, neither direction is better"}
+
+
+def forest_panels() -> list[tuple[str, str, float, dict[str, str], int]]:
+    """Panels of the forest plot: title, axis label, display scale, {metric: label} and which direction is better,
+    one per kind and direction, so that a panel's "favours" labels hold for every row of it."""
     panels = []
     for kind, (title, axis) in _PANELS.items():
-        metrics = {name: o.label for name, o in OUTCOMES.items() if o.kind == kind and not name.endswith("discounted")}
-        panels.append((title, axis, _UNITS[kind][2], metrics))
+        for better in (+1, -1, 0):
+            metrics = {name: o.label for name, o in OUTCOMES.items() if o.kind == kind and o.better == better
+                       and not name.endswith("discounted")}
+            if metrics:
+                panels.append((f"{title}: {_DIRECTIONS[better]}", axis, _UNITS[kind][2], metrics, better))
     return panels
 
 

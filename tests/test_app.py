@@ -20,7 +20,6 @@ import pytest
 import yaml
 
 from sim.app.forms import NOT_SET, Field, command_line, edits_from, fields_of, flow_text, limits_text
-from sim.app.glossary import describe, unit_from_key
 from sim.app.jobs import Job, Runner
 from sim.spec.load import read_yaml, scenario_json_schema
 
@@ -73,9 +72,16 @@ def test_every_field_of_the_shipped_scenarios_says_what_it_means_and_numbers_say
 
 
 def test_units_and_ranges_in_words() -> None:
-    assert describe("therapies.*.relapse.after_stop.probability")[1] == "probability, 0 to 1"
-    assert describe("therapies.*.response.time_to_response.median") == ("Median", "weeks")
-    assert unit_from_key("cost_per_week") == "per week" and unit_from_key("new_mg_per_day") == "mg/day"
+    """Units come from the schema's x-unit; a distribution's parameters are in the unit of the quantity it describes
+    (weeks for a time, grams for a cumulative-dose threshold), its shape parameters in their own."""
+    fields = _fields()
+    assert fields["therapies.thalidomide_100.relapse.after_stop.probability"].unit == "probability, 0 to 1"
+    time = fields["therapies.lenalidomide_5.response.time_to_response"]
+    assert time.unit == "weeks"
+    assert [(p.key, p.unit) for p in time.variants["lognormal"]] == [("median", "weeks"), ("sigma", "log scale")]
+    threshold = fields["therapies.thalidomide_100.adverse_events.neuropathy.cumulative_dose_g"]
+    assert threshold.unit == "g" and [p.unit for p in threshold.variants["lognormal"]] == ["g", "log scale"]
+    assert fields["therapies.thalidomide_100.dose_mg_per_day"].unit == "mg/day"
     assert limits_text({"minimum": 0, "maximum": 1}) == "0 to 1"
     assert limits_text({"exclusiveMinimum": 0}) == "above 0"
     assert limits_text({"minimum": 1, "exclusiveMaximum": 5}) == "at least 1, below 5"
@@ -113,7 +119,8 @@ def test_a_choice_left_out_of_the_file_shows_its_default_or_stays_unset() -> Non
     schema = {"properties": {
         "tail": {"enum": ["a", "b"], "type": "string", "default": "a"},
         "mode": {"anyOf": [{"enum": ["x", "y"], "type": "string"}, {"type": "null"}], "default": None},
-        "rate_per_year": {"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}], "default": None}}}
+        "rate_per_year": {"anyOf": [{"type": "number", "minimum": 0}, {"type": "null"}], "default": None,
+                          "x-unit": "per year"}}}
     tail, mode, rate = fields_of(schema, {})
     assert (tail.kind, tail.present, tail.text, tail.choices) == ("choice", False, "a", ("a", "b"))
     assert (mode.kind, mode.text, mode.choices) == ("choice", "", (NOT_SET, "x", "y"))

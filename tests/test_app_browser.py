@@ -199,7 +199,7 @@ def test_page_shows_the_main_scenario_with_a_form_from_the_schema(page: Page) ->
     expect(field.locator("input")).to_have_value("0.9")
     expect(field).to_contain_text("probability (probability, 0 to 1)")  # the unit, in the label
     caption = field.locator("xpath=following-sibling::*[1]")
-    expect(caption).to_contain_text("Chance of a response in a first course")
+    expect(caption).to_contain_text("Chance that a first course of this therapy brings a response")
     expect(caption).to_contain_text("range: 0 to 1")
     expect(page.get_by_text("ok: 3 arms, 3 therapies, 60,000 patient trajectories")).to_be_visible()
 

@@ -242,7 +242,7 @@ SCENARIO_CASES = [
          ops=[put(f"{THAL}.adverse_events.neuropathy.rate_per_year", float("inf"))]),
     Case("negative_dose", [f"{LEN}.dose_mg_per_day: must be at least 0.0, got -5"],
          ops=[put(f"{LEN}.dose_mg_per_day", -5)]),
-    # pathway rules that follow exposure and practice (DESIGN 2b)
+    # pathway rules that follow exposure and practice (docs/model.md 2b)
     Case("escalation_not_before_assessment",
          [f"{LEN}.escalation.at_week: must be before response.assessment_week (12), got 12"],
          ops=[put(f"{LEN}.escalation", {"at_week": 12, "dose_mg_per_day": 10, "probability": 0.5})]),

@@ -4,7 +4,7 @@ writes byte-identical data files to the hashes recorded in ``tests/golden/behavi
 The hashes are refreshed only on purpose, by ``python benchmarks/behaviour_hashes.py --record``
 after a change that is meant to move results (say why in the commit).
 
-The copies of the scenario files as they were before the pathway rules of DESIGN section 2b
+The copies of the scenario files as they were before the pathway rules of docs/model.md section 2b
 (``tests/fixtures/scenarios_before_2b/``) are pinned to the hashes they had then
 (``tests/golden/behaviour_hashes_before_2b.json``), never re-recorded: a file without the new keys
 writes exactly what it wrote before the rules existed.

@@ -49,7 +49,8 @@ def test_a_bare_run_prints_the_usage_and_one_error_line_with_status_2(tmp_path: 
     assert done.returncode == 2 and done.stdout == ""
     lines = done.stderr.splitlines()
     assert lines[0].startswith("usage: run.py")
-    assert lines[-1].startswith("error: run.py: give a scenario, sweep or trial file, or one of the commands")
+    assert lines[-1].startswith("error: run.py: give a scenario, sweep or trial file, or a command (see --help")
+    assert len(lines[-1]) <= 100
     assert "Traceback" not in done.stderr
     assert list(tmp_path.iterdir()) == []  # nothing written
 

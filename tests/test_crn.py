@@ -76,7 +76,7 @@ def test_first_course_response_draws_shared_across_arms(low_dose):
     s = _small(_with(low_dose, "therapies.thalidomide_100.response",
                      low_dose.therapies["lenalidomide_5"].response.model_dump(mode="json", exclude_none=True)))
     s = _with(_with(s, "therapies.thalidomide_100.adverse_events", {}), "therapies.lenalidomide_5.adverse_events", {})
-    # The same escalation rule too (lenalidomide's, DESIGN 2b.5): its draws are shared like the others.
+    # The same escalation rule too (lenalidomide's, docs/model.md 2b.5): its draws are shared like the others.
     s = _with(s, "therapies.thalidomide_100.escalation",
               low_dose.therapies["lenalidomide_5"].escalation.model_dump(mode="json"))
     a = pd.DataFrame(simulate(s, "thalidomide", 0).patients)

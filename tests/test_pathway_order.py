@@ -2,7 +2,7 @@
 
 The model's tie order (sim/engine/patient.py, top of the module): on equal weeks an adverse event
 while on drug comes first, then a relapse, then the course's own step. Dropout is the first
-discontinuation for an adverse event, or loss to follow-up, whichever comes first (DESIGN 2.7).
+discontinuation for an adverse event, or loss to follow-up, whichever comes first (docs/model.md 2.7).
 """
 
 from __future__ import annotations

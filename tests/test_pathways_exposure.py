@@ -1,4 +1,4 @@
-"""Exact-time pathway tests of the rules that follow exposure and practice (DESIGN 2b), with fixed durations.
+"""Exact-time pathway tests of the rules that follow exposure and practice (docs/model.md 2b), with fixed durations.
 
 The base therapy (tests/conftest.py) responds at week 2, reaches remission at week 6 and continues at
 10 mg/day (70 mg a week). Where a rule redraws a random time, the expected week is computed here from

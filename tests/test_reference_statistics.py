@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.spec.trial import Trial
 from sim.stats.survival import aalen_johansen
 from sim.stats.testing import _fisher, _mann_whitney, compare_arms
-from sim.studies.trial.analyse import smallest_size, summarise_power
+from sim.studies.trial.analyse import point_reaching, smallest_size, summarise_power
 
 Z95 = NormalDist().inv_cdf(0.975)
 
@@ -127,11 +128,18 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     return (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
 
 
-def trials_table(rejections: dict[int, tuple[int, int]]) -> pd.DataFrame:
+def two_arm_trial(metric: str) -> Trial:
+    """A two-arm design of the given endpoint; only its kind and the feasibility limit matter here."""
+    return Trial.model_validate({"arms": ["a", "b"], "patients_per_arm": [10], "endpoint": {"metric": metric},
+                                 "test": "fisher", "alpha": 0.05, "simulations": 10, "accrual_per_week": 1.0,
+                                 "visit_weeks": [12], "target_power": 0.8})
+
+
+def trials_table(rejections: dict[int, tuple[int, int]], effect: str = "risk_difference") -> pd.DataFrame:
     rows = []
     for n, (k, total) in rejections.items():
         for s in range(total):
-            rows.append({"patients_per_arm": n, "simulation": s, "reject": s < k, "effect": 0.1 * (s % 3),
+            rows.append({"patients_per_arm": n, "simulation": s, "reject": s < k, effect: 0.1 * (s % 3),
                          "duration_weeks": 10.0 + s % 2})
     return pd.DataFrame(rows)
 
@@ -141,7 +149,7 @@ def test_power_is_the_rejection_share_with_its_95_percent_wilson_interval() -> N
     (Clopper-Pearson) interval differs from these in the third decimal at least."""
     counts = {10: (0, 40), 20: (7, 40), 40: (37, 40), 80: (200, 200)}
     shuffled = trials_table(counts).sample(frac=1.0, random_state=1)  # rows in any order: sizes come sorted
-    power = summarise_power(shuffled)
+    power = summarise_power(two_arm_trial("complete_response"), shuffled)
     assert power["patients_per_arm"].tolist() == [10, 20, 40, 80]
     power = power.set_index("patients_per_arm")
     for n, (k, total) in counts.items():
@@ -152,24 +160,29 @@ def test_power_is_the_rejection_share_with_its_95_percent_wilson_interval() -> N
     # by hand for 7 of 40: p = 0.175, z^2 = 3.8415; centre 0.175 + 0.04802 = 0.22302;
     # half 1.96 sqrt(0.0036094 + 0.00060024) = 0.12712; divided by 1.09604: [0.0875, 0.3194]
     assert power.loc[20, ["ci_low", "ci_high"]].tolist() == pytest.approx([0.0875, 0.3194], abs=5e-4)
-    assert power.loc[20, "mean_effect"] == pytest.approx(np.mean([0.1 * (s % 3) for s in range(40)]))
+    assert power.loc[20, "risk_difference"] == pytest.approx(np.mean([0.1 * (s % 3) for s in range(40)]))
     assert power.loc[20, "mean_duration_weeks"] == pytest.approx(10.5)
-    assert smallest_size(power.reset_index(), 0.9) == 40
-    assert smallest_size(power.reset_index(), 0.175) == 20
-    assert smallest_size(power.reset_index(), 0.1751) == 40
-    assert smallest_size(power.reset_index().iloc[:2], 0.9) is None
+    # The smallest sufficient size needs its whole interval at or above the target: 37 of 40 has the
+    # Wilson lower limit (0.925 + 0.04802 - 1.96 sqrt(0.0017344 + 0.00060024)) / 1.09604 = 0.8014.
+    table = power.reset_index()
+    assert smallest_size(table, 0.80) == 40 and smallest_size(table, 0.802) == 80
+    assert smallest_size(table, 0.9) == 80 and smallest_size(table.iloc[:2], 0.9) is None
+    # The point estimate alone reaches a target at the first size whose share of rejections does.
+    assert point_reaching(table, 0.175) == 20 and point_reaching(table, 0.1751) == 40
 
 
 def test_time_to_event_power_reports_the_geometric_mean_hazard_ratio() -> None:
     """Hazard ratios 0.5, 2 and 1: geometric mean 1; a ratio that is NaN or 0 is left out."""
     trials = pd.DataFrame({"patients_per_arm": [10] * 5, "simulation": range(5),
                            "reject": [True, False, False, False, False],
-                           "effect": [0.5, 2.0, 1.0, math.nan, 0.0], "duration_weeks": [1.0] * 5})
-    row = summarise_power(trials, time_to_event=True).iloc[0]
-    assert row["mean_effect"] == pytest.approx(1.0)
-    assert row["power"] == pytest.approx(0.2)
-    arithmetic = summarise_power(trials.iloc[:3]).iloc[0]
-    assert arithmetic["mean_effect"] == pytest.approx(3.5 / 3)
+                           "hazard_ratio": [0.5, 2.0, 1.0, math.nan, 0.0], "events": [3, 4, 5, 6, 7],
+                           "duration_weeks": [1.0] * 5})
+    row = summarise_power(two_arm_trial("time_to_relapse"), trials).iloc[0]
+    assert row["hazard_ratio"] == pytest.approx(1.0)
+    assert row["power"] == pytest.approx(0.2) and row["expected_events"] == pytest.approx(5.0)
+    differences = trials.iloc[:3].rename(columns={"hazard_ratio": "risk_difference"})
+    arithmetic = summarise_power(two_arm_trial("complete_response"), differences).iloc[0]
+    assert arithmetic["risk_difference"] == pytest.approx(3.5 / 3)
 
 
 # --- Aalen-Johansen: a hand-worked competing-risks table and a product of transition matrices -----

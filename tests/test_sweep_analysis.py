@@ -59,13 +59,21 @@ def test_one_way_noise_is_the_t_half_width_at_the_base_point():
     t(0.975, 2) * 1 / sqrt(3) = 2.484. New arm 12, 14, 16 (sd 2): 4.968. Difference 1, 2, 3 (sd 1):
     2.484. 1.96 in place of t gives 1.13, and the median point's spread would give twice as much."""
     tables = analyse(one_way_design(), one_way_records(), ["ref", "new"], "ref", OUTCOMES)
-    assert list(tables.noise.columns) == ["outcome", "arm", "measure", "half_width", "noise_variance_share"]
+    assert list(tables.noise.columns) == ["outcome", "arm", "measure", "half_width", "paired_half_width",
+                                          "noise_variance_share"]
     noise = tables.noise.set_index(["outcome", "arm", "measure"])
     half = noise["half_width"]
     assert half[("disease_free_weeks", "ref", "mean")] == pytest.approx(T2 * 1 / math.sqrt(3))
     assert half[("disease_free_weeks", "new", "mean")] == pytest.approx(T2 * 2 / math.sqrt(3))
     assert half[("disease_free_weeks", "new", "difference")] == pytest.approx(T2 * 1 / math.sqrt(3))
     assert half[("dropout", "new", "difference")] == pytest.approx(0.0, abs=1e-12)
+    # Paired noise: the change from the base point, replication by replication. Reference 10, 12, 14
+    # against 11, 12, 13: -1, 0, +1 (sd 1); new (shift s) 9+s, 12+s, 15+s against 12, 14, 16: s-3, s-2,
+    # s-1 (sd 1); the difference's change is s-2 in every replication (sd 0).
+    paired = noise["paired_half_width"]
+    assert paired[("disease_free_weeks", "ref", "mean")] == pytest.approx(T2 / math.sqrt(3))
+    assert paired[("disease_free_weeks", "new", "mean")] == pytest.approx(T2 / math.sqrt(3))
+    assert paired[("disease_free_weeks", "new", "difference")] == pytest.approx(0.0, abs=1e-12)
     assert noise["noise_variance_share"].isna().all()  # a one-way design samples nothing
     assert len(noise) == 2 * 3
 
@@ -109,18 +117,21 @@ def test_tornado_rows_pair_low_with_low_and_sort_by_swing():
     assert (a["low_value"], a["high_value"], a["base_value"]) == (0.4, 0.6, 0.5)
     assert (b["low_value"], b["high_value"]) == (0.5, 2.0) and math.isnan(b["base_value"])  # unset in the base
     assert (a["label"], b["label"]) == ("A", "B")
-    assert (a["difference_at_low"], a["difference_at_high"]) == pytest.approx((1.0, 4.0))
-    assert (b["difference_at_low"], b["difference_at_high"]) == pytest.approx((6.0, -3.0))
+    assert (a["at_low"], a["at_high"]) == pytest.approx((1.0, 4.0))
+    assert (b["at_low"], b["at_high"]) == pytest.approx((6.0, -3.0))
     assert (a["change_low_to_high"], a["swing"]) == pytest.approx((3.0, 3.0))
     assert (b["change_low_to_high"], b["swing"]) == pytest.approx((-9.0, 9.0))
     assert (a["change_ci_low"], a["change_ci_high"]) == pytest.approx((3.0, 3.0))
-    assert b["base_difference"] == pytest.approx(2.0)
-    assert b["noise_half_width"] == pytest.approx(T2 / math.sqrt(3))
+    assert b["at_base"] == pytest.approx(2.0)
+    assert b["base_half_width"] == pytest.approx(T2 / math.sqrt(3))
+    # each bar's own noise: the change of the difference from the base point is the same in every
+    # replication (shift - 2), so its paired half-width is 0
+    assert (b["noise_at_low"], b["noise_at_high"]) == pytest.approx((0.0, 0.0), abs=1e-12)
     assert (panel["arm"] == "new").all() and set(tornado["outcome"]) == set(OUTCOMES)
     dropout = tornado[tornado["outcome"] == "dropout"].set_index("parameter")
     # dropout differences 0.01 * point: A 0.01 -> 0.03, B 0.04 -> 0.05
-    assert dropout.loc[A_PATH, ["difference_at_low", "difference_at_high"]].tolist() == pytest.approx([0.01, 0.03])
-    assert dropout.loc[B_PATH, ["difference_at_low", "difference_at_high"]].tolist() == pytest.approx([0.04, 0.05])
+    assert dropout.loc[A_PATH, ["at_low", "at_high"]].tolist() == pytest.approx([0.01, 0.03])
+    assert dropout.loc[B_PATH, ["at_low", "at_high"]].tolist() == pytest.approx([0.04, 0.05])
 
 
 def exact_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -180,8 +191,11 @@ def test_psa_probability_best_follows_each_outcomes_direction():
     assert psa.loc[("dropout", "new"), "mean_difference"] == pytest.approx(-0.0375)
     assert psa.loc[("dropout", "new"), "probability_better"] == 0.75
     assert math.isnan(psa.loc[("disease_free_weeks", "ref"), "mean_difference"])
+    # each arm's own mean over draws: new's 8, 9, 12, 13 at positions 0.075, 1.5, 2.925
+    assert (new["mean_p2_5"], new["mean_p50"], new["mean_p97_5"]) == pytest.approx((8.075, 10.5, 12.925))
     assert list(tables.psa.columns) == [
-        "outcome", "arm", "probability_best", "probability_best_ci_low", "probability_best_ci_high",
+        "outcome", "arm", "mean_p2_5", "mean_p50", "mean_p97_5", "probability_best", "probability_best_ci_low",
+        "probability_best_ci_high",
         "mean_difference", "difference_p2_5", "difference_p50", "difference_p97_5", "probability_better",
         "noise_variance_share"]
     # replication means are constant within a draw: no noise in the differences

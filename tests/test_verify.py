@@ -144,7 +144,7 @@ def test_a_plausible_but_wrong_formula_fails(outcomes: list[verify.Outcome]) -> 
 
 
 def test_suite_covers_the_exposure_rules(outcomes: list[verify.Outcome]) -> None:
-    """Every rule of DESIGN section 2b (2b.1 to 2b.6) is named by a case with an exact check."""
+    """Every rule of docs/model.md section 2b (2b.1 to 2b.6) is named by a case with an exact check."""
     named = {rule for o in outcomes for rule in re.findall(r"2b\.(\d)", o.check.case)}
     assert named == {"1", "2", "3", "4", "5", "6"}
     for rule in named:

@@ -105,20 +105,25 @@ def test_the_table_groups_by_case_and_counts_the_failures():
     ])
     text = format_table(outcomes)
     lines = text.splitlines()
-    assert lines[0].split() == ["quantity", "expected", "source", "(formula)", "simulated", "MC", "95%",
-                                "interval", "/", "range", "n", "result"]
-    assert set(lines[1]) == {"-"} and len(lines[1]) == len(lines[0])
-    assert lines[2] == "1 first (rule 1)" and lines[5] == "2 second (rule 4)"
+    assert max(len(line) for line in lines) <= 100
+    assert lines[0].split() == ["quantity", "(source", "below)", "expected", "simulated", "MC",
+                                "95%", "interval", "/", "range", "n", "result"]
+    assert set(lines[1]) == {"-"} and len(lines[1]) == 100
+    # per case its name, then per check a row and the indented source under it
+    assert lines[2] == "1 first (rule 1)" and lines[7] == "2 second (rule 4)"
+    assert lines[4] == lines[6] == lines[9] == "      formula"
+    assert lines[3].split()[:3] == ["week", "of", "response"]
     assert lines[3].split()[-2:] == ["2", "pass"] and "range [2, 2]" in lines[3]
-    assert lines[4].split()[-2:] == ["100", "FAIL"] and " 0.3000 " in lines[4]
-    assert " 0.5000 " in lines[4] or " 0.5 " in lines[4]
-    assert lines[6].split()[-1] == "pass" and " 2.5000 " in lines[6]
-    assert "1234567.0000" in lines[7]
-    assert "1000000.0000" in lines[8]  # whole numbers are shown as such below a million only
-    assert lines[-2] == lines[1]
+    assert lines[5].split()[-2:] == ["100", "FAIL"] and " 0.3000 " in lines[5]
+    assert " 0.5000 " in lines[5] or " 0.5 " in lines[5]
+    assert lines[8].split()[-1] == "pass" and " 2.5000 " in lines[8]
+    assert "1234567.0" in lines[10] and "range [1234567.0, 1234567.0]" in lines[10]  # large: one decimal
+    assert "1000000.0" in lines[12]  # whole numbers are shown as such below a million only
+    rule = len(lines) - 1 - lines[::-1].index(lines[1])
     z = simultaneous_z(2)
-    assert lines[-1] == (f"5 checks in 2 cases: 4 passed, 1 failed. Exact checks: every patient within 1e-09. "
-                         f"Stochastic checks: simultaneous 95% intervals over 2 checks (z = {z:.2f}; binomial SE "
-                         f"for proportions, SD/sqrt(n) for means).")
+    assert " ".join(lines[rule + 1:]) == (
+        f"5 checks in 2 cases: 4 passed, 1 failed. Exact checks: every patient within 1e-09. "
+        f"Stochastic checks: simultaneous 95% intervals over 2 checks (z = {z:.2f}; binomial SE "
+        f"for proportions, SD/sqrt(n) for means).")
     nan = format_table([Outcome(check("mean", 1.0, []), math.nan, math.nan, math.nan, False)])
     assert "[nan, nan]" in nan

@@ -16,8 +16,6 @@ from typing import Any
 
 import yaml
 
-from sim.app.glossary import describe
-
 __all__ = ["NOT_SET", "Field", "command_line", "edits_from", "fields_of", "flow_text", "limits_text"]
 
 NOT_SET = "(not set)"
@@ -108,11 +106,10 @@ class _Walker:
         return kept, len(kept) < len(alternatives)
 
     @staticmethod
-    def describe(node: Mapping[str, Any], generic: str) -> tuple[str, str]:
-        """(description, unit) of a property: the schema's own words first (not its class's), then the glossary."""
-        text, unit = describe(generic)
-        own, own_unit = node.get("description"), node.get("unit") or node.get("x-unit")
-        return str(own or text), str(own_unit or unit)
+    def describe(node: Mapping[str, Any], unit: str = "") -> tuple[str, str]:
+        """(description, unit) of a property from the schema: its ``description`` and ``x-unit``; a distribution's
+        parameter without a unit of its own is in ``unit``, the unit of the quantity it describes."""
+        return str(node.get("description", "")), str(node.get("x-unit") or unit)
 
     def node_for(self, node: Mapping[str, Any], value: Any, present: bool) -> dict[str, Any]:
         """The alternative that fits the value: a mapping for a mapping, otherwise the first scalar one."""
@@ -125,13 +122,12 @@ class _Walker:
             return structured[0]
         return plain[0] if plain else kept[0]
 
-    def walk_object(self, node: Mapping[str, Any], data: Mapping[str, Any], path: list[str],
-                    generic: list[str]) -> None:
+    def walk_object(self, node: Mapping[str, Any], data: Mapping[str, Any], path: list[str]) -> None:
         for key, child in node.get("properties", {}).items():
             present = key in data
-            self.walk(child, data.get(key), present, [*path, key], [*generic, key])
+            self.walk(child, data.get(key), present, [*path, key])
 
-    def walk(self, node: Mapping[str, Any], value: Any, present: bool, path: list[str], generic: list[str]) -> None:
+    def walk(self, node: Mapping[str, Any], value: Any, present: bool, path: list[str], unit: str = "") -> None:
         dotted = ".".join(path)
         if dotted in self.skip:
             return
@@ -141,21 +137,21 @@ class _Walker:
             if not present or value is None:
                 return  # an optional block the file leaves out: added by editing the file
             if "oneOf" in chosen and "discriminator" in chosen:
-                self.fields.append(self.distribution(node, chosen, value, path, generic))
+                self.fields.append(self.distribution(node, chosen, value, path))
                 return
             if "properties" in chosen:
-                self.walk_object(chosen, value, path, generic)
+                self.walk_object(chosen, value, path)
                 return
             extra = chosen.get("additionalProperties")
             if isinstance(extra, dict) and extra:
                 for name, item in value.items():
-                    self.walk(extra, item, True, [*path, str(name)], [*generic, "*"])
+                    self.walk(extra, item, True, [*path, str(name)])
                 return
-        self.fields.append(self.leaf(node, chosen, value, present, optional, path, generic))
+        self.fields.append(self.leaf(node, chosen, value, present, optional, path, unit))
 
     def leaf(self, node: Mapping[str, Any], chosen: Mapping[str, Any], value: Any, present: bool, optional: bool,
-             path: list[str], generic: list[str]) -> Field:
-        description, unit = self.describe(node, ".".join(generic))
+             path: list[str], unit: str = "") -> Field:
+        description, unit = self.describe(node, unit)
         default = node.get("default", chosen.get("default"))
         common = {"path": ".".join(path), "group": ".".join(path[:-1]), "key": path[-1], "value": value,
                   "present": present, "description": description, "unit": unit, "limits": limits_text(chosen),
@@ -168,7 +164,8 @@ class _Walker:
         return Field(kind="text", string=chosen.get("type") == "string", **common)
 
     def distribution(self, node: Mapping[str, Any], chosen: Mapping[str, Any], value: Mapping[str, Any],
-                     path: list[str], generic: list[str]) -> Field:
+                     path: list[str]) -> Field:
+        description, unit = self.describe(node)
         tag = str(chosen["discriminator"]["propertyName"])
         variants: dict[str, tuple[Field, ...]] = {}
         for kind, ref in chosen["discriminator"]["mapping"].items():
@@ -179,12 +176,10 @@ class _Walker:
                 if key == tag:
                     continue
                 outer, self.fields = self.fields, []
-                self.walk(child, value.get(key) if same else None, same and key in value, [*path, key],
-                          [*generic, key])
+                self.walk(child, value.get(key) if same else None, same and key in value, [*path, key], unit)
                 params.extend(self.fields)
                 self.fields = outer
             variants[str(kind)] = tuple(params)
-        description, unit = self.describe(node, ".".join(generic))
         return Field(path=".".join(path), group=".".join(path[:-1]), key=path[-1], kind="distribution",
                      value=dict(value), present=True, description=description, unit=unit,
                      choices=tuple(variants), variants=variants)
@@ -204,9 +199,9 @@ def fields_of(schema: Mapping[str, Any], data: Mapping[str, Any], *, under: str 
     walker = _Walker(schema, skip)
     root = walker.resolve(schema)
     if under:
-        walker.walk(root["properties"][under], data.get(under), under in data, [under], [under])
+        walker.walk(root["properties"][under], data.get(under), under in data, [under])
     else:
-        walker.walk_object(root, data, [], [])
+        walker.walk_object(root, data, [])
     return walker.fields
 
 

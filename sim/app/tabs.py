@@ -22,6 +22,7 @@ from sim.app.forms import command_line, edits_from, fields_of
 from sim.app.runs import active_job, latest, start
 from sim.app.sources import Source, check_scenario, check_sweep, check_trial, load_source, save_upload, shipped
 from sim.app.views import show_folder
+from sim.outputs.text import plural
 from sim.spec.base import ScenarioError
 from sim.spec.load import apply_overrides, read_yaml, scenario_json_schema
 from sim.spec.paths import parse_set_option
@@ -186,8 +187,9 @@ def scenario_tab(root: Path) -> None:
     ok = None
     if scenario is not None:
         total = scenario.replications * scenario.cohort.size * len(scenario.arms)
-        ok = (f"ok: {len(scenario.arms)} arms, {len(scenario.therapies)} therapies, {total:,} patient trajectories "
-              f"(seed {scenario.seed})")
+        ok = (f"ok: {plural(len(scenario.arms), 'arm')}, {plural(len(scenario.therapies), 'therapy', 'therapies')}, "
+              f"{total:,} patient {'trajectory' if total == 1 else 'trajectories'} (seed {scenario.seed}; reference "
+              f"arm {scenario.reference_arm})")
     with side:
         pressed = _side(ok, problems, command, _edited_yaml(source, [*options, *_parsed(edits)]), "scn-run")
     if pressed and scenario is not None:
@@ -202,17 +204,22 @@ def scenario_tab(root: Path) -> None:
         show_folder(folder, key="scn-latest")
 
 
+def _base_of(source: Source) -> dict[str, Any]:
+    """The base scenario a sweep or trial file names, as read (empty when it cannot be read: the check says why)."""
+    if isinstance(source.raw.get("base"), str):
+        try:
+            return read_yaml(source.path.parent / source.raw["base"])
+        except ScenarioError:
+            pass
+    return {}
+
+
 def sweep_tab(root: Path) -> None:
     """Pick a shipped sweep, set its size, run it, and see its newest result."""
     source = _choose("sweep", "swp-")
     if source is None:
         return
-    base: dict[str, Any] = {}
-    if isinstance(source.raw.get("base"), str):
-        try:
-            base = read_yaml(source.path.parent / source.raw["base"])
-        except ScenarioError:
-            base = {}
+    base = _base_of(source)
     section, cohort = _mapping(source.raw.get("sweep")), _mapping(base.get("cohort"))
     defaults = {"replications": int(section.get("replications") or base.get("replications") or 2),
                 "patients": int(cohort.get("size", 100)), "seed": int(base.get("seed", 0))}
@@ -227,8 +234,8 @@ def sweep_tab(root: Path) -> None:
                                                     len(prepared.sweep_file.sweep.parameters),
                                                     len(prepared.design.points), prepared.base.name), problems)
     summary, problems = memo[key]
-    ok = None if summary is None else (f"ok: {summary[0]} sweep of {summary[1]} parameters, {summary[2]} points, "
-                                       f"base {summary[3]}")
+    ok = None if summary is None else (f"ok: {summary[0]} sweep of {plural(summary[1], 'parameter')}, "
+                                       f"{plural(summary[2], 'point')}, base {summary[3]}")
     flags = [(f"--{name}", value) for name, value in changed.items() if value is not None]
     command = command_line(source.display, flags, [])
     if _side(ok, problems, command, _edited_yaml(source, []), "swp-run") and summary is not None:
@@ -248,12 +255,7 @@ def trial_tab(root: Path) -> None:
     source = _choose("trial", "trl-")
     if source is None:
         return
-    base: dict[str, Any] = {}
-    if isinstance(source.raw.get("base"), str):
-        try:
-            base = read_yaml(source.path.parent / source.raw["base"])
-        except ScenarioError:
-            base = {}
+    base = _base_of(source)
     default_seed = int(base.get("seed", 0))
     prefix = f"trl-{source.token}-"
     seed = _size_inputs(prefix, {"seed": default_seed}, {"seed": 0})["seed"]
@@ -267,8 +269,8 @@ def trial_tab(root: Path) -> None:
     command = command_line(source.display, flags, edits)
     ok = None
     if plan is not None:
-        ok = (f"ok: trial {' vs '.join(plan.trial.arms)}, {plan.trial.simulations} simulated trials at each of "
-              f"{len(plan.trial.patients_per_arm)} sizes, base {plan.scenario.name}")
+        ok = (f"ok: trial {' vs '.join(plan.trial.arms)}, {plural(plan.trial.simulations, 'simulated trial')} at "
+              f"each of {plural(len(plan.trial.patients_per_arm), 'size')}, base {plan.scenario.name}")
     with side:
         pressed = _side(ok, problems, command, _edited_yaml(source, _parsed(edits)), "trl-run")
     if pressed and plan is not None:

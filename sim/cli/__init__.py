@@ -29,6 +29,16 @@ def _commands() -> dict[str, Callable[[list[str]], int]]:
 COMMANDS = ("check", "schema", "verify", "validate", "plot", "clean", "app")
 
 
+def _closed_output() -> int:
+    """Standard output was closed by its reader (``| head``): end quietly, as Unix tools do on SIGPIPE."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail again
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture)
+        pass
+    return 141
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     from sim.cli.common import stopped_by_signals
@@ -38,13 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with stopped_by_signals():
             if argv and argv[0] in COMMANDS:
-                return _commands()[argv[0]](argv[1:])
-            if not argv:
+                status = _commands()[argv[0]](argv[1:])
+            elif not argv:
                 run_parser().print_usage(sys.stderr)
-                print("error: run.py: give a scenario, sweep or trial file, or one of the commands "
-                      f"{', '.join(COMMANDS)} (see --help)", file=sys.stderr)
-                return 2
-            return run_command(argv)
+                print("error: run.py: give a scenario, sweep or trial file, or a command (see --help for the commands)",
+                      file=sys.stderr)
+                status = 2
+            else:
+                status = run_command(argv)
+            sys.stdout.flush()  # here, where a closed pipe can still be handled
+            return status
+    except BrokenPipeError:
+        return _closed_output()
     except KeyboardInterrupt as err:  # stopped before or after a command's own handling
         how = f" by {err.args[0]}" if err.args and isinstance(err.args[0], str) else ""
         print(f"interrupted{how}: nothing was written", file=sys.stderr)

@@ -15,10 +15,11 @@ from sim.cli.budget import workers_problems
 from sim.execute import WorkerLost
 from sim.outputs.claims import leftovers, megabytes, write_problem
 from sim.outputs.folders import FolderError
+from sim.outputs.text import WIDTH, wrap
 
-__all__ = ["PROGRESS_DELAY_SECONDS", "Parser", "failure_status", "is_terminal", "leftover_warning", "out_problems",
-           "progress_bar", "report_problems", "size_problems", "stopped_by_signals", "study_kind",
-           "workers_problems"]
+__all__ = ["COMMAND_FAILURES", "PROGRESS_DELAY_SECONDS", "HelpFormatter", "Parser", "failure_status", "is_terminal",
+           "leftover_warning", "out_problems", "progress_bar", "report_problems", "say", "shown", "size_problems",
+           "stopped_by_signals", "study_kind", "workers_problems"]
 
 LINE_CHARACTERS = 1000
 """The longest line an error report prints (a longer one is cut in the middle)."""
@@ -27,8 +28,49 @@ PROGRESS_DELAY_SECONDS = 1.0
 """A progress bar appears only once a command has taken this long."""
 
 
+def terminal_width() -> int:
+    """The columns output may use: the terminal's, at most ``WIDTH``."""
+    return max(40, min(WIDTH, shutil.get_terminal_size((WIDTH, 24)).columns))
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help at most ``WIDTH`` columns wide: paragraphs of a description or epilog are wrapped, indented lines
+    (examples) are kept as written."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=terminal_width(), max_help_position=28)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        out: list[str] = []
+        paragraph: list[str] = []
+
+        def flush() -> None:
+            if paragraph:
+                out.append(wrap(" ".join(paragraph), width, indent))
+                paragraph.clear()
+
+        for line in text.splitlines():
+            if line.strip() and not line.startswith(" "):
+                paragraph.append(line.strip())
+                continue
+            flush()
+            out.append(indent + line if line.strip() else "")
+        flush()
+        return "\n".join(out)
+
+
+def say(text: str, file: Any = None) -> None:
+    """Print a message wrapped to the terminal's width (at most ``WIDTH``), continuation lines indented."""
+    print(wrap(text, terminal_width(), hanging="  "), file=file)
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse that reports bad options in the project's one-line form, with exit status 2."""
+    """argparse that reports bad options in the project's one-line form, with exit status 2, and whose help fits
+    ``WIDTH`` columns."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
@@ -74,6 +116,7 @@ def leftover_warning(folder: Path) -> None:
     found = [item for item in leftovers(folder, depth=1) if not item.resumable]
     if found:
         size = sum(item.size for item in found)
+        # one line, as an error is: the path and the command to copy stay whole
         print(f"warning: {folder}: {len(found)} unfinished folder{'s' if len(found) > 1 else ''} left by stopped "
               f"commands ({megabytes(size)}); remove with: python run.py clean {folder}", file=sys.stderr)
 
@@ -111,6 +154,20 @@ def size_problems(where: str, args: argparse.Namespace, options: Sequence[str] =
     return problems, changes
 
 
+COMMAND_FAILURES = (FolderError, KeyboardInterrupt, OSError, TimeoutError, MemoryError, WorkerLost)
+"""The ways a command's work can stop that :func:`failure_status` reports in one line."""
+
+
+@contextmanager
+def shown(bar: Any) -> Iterator[Any]:
+    """A progress bar (or None) kept while the work runs and closed however it ends."""
+    try:
+        yield bar
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 def failure_status(err: BaseException, where: str, out: str | None, scheduler: str | None) -> int | None:
     """Report a command that stopped on ``err`` in one line (``where`` starts it) and return the exit
     status; None when ``err`` is not one of the expected ways a command stops (the caller re-raises).
@@ -132,18 +189,21 @@ def failure_status(err: BaseException, where: str, out: str | None, scheduler: s
     if isinstance(err, MemoryError):
         return report_problems([f"{where}: out of memory; nothing was written (use fewer patients or replications, "
                                 f"--event-sample N or --no-events)"])
+    if isinstance(err, BrokenPipeError):
+        return None  # standard output was closed (``| head``): the command line ends quietly
     if isinstance(err, OSError):
         return report_problems([f"{where}: {write_problem(err)}; nothing was written"])
     return None
 
 
-def progress_bar(total: int, description: str, unit: str, initial: int = 0) -> Any:
-    """A bar on standard error with the time left, shown once the work has taken a second."""
+def progress_bar(total: int | None, description: str, unit: str, initial: int = 0) -> Any:
+    """A bar on standard error with the time left, shown once the work has taken a second (a count without a time
+    left when ``total`` is None), at most ``WIDTH`` columns wide."""
     from tqdm import tqdm
 
     # A pseudo-terminal that reports a 0 x 0 size would make tqdm hide the bar ("below the screen").
     size = shutil.get_terminal_size((100, 20))
-    return tqdm(total=total, initial=initial, desc=description, unit=unit, ncols=min(size.columns, 120),
+    return tqdm(total=total, initial=initial, desc=description, unit=unit, ncols=min(size.columns, WIDTH),
                 nrows=max(size.lines, 2), leave=False, delay=PROGRESS_DELAY_SECONDS)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sim.cli.budget import budget_problems, capacity, run_need
 from sim.cli.common import (
+    COMMAND_FAILURES,
     Parser,
     failure_status,
     is_terminal,
@@ -17,12 +18,15 @@ from sim.cli.common import (
     out_problems,
     progress_bar,
     report_problems,
+    say,
+    shown,
     size_problems,
     study_kind,
+    terminal_width,
     workers_problems,
 )
-from sim.execute import WorkerLost, default_workers, scheduler_problems
-from sim.outputs.folders import FolderError
+from sim.execute import default_workers, scheduler_problems
+from sim.outputs.text import measure, plural, significant, wrap
 from sim.spec.base import ScenarioError
 from sim.spec.load import load_scenario
 from sim.spec.paths import parse_set_option
@@ -34,32 +38,42 @@ EXAMPLES = """\
 examples:
   python run.py scenarios/low_dose.yaml
   python run.py scenarios/low_dose.yaml --replications 10 --patients 200 --seed 7
-  python run.py scenarios/low_dose.yaml \\
-      --set therapies.lenalidomide_5.relapse.after_stop.probability=0.6
+  python run.py scenarios/low_dose.yaml --set therapies.lenalidomide_5.max_courses=1
+  python run.py scenarios/low_dose.yaml --set reference_arm=thalidomide
+      compare every arm with thalidomide (also for a sweep's or PSA's base scenario)
   python run.py scenarios/low_dose.yaml --out results/my_run --workers 2 --no-plots
-  python run.py scenarios/low_dose.yaml --precision 2   replications until each CI < 2 weeks wide
-  python run.py check scenarios/low_dose.yaml    check a scenario, sweep or trial file, run nothing
-  python run.py plot results/low_dose/RUN_ID     redraw figures, derived tables and report.md
-  python run.py schema > scenario.schema.json    JSON Schema of scenarios (also schema sweep|trial)
-  python run.py scenarios/sweeps/one_way_weakest.yaml    a sensitivity sweep (base: and sweep:)
-  python run.py scenarios/trials/time_to_relapse.yaml    trial planning (base: and trial:)
-  python run.py verify                            the built-in verification suite
-  python run.py validate                          the model against the published trials
-  python run.py clean results                    remove what stopped commands left unfinished
+  python run.py scenarios/low_dose.yaml --precision 2
+      add replications until every arm's 95% interval is narrower than 2 weeks
+  python run.py scenarios/sweeps/one_way_weakest.yaml
+      a sensitivity sweep (a file with base: and sweep:)
+  python run.py scenarios/trials/time_to_relapse.yaml
+      trial planning (a file with base: and trial:)
+  python run.py check scenarios/low_dose.yaml
+      validate a scenario, sweep or trial file without running it
+  python run.py plot results/low_dose/RUN_ID
+      redraw the figures, derived tables and report.md of a run, sweep or trial folder
+  python run.py schema > scenario.schema.json
+      the scenario format as JSON Schema, every key described (also: schema sweep, schema trial)
+  python run.py verify
+      the built-in verification suite
+  python run.py validate
+      the model against the published trials
+  python run.py clean results
+      remove what stopped commands left unfinished
 
-exit status: 0 done, 2 bad input or a run that cannot be done or finished (one 'error: ...' line
-per problem), 130 interrupted (Ctrl-C, SIGTERM or SIGHUP).
+exit status: 0 done, 2 bad input or a run that cannot be done or finished (one 'error: ...' line per
+problem), 130 interrupted (Ctrl-C, SIGTERM or SIGHUP), 141 standard output closed early (| head).
 """
 
 
 def run_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="run.py",
-        description="Simulate the arms of a CLE treatment-strategy scenario and write a results folder\n"
-                    "(scenario.yaml, patients.csv, events.csv, summary.csv, comparison.csv, survival.csv,\n"
-                    "survival_curves.csv, state_occupancy.csv, report.md, figures/, run.json).",
+        description="Simulate the arms of a CLE treatment-strategy scenario and write a results folder "
+                    "(scenario.yaml, patients.csv, events.csv, summary.csv, comparison.csv, survival.csv, "
+                    "survival_curves.csv, state_occupancy.csv, report.md, figures/, run.json); print each "
+                    "arm's means and their differences from the reference arm.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("scenario", metavar="SCENARIO.yaml", help="the scenario file")
     parser.add_argument("--replications", type=int, metavar="N",
@@ -98,8 +112,8 @@ def run_parser() -> argparse.ArgumentParser:
                         help="with --precision: stop after N replications even if the precision is not "
                              "reached, with a warning (default 200)")
     parser.add_argument("--quiet", action="store_true",
-                        help="print nothing but errors and warnings; no progress bar (there is none either "
-                             "when standard error is not a terminal)")
+                        help="print only the results folder (and errors and warnings); no progress bar (there is "
+                             "none either when standard error is not a terminal)")
     parser.add_argument("--force", action="store_true",
                         help="run even when the estimated memory, disk or file size exceeds what this machine "
                              "has, or --workers exceeds its cores (refused otherwise, before anything runs)")
@@ -180,7 +194,7 @@ def run_command(argv: list[str]) -> int:
     # The run's modules (pandas, Arrow, the statistics) only once it is to be done: not for --help or bad input.
     from sim.studies.run import run_to_folder
     from sim.studies.run.evaluate import planned
-    from sim.studies.run.report import arm_table
+    from sim.studies.run.report import terminal_tables
     from sim.studies.units import plan_units
 
     workers = args.workers or default_workers()
@@ -198,20 +212,18 @@ def run_command(argv: list[str]) -> int:
     if not args.quiet and is_terminal():
         plan = planned(scenario, args.precision, max_replications)
         if args.precision is None:
-            bar = progress_bar(len(plan_units(plan)), f"{plan.name}: {plan.replications} replications", "block")
-        else:
-            bar = progress_bar(plan.replications, f"{plan.name}: replications (at most)", "replication")
+            bar = progress_bar(len(plan_units(plan)), f"{plan.name}: {plural(plan.replications, 'replication')}",
+                               "block")
+        else:  # how many replications are needed is not known until they run: a count, no time left
+            bar = progress_bar(None, f"{plan.name}", " replications")
     try:
-        try:
+        with shown(bar):
             outcome = run_to_folder(scenario, out=args.out, workers=workers, log_events=not args.no_events,
                                     plots=not args.no_plots, progress=bar, argv=["run.py", *argv],
                                     precision_weeks=args.precision, max_replications=max_replications,
                                     scheduler=args.scheduler, event_sample=args.event_sample,
                                     file_format=args.file_format)
-        finally:
-            if bar is not None:
-                bar.close()
-    except (FolderError, KeyboardInterrupt, OSError, TimeoutError, MemoryError, WorkerLost) as err:
+    except COMMAND_FAILURES as err:
         status = failure_status(err, where, args.out, args.scheduler)
         if status is None:
             raise
@@ -219,16 +231,21 @@ def run_command(argv: list[str]) -> int:
     precision = outcome.precision
     if precision is not None and not precision["reached"]:
         widest = precision["widest_arm"]
-        print(f"warning: precision not reached: stopped at --max-replications {precision['replications']}; the 95% "
-              f"interval of {widest}'s mean disease-free weeks is {precision['ci_width_weeks'][widest]:.3g} weeks "
-              f"wide (target < {args.precision:g}); results written to {outcome.path}", file=sys.stderr)
-    if not args.quiet:
-        import pandas as pd
-
-        with pd.option_context("display.width", 200, "display.max_columns", 20):
-            print(arm_table(outcome.summary).to_string())
-        if precision is not None and precision["reached"]:
-            print(f"\nprecision reached after {outcome.replications} replications (every arm's 95% interval "
-                  f"of mean disease-free weeks is narrower than {args.precision:g} weeks)")
-        print(f"\nresults: {outcome.path}")
+        print(f"warning: precision not reached: stopped at --max-replications {precision['replications']}; "
+              f"{widest}'s 95% interval is {significant(precision['ci_width_weeks'][widest])} weeks wide (target < "
+              f"{args.precision:g}); results: {outcome.path}", file=sys.stderr)  # one line, as an error is
+    if args.quiet:
+        print(outcome.path)
+        return 0
+    ran = outcome.replications
+    print(wrap(f"{scenario.name}: {plural(ran, 'replication')} of {plural(scenario.cohort.size, 'patient')} per "
+               f"arm, followed for {scenario.follow_up_weeks:g} weeks; means with 95% intervals over replications, "
+               f"proportions in percent.", terminal_width()))
+    print()
+    print(terminal_tables(outcome.summary, outcome.comparison, scenario.reference_arm, terminal_width()))
+    if precision is not None and precision["reached"]:
+        print()
+        say(f"precision reached after {plural(ran, 'replication')} (every arm's 95% interval of mean "
+            f"disease-free weeks is narrower than {measure(f'{args.precision:g}', 'week')})")
+    print(f"\nresults: {outcome.path}")
     return 0

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from sim.cli.budget import budget_problems, capacity, sweep_need
 from sim.cli.common import (
     failure_status,
@@ -15,15 +17,21 @@ from sim.cli.common import (
     leftover_warning,
     progress_bar,
     report_problems,
+    terminal_width,
     workers_problems,
 )
+from sim.cli.common import say as wrapped
 from sim.execute import WorkerLost, default_workers, scheduler_problems
 from sim.outputs.claims import write_problem
 from sim.outputs.folders import FolderError
+from sim.outputs.tables import read_table
 from sim.spec.base import ScenarioError
 from sim.studies.sweep import PARTIAL, hold_folder, open_folder, prepare, run_sweep
+from sim.studies.sweep.analyse import SweepTables
+from sim.studies.sweep.report import terminal_summary
 
-__all__ = ["run_command"]
+__all__ = ["read_sweep_tables", "run_command", "shell_lines"]
+
 
 def _resume_command(argv: list[str], partial: Path) -> str:
     """The command line that resumes this sweep: the same options, without --out or --resume."""
@@ -64,8 +72,12 @@ def run_command(args: argparse.Namespace, argv: list[str]) -> int:
     quiet = bool(args.quiet)
 
     def say(text: str) -> None:
-        if not quiet:
-            print(text, file=sys.stderr)
+        if quiet:
+            return
+        if text.startswith("  "):  # a command line to copy: broken only as a shell continues it
+            print(shell_lines(text.strip(), terminal_width()), file=sys.stderr)
+        else:
+            wrapped(text, file=sys.stderr)
 
     workers = args.workers or default_workers()
     base = prepared.base
@@ -110,6 +122,39 @@ def run_command(args: argparse.Namespace, argv: list[str]) -> int:
     finally:
         if held is not None:
             os.close(held)
-    if not quiet:
-        print(f"results: {final}")
+    if quiet:
+        print(final)
+        return 0
+    print()
+    print(terminal_summary(prepared.design, read_sweep_tables(final), base.arm_names, base.reference_arm,
+                           list(prepared.job.outcomes), terminal_width()))
+    print(f"\nresults: {final}")
     return 0
+
+
+def shell_lines(command: str, width: int) -> str:
+    """A shell command indented and folded between its words with backslash continuations, within ``width``."""
+    import shlex
+
+    lines: list[str] = []
+    line = "  "
+    for word in shlex.split(command):
+        quoted = shlex.quote(word)
+        if line.strip() and len(line) + 1 + len(quoted) + 2 > width:
+            lines.append(line + " \\")
+            line = "      "
+        line += ("" if not line.strip() else " ") + quoted
+    return "\n".join([*lines, line])
+
+
+def read_sweep_tables(folder: Path) -> SweepTables:
+    """The tables a finished sweep folder holds (those its method writes)."""
+    def table(name: str) -> pd.DataFrame | None:
+        path = folder / name
+        return read_table(path, dtype={"arm": str}) if path.is_file() else None
+
+    sweep = table("sweep.csv")
+    assert sweep is not None
+    noise = table("noise.csv")
+    return SweepTables(sweep=sweep, tornado=table("tornado.csv"), sensitivity=table("sensitivity.csv"),
+                       psa=table("psa.csv"), noise=noise if noise is not None else pd.DataFrame())

@@ -7,9 +7,10 @@ import json
 import time
 from pathlib import Path
 
-from sim.cli.common import Parser, failure_status, report_problems, study_kind, workers_problems
+from sim.cli.common import Parser, failure_status, report_problems, say, study_kind, workers_problems
 from sim.outputs.claims import write_problem
 from sim.outputs.folders import FolderError, folder_kind
+from sim.outputs.text import plural
 
 __all__ = ["check_command", "clean_command", "plot_command", "schema_command", "validate_command", "verify_command"]
 
@@ -46,35 +47,41 @@ def check_command(argv: list[str]) -> int:
             from sim.studies.sweep import prepare
 
             prepared = prepare(args.scenario, args.overrides)
-            print(f"{args.scenario}: ok: {prepared.sweep_file.sweep.method} sweep of "
-                  f"{len(prepared.sweep_file.sweep.parameters)} parameters, {len(prepared.design.points)} points, "
-                  f"base {prepared.base.name}")
+            say(f"{args.scenario}: ok: {prepared.sweep_file.sweep.method} sweep of "
+                f"{plural(len(prepared.sweep_file.sweep.parameters), 'parameter')}, "
+                f"{plural(len(prepared.design.points), 'point')}, base {prepared.base.name}, reference arm "
+                f"{prepared.base.reference_arm}")
             return 0
         if kind == "trial":
             from sim.studies.trial import load_trial
 
             plan = load_trial(args.scenario, args.overrides)
             kind_words = "single-arm trial" if plan.trial.single_arm else "trial"
-            print(f"{args.scenario}: ok: {kind_words} {' vs '.join(plan.trial.arms)}, "
-                  f"{plan.trial.simulations} simulated trials at each of {len(plan.trial.patients_per_arm)} sizes, "
-                  f"base {plan.scenario.name}")
+            say(f"{args.scenario}: ok: {kind_words} {' vs '.join(plan.trial.arms)}, "
+                f"{plural(plan.trial.simulations, 'simulated trial')} at each of "
+                f"{plural(len(plan.trial.patients_per_arm), 'size')}, base {plan.scenario.name}")
             return 0
         scenario = load_with_options(args.scenario, args.overrides)
     except ScenarioError as err:
         return report_problems(err.problems)
     total = scenario.replications * scenario.cohort.size * len(scenario.arms)
-    print(f"{args.scenario}: ok: {len(scenario.arms)} arms, {len(scenario.therapies)} therapies, "
-          f"{total} patient trajectories")
+    trajectories = plural(total, "patient trajectory", "patient trajectories")
+    say(f"{args.scenario}: ok: {plural(len(scenario.arms), 'arm')}, "
+        f"{plural(len(scenario.therapies), 'therapy', 'therapies')}, {trajectories}; reference arm "
+        f"{scenario.reference_arm}")
     return 0
 
 
 def schema_command(argv: list[str]) -> int:
     """``run.py schema [scenario|sweep|trial]``: a file format as JSON Schema."""
-    from sim.spec.load import scenario_json_schema
+    from sim.spec.load import UNITS, scenario_json_schema
     from sim.spec.sweep import SweepFile
     from sim.spec.trial import TrialFile
 
-    parser = Parser(prog="run.py schema", description="Print a file format as JSON Schema (for editor completion).")
+    parser = Parser(prog="run.py schema",
+                    description="Print a file format as JSON Schema: every key with its description, unit and allowed "
+                                "values, for an editor's completion and checks (JSON: its long lines are meant for "
+                                "a file, e.g. run.py schema > scenario.schema.json).")
     parser.add_argument("kind", nargs="?", choices=("scenario", "sweep", "trial"), default="scenario",
                         help="scenario (default), sweep or trial file")
     kind = parser.parse_args(argv).kind
@@ -84,6 +91,9 @@ def schema_command(argv: list[str]) -> int:
         model: type[SweepFile] | type[TrialFile] = SweepFile if kind == "sweep" else TrialFile
         schema = model.model_json_schema()
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["title"] = f"CLE treatment-strategy {'sensitivity sweep' if kind == 'sweep' else 'trial planning'}"
+        schema["description"] = (f"{schema.get('description', '')} The base scenario's format is `run.py schema`; "
+                                 f"{UNITS}").strip()
     print(json.dumps(schema, indent=2))
     return 0
 

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from sim.cli.budget import budget_problems, capacity, trial_need
 from sim.cli.common import (
+    COMMAND_FAILURES,
     failure_status,
     is_terminal,
     leftover_warning,
     progress_bar,
     report_problems,
+    shown,
+    terminal_width,
     workers_problems,
 )
-from sim.execute import WorkerLost, default_workers, scheduler_problems
-from sim.outputs.folders import FolderError
+from sim.execute import default_workers, scheduler_problems
+from sim.outputs.text import text_table, wrap
 from sim.spec.base import ScenarioError
 from sim.studies.trial import load_trial, run_trial_planning
 from sim.studies.trial.report import conclusion, format_power
@@ -69,28 +69,27 @@ def run_command(args: Any, argv: list[str]) -> int:
         if problems:
             return report_problems(problems)
     leftover_warning(destination)
+    bar = None
+    if not args.quiet and is_terminal():
+        bar = progress_bar(plan.trial.simulations, f"{plan.name}: simulated trials", "trial")
     try:
-        bar = None
-        if not args.quiet and is_terminal():
-            bar = progress_bar(plan.trial.simulations, f"{plan.name}: simulated trials", "trial")
-        try:
+        with shown(bar):
             outcome = run_trial_planning(plan, out=args.out, workers=workers,
                                          scheduler=args.scheduler, plots=not args.no_plots, progress=bar, argv=argv)
-        finally:
-            if bar is not None:
-                bar.close()
-    except (FolderError, KeyboardInterrupt, OSError, TimeoutError, MemoryError, WorkerLost) as err:
+    except COMMAND_FAILURES as err:
         status = failure_status(err, where, args.out, args.scheduler)
         if status is None:
             raise
         return status
-    if not args.quiet:
-        with pd.option_context("display.width", 200, "display.max_columns", 20):
-            print(format_power(plan.trial, outcome.power).to_string(index=False))
+    if args.quiet:
+        print(outcome.path)
+        return 0
+    width = terminal_width()
+    print(text_table(format_power(plan.trial, outcome.power), index=False, width=width))
+    print()
+    print(wrap(conclusion(plan, outcome.power), width))
+    if outcome.summaries.simon is not None:
         print()
-        print(textwrap.fill(conclusion(plan, outcome.power), 100))
-        if outcome.summaries.simon is not None:
-            print()
-            print(textwrap.fill(simon_sentence(plan, outcome.summaries.simon), 100))
-        print(f"\nresults: {outcome.path}")
+        print(wrap(simon_sentence(plan, outcome.summaries.simon), width))
+    print(f"\nresults: {outcome.path}")
     return 0

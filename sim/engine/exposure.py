@@ -1,4 +1,4 @@
-"""When the adverse events that follow the dose (DESIGN 2b, rules 2 and 3) are due, at a course start and dose changes.
+"""When the adverse events that follow the dose (docs/model.md 2b, rules 2 and 3) fall due, at a start or a dose change.
 
 A course of a plan with such events keeps a short list beside its other pending events: ``due``,
 the week at which each event of ``plan.dynamic`` would occur at the current dose (``DONE`` once it

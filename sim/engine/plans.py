@@ -21,7 +21,7 @@ AFTER_CONTINUE, AFTER_STOP, AFTER_TAPER, AFTER_REDUCE = 0, 1, 2, 3
 
 class Exposure:
     """An adverse event that follows the dose: a hazard scaled by the current dose, or a cumulative-dose
-    threshold (DESIGN 2b, rules 2 and 3). Its time is worked out again whenever the dose changes."""
+    threshold (docs/model.md 2b, rules 2 and 3). Its time is worked out again whenever the dose changes."""
 
     __slots__ = ("index", "name", "cumulative", "first_only", "mean_weeks", "exponent", "full_mg_per_week",
                  "threshold", "key", "threshold_purpose", "discontinue_purpose", "irreversible_purpose")
@@ -91,7 +91,7 @@ class Plan:
              None if ae.cumulative else ae.onset_distribution, ae.discontinue_probability)
             for index, (ae_name, ae) in enumerate(events.items())
         )
-        # DESIGN 2b. Each rule costs the hot loop only when the therapy uses it.
+        # docs/model.md section 2b. Each rule costs the hot loop only when the therapy uses it.
         escalation = therapy.escalation
         self.escalates = escalation is not None
         self.escalation_week = escalation.at_week if escalation is not None else math.inf

@@ -19,7 +19,9 @@ def disease_free_distribution(patients: pd.DataFrame, stats: pd.DataFrame, ax: p
     """Violin, box and every patient (jittered points) of disease-free weeks per arm.
 
     ``stats``: ``sim.survival.distribution`` of ``disease_free_weeks``. The violin is the histogram
-    density of the patients with any disease-free time; the share with none is written at 0.
+    density of the patients with any disease-free time, scaled by their share of the arm, so that
+    violins of different arms compare as densities over all patients (an arm where few have any is a
+    thin violin); the share with none is written at 0.
     """
     ax = new_axes(ax, (9, 5))
     arms = list(dict.fromkeys(patients["arm"]))
@@ -33,16 +35,20 @@ def disease_free_distribution(patients: pd.DataFrame, stats: pd.DataFrame, ax: p
         if len(density):
             violins.append((x, arm, {"coords": density["x"].to_numpy(dtype=float),
                                      "vals": density["value"].to_numpy(dtype=float), "mean": value["mean"],
-                                     "median": value["median"], "min": value["min"], "max": value["max"]}))
+                                     "median": value["median"], "min": value["min"], "max": value["max"]},
+                            1.0 - float(value["zero_share"])))
         boxes.append({"med": value["median"], "q1": value["q1"], "q3": value["q3"], "whislo": value["whisker_low"],
                       "whishi": value["whisker_high"], "mean": value["mean"], "fliers": [], "label": arm})
         ax.annotate(f"{100 * value['zero_share']:.0f}% with none", xy=(x, 0), xytext=(0, -4),
                     textcoords="offset points", ha="center", va="top", fontsize="small", color=colours[arm],
                     fontweight="bold")
     if violins:
-        parts = ax.violin([v[2] for v in violins], positions=[v[0] for v in violins], widths=0.85,
-                          showextrema=False)
-        for body, (_, arm, _) in zip(parts["bodies"], violins, strict=True):  # type: ignore[call-overload]
+        # Each arm's density over all its patients: the histogram of those with any, times their share.
+        peaks = [float(np.max(v[2]["vals"])) * v[3] for v in violins]
+        top = max(peaks) or 1.0
+        parts = ax.violin([v[2] for v in violins], positions=[v[0] for v in violins],
+                          widths=[max(0.85 * peak / top, 0.02) for peak in peaks], showextrema=False)
+        for body, (_, arm, _, _) in zip(parts["bodies"], violins, strict=True):  # type: ignore[call-overload]
             body.set_facecolor(colours[arm])
             body.set_alpha(0.3)
     jitter = np.random.default_rng(0)  # display only: spreads the points sideways, the same every time
@@ -62,7 +68,7 @@ def disease_free_distribution(patients: pd.DataFrame, stats: pd.DataFrame, ax: p
     if not legend:
         return ax
     handles = [Line2D([], [], marker="o", linestyle="", color="grey", label="patients (jittered)"),
-               Patch(facecolor="grey", alpha=0.3, label="distribution of those\nwith any (histogram)"),
+               Patch(facecolor="grey", alpha=0.3, label="histogram of those with any,\nits width their share"),
                Patch(facecolor="white", edgecolor="black", label="quartiles; whiskers 1.5 IQR"),
                Line2D([], [], color="black", label="median"),
                Line2D([], [], marker="D", linestyle="", markerfacecolor="white", markeredgecolor="black",

@@ -50,13 +50,19 @@ def ce_plane(table: pd.DataFrame, reference_arm: str, thresholds: list[float], c
     frontier = table[table["status"].isin(["reference", "non-dominated"])]
     ax.plot(frontier["qalys"] - ref["qalys"], frontier["cost"] - ref["cost"], color="black", linewidth=1,
             label="frontier (non-dominated arms)")
+    return _plane_frame(ax, reference_arm, thresholds, currency,
+                        "Cost-effectiveness plane: each arm against the reference (mean, paired 95% interval)")
+
+
+def _plane_frame(ax: plt.Axes, reference_arm: str, thresholds: list[float], currency: str, title: str) -> plt.Axes:
+    """The frame of a cost-effectiveness plane: origin lines, threshold lines, labels, title and legend."""
     ax.axhline(0, color="black", linewidth=0.6)
     ax.axvline(0, color="black", linewidth=0.6)
     _threshold_lines(ax, thresholds, currency)
     ax.yaxis.set_major_formatter(_money(currency))
     ax.set_xlabel(f"QALYs gained vs {reference_arm} (discounted, per patient)")
     ax.set_ylabel(f"extra cost vs {reference_arm} ({currency}, discounted, per patient)")
-    ax.set_title("Cost-effectiveness plane: each arm against the reference (mean, paired 95% interval)")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", borderaxespad=0)
     return ax
@@ -78,16 +84,8 @@ def psa_plane(samples: pd.DataFrame, reference_arm: str, thresholds: list[float]
         ax.scatter([rows["incremental_qalys"].mean()], [rows["incremental_cost"].mean()], marker="X", s=90,
                    color=colours[arm], edgecolors="black", linewidths=0.8, zorder=3)
     ax.scatter([], [], marker="X", s=90, color="white", edgecolors="black", label="mean over samples")
-    ax.axhline(0, color="black", linewidth=0.6)
-    ax.axvline(0, color="black", linewidth=0.6)
-    _threshold_lines(ax, thresholds, currency)
-    ax.yaxis.set_major_formatter(_money(currency))
-    ax.set_xlabel(f"QALYs gained vs {reference_arm} (discounted, per patient)")
-    ax.set_ylabel(f"extra cost vs {reference_arm} ({currency}, discounted, per patient)")
-    ax.set_title("PSA: cost-effectiveness plane, one dot per parameter sample")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", borderaxespad=0)
-    return ax
+    return _plane_frame(ax, reference_arm, thresholds, currency,
+                        "PSA: cost-effectiveness plane, one dot per parameter sample")
 
 
 def acceptability_curves(curve: pd.DataFrame, frontier: pd.DataFrame, currency: str,

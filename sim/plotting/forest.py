@@ -13,10 +13,13 @@ __all__ = ["arm_markers", "forest"]
 
 
 def forest(comparison: pd.DataFrame, metrics: dict[str, str], scale: float = 1.0, ax: plt.Axes | None = None,
-           colours: dict[str, str] | None = None, xlabel: str = "difference from the reference arm") -> plt.Axes:
+           colours: dict[str, str] | None = None, xlabel: str = "difference from the reference arm", better: int = 0,
+           reference: str | None = None) -> plt.Axes:
     """Forest plot: each arm's difference from the reference with its 95% interval, one row per (metric, arm).
 
-    ``scale`` only changes the display unit (100 shows proportions in percentage points).
+    ``scale`` only changes the display unit (100 shows proportions in percentage points). With ``better`` +1
+    (higher is better for every metric of the panel) or -1 (lower is better), the axis is centred on no
+    difference and each side says which arm it favours: the arm, or ``reference``.
     """
     ax = new_axes(ax, (8, 5))
     arms = list(dict.fromkeys(comparison["arm"]))
@@ -41,8 +44,19 @@ def forest(comparison: pd.DataFrame, metrics: dict[str, str], scale: float = 1.0
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel(xlabel)
     ax.set_yticks(_label_positions(metrics, comparison, arms), labels, fontsize="small")
-    ax.invert_yaxis()
     ax.grid(axis="x", alpha=0.3)
+    if not better:
+        ax.set_ylim(y - 0.5 + 0.1, -0.6)
+        return ax
+    low, high = ax.get_xlim()
+    reach = 1.05 * max(abs(low), abs(high), 1e-9)
+    ax.set_xlim(-reach, reach)  # no difference in the middle, so each half is one arm's side
+    ax.set_ylim(y + 0.5, -0.6)  # a row below the estimates for the labels
+    them = "the arm" if reference is None else f"{reference}"
+    left, right = (f"← favours {them}", "favours the arm →") if better > 0 else (
+        "← favours the arm", f"favours {them} →")
+    for text, x, align in ((left, -0.02 * reach, "right"), (right, 0.02 * reach, "left")):
+        ax.text(x, y + 0.05, text, ha=align, va="center", fontsize="small", style="italic", color="#404040")
     return ax
 
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import textwrap
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
+from matplotlib.legend import Legend
 
-__all__ = ["ARM_COLOURS", "STATE_COLOURS", "arm_colours", "money_axes", "new_axes", "plt", "save_figure"]
+__all__ = ["ARM_COLOURS", "STATE_COLOURS", "arm_colours", "fit_layout", "legend_below", "money_axes", "new_axes",
+           "plt", "save_figure", "title_above"]
 
 ARM_COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
 STATE_COLOURS = {"active": "#d9534f", "response": "#f0ad4e", "remission": "#5cb85c", "lost": "#b0b0b0"}
@@ -24,6 +29,41 @@ def new_axes(ax: plt.Axes | None, size: tuple[float, float]) -> plt.Axes:
     if ax is None:
         _, ax = plt.subplots(figsize=size)
     return ax
+
+
+def _text_width(fig: plt.Figure, artist: Any) -> float:
+    """An artist's width in pixels, as drawn."""
+    return float(artist.get_window_extent(fig.canvas.get_renderer()).width)  # type: ignore[attr-defined]
+
+
+def title_above(fig: plt.Figure, text: str, **kwargs: Any) -> Any:
+    """The figure's title, wrapped onto as many lines as it needs to fit the figure's width."""
+    title = fig.suptitle(text, **kwargs)
+    width = len(text)
+    while _text_width(fig, title) > 0.96 * fig.bbox.width and width > 20:
+        width = int(width * 0.9)
+        title.set_text(textwrap.fill(text, width, break_on_hyphens=False))
+    return title
+
+
+def legend_below(fig: plt.Figure, handles: Sequence[Any], fontsize: str = "small", **kwargs: Any) -> Legend:
+    """A legend centred under the panels, in as many columns as fit the figure's width (then :func:`fit_layout`)."""
+    for columns in range(len(handles), 0, -1):
+        legend = fig.legend(handles=list(handles), loc="lower center", ncol=columns, fontsize=fontsize,
+                            bbox_to_anchor=(0.5, 0.005), **kwargs)
+        if columns == 1 or _text_width(fig, legend) <= 0.98 * fig.bbox.width:
+            return legend
+        legend.remove()
+    raise ValueError("a legend needs handles")
+
+
+def fit_layout(fig: plt.Figure, below: Legend | None = None, right: Legend | None = None) -> None:
+    """Lay the panels out to fill the figure, leaving room for a legend below them or beside them on the right (and
+    for the title, which ``tight_layout`` knows)."""
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    bottom = 0.0 if below is None else (below.get_window_extent(renderer).height + 8) / fig.bbox.height
+    edge = 1.0 if right is None else 1 - (right.get_window_extent(renderer).width + 8) / fig.bbox.width
+    fig.tight_layout(rect=(0, bottom, edge, 1))
 
 
 def money_axes(fig: plt.Figure) -> None:

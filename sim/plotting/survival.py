@@ -18,10 +18,11 @@ _ENDPOINT_AXES = {
 
 
 def kaplan_meier_curve(curves: pd.DataFrame, at_risk: pd.DataFrame, endpoint: str, ax: plt.Axes | None = None,
-                       colours: dict[str, str] | None = None) -> plt.Axes:
+                       colours: dict[str, str] | None = None, horizon: float | None = None) -> plt.Axes:
     """Kaplan-Meier curves of one endpoint per arm with 95% bands and the numbers at risk underneath.
 
-    ``curves``: rows of ``survival_curves.csv``; ``at_risk``: the ``at_risk`` rows of ``survival.csv``.
+    ``curves``: rows of ``survival_curves.csv``; ``at_risk``: the ``at_risk`` rows of ``survival.csv``. The time
+    axis runs from 0 to ``horizon`` (default: the end of the curves, the follow-up).
     """
     ax = new_axes(ax, (9, 5))
     rows = curves[curves["endpoint"] == endpoint]
@@ -37,7 +38,10 @@ def kaplan_meier_curve(curves: pd.DataFrame, at_risk: pd.DataFrame, endpoint: st
     ticks = sorted(set(counts["week"].astype(float)))
     if ticks:
         ax.set_xticks(ticks)
-        ax.set_xlim(ticks[0], ticks[-1])
+    ends = [w for w in (horizon, rows["week"].max() if len(rows) else None, ticks[-1] if ticks else None)
+            if w is not None and w == w]
+    if ends:
+        ax.set_xlim(0, horizon if horizon is not None else max(ends))
     xlabel, ylabel = _ENDPOINT_AXES.get(endpoint, ("weeks", "event-free (%)"))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -72,8 +76,10 @@ def cause_label(cause: str) -> str:
 
 
 def cumulative_incidence_curves(curves: pd.DataFrame, arm: str, causes: list[str], ax: plt.Axes | None = None,
-                                cause_colours: dict[str, object] | None = None) -> plt.Axes:
-    """Cumulative incidence of each competing first event of one arm, with 95% bands."""
+                                cause_colours: dict[str, object] | None = None,
+                                horizon: float | None = None) -> plt.Axes:
+    """Cumulative incidence of each competing first event of one arm, with 95% bands, from 0 to ``horizon``
+    (default: the end of the curves, the follow-up)."""
     ax = new_axes(ax, (7, 5))
     palette = plt.get_cmap("tab10")
     cause_colours = cause_colours or {c: palette(i % 10) for i, c in enumerate(causes)}
@@ -88,6 +94,10 @@ def cumulative_incidence_curves(curves: pd.DataFrame, arm: str, causes: list[str
                 label=cause_label(cause))
         low, high = (100 * curve[c].to_numpy(dtype=float) for c in ("ci_low", "ci_high"))
         ax.fill_between(weeks, low, high, step="post", color=colour, alpha=0.2, linewidth=0)
+    mine = curves[curves["arm"] == arm]
+    end = horizon if horizon is not None else (float(mine["week"].max()) if len(mine) else None)
+    if end is not None and end == end:
+        ax.set_xlim(0, end)
     ax.set_title(arm)
     ax.set_xlabel("weeks since enrolment")
     ax.set_ylabel("cumulative incidence (% of patients)")

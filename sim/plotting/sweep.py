@@ -24,6 +24,7 @@ __all__ = [
     "best_probability_bars",
     "difference_histogram",
     "difference_scatter",
+    "constant_panel",
     "heat_map",
     "morris_bars",
     "one_way_curve",
@@ -119,15 +120,40 @@ def parameter_scatter(rows: pd.DataFrame, parameter: str, column: str, arms: lis
     return ax
 
 
+def _cell_edges(values: np.ndarray) -> np.ndarray:
+    """Edges of cells centred on sorted ``values``: half-way between neighbours, as far out at the ends."""
+    if len(values) == 1:
+        half = 0.5 * max(abs(float(values[0])), 1.0)
+        return np.array([values[0] - half, values[0] + half])
+    middles = (values[1:] + values[:-1]) / 2
+    return np.concatenate([[2 * values[0] - middles[0]], middles, [2 * values[-1] - middles[-1]]])
+
+
+def constant_panel(matrix: pd.DataFrame) -> float | None:
+    """The one value of a grid that does not vary (to three significant digits, as its cells are labelled)."""
+    data = matrix.to_numpy(dtype=float)
+    finite = data[np.isfinite(data)]
+    if finite.size < 2 or len({f"{v:.3g}" for v in finite}) > 1:
+        return None
+    return float(finite[0])
+
+
 def heat_map(matrix: pd.DataFrame, colour_label: str, limits: tuple[float, float] | None = None,
-             ax: plt.Axes | None = None) -> plt.Axes:
+             ax: plt.Axes | None = None, base: tuple[float | None, float | None] | None = None,
+             colour_bar: bool = True) -> plt.Axes:
     """A grid of values (rows: the y parameter's values, columns: the x parameter's), each cell labelled.
 
-    ``limits``: the colour scale (default the values' range), e.g. shared by several panels. Limits
-    of both signs are coloured around 0 (red below, blue above); otherwise a sequential scale.
+    Cells sit at the parameters' values on linear axes, so unequal steps (a taper of 4, 8, 12, 16, 24
+    weeks) are drawn as unequal cells. ``limits``: the colour scale (default the values' range), e.g.
+    shared by several panels; limits of both signs are coloured around 0 (red below, blue above),
+    otherwise a sequential scale. ``base``: the base scenario's (x, y), circled. A grid that does not
+    vary is drawn grey with its one value written across it, not coloured as if it varied.
     """
     ax = _axes(ax, (6, 4.5))
     data = matrix.to_numpy(dtype=float)
+    xs, ys = (np.asarray(v, dtype=float) for v in (matrix.columns, matrix.index))
+    x_edges, y_edges = _cell_edges(xs), _cell_edges(ys)
+    constant = constant_panel(matrix)
     if limits is None:
         finite = data[np.isfinite(data)]
         limits = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
@@ -135,20 +161,32 @@ def heat_map(matrix: pd.DataFrame, colour_label: str, limits: tuple[float, float
     if high - low <= 1e-9 * max(1.0, abs(high)):  # one value everywhere: a visible, centred scale
         low, high = low - 0.5, high + 0.5
     diverging = low < 0 < high
-    if diverging:
-        reach = max(-low, high)
-        image = ax.imshow(data, origin="lower", aspect="auto", cmap="RdBu",
-                          norm=TwoSlopeNorm(vcenter=0.0, vmin=-reach, vmax=reach))
+    reach = max(-low, high)
+    if constant is not None:
+        ax.pcolormesh(x_edges, y_edges, np.where(np.isfinite(data), 1.0, np.nan), cmap="Greys", vmin=0, vmax=6,
+                      edgecolors="white", linewidth=0.5)
+        ax.text(0.5, 0.95, f"{constant:.3g} everywhere:\ndoes not vary over the grid", transform=ax.transAxes,
+                ha="center", va="top", zorder=5, fontsize="medium", bbox={"facecolor": "white", "alpha": 0.85,
+                                                                   "edgecolor": "#7f7f7f"})
     else:
-        image = ax.imshow(data, origin="lower", aspect="auto", cmap="viridis", vmin=low, vmax=high)
-    ax.set_xticks(range(data.shape[1]), [_short(v) for v in matrix.columns])
-    ax.set_yticks(range(data.shape[0]), [_short(v) for v in matrix.index])
-    for (i, j), value in np.ndenumerate(data):
-        if math.isfinite(value):
-            dark = abs(value) > 0.6 * max(-low, high) if diverging else value < (low + high) / 2
-            ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize="small",
-                    color="white" if dark else "black")
-    ax.figure.colorbar(image, ax=ax, label=colour_label)
+        norm: Any = TwoSlopeNorm(vcenter=0.0, vmin=-reach, vmax=reach) if diverging else None
+        image = ax.pcolormesh(x_edges, y_edges, data, cmap="RdBu" if diverging else "viridis", norm=norm,
+                              vmin=None if diverging else low, vmax=None if diverging else high,
+                              edgecolors="white", linewidth=0.5)
+        for (i, j), value in np.ndenumerate(data):
+            if math.isfinite(value):
+                dark = abs(value) > 0.6 * reach if diverging else value < (low + high) / 2
+                ax.text(float(xs[j]), float(ys[i]), f"{value:.3g}", ha="center", va="center", fontsize="small",
+                        color="white" if dark else "black")
+        if colour_bar:
+            ax.figure.colorbar(image, ax=ax, label=colour_label)
+    ax.set_xticks(xs, [_short(v) for v in xs])
+    ax.set_yticks(ys, [_short(v) for v in ys])
+    ax.set_xlim(x_edges[0], x_edges[-1])
+    ax.set_ylim(y_edges[0], y_edges[-1])
+    if base is not None and base[0] is not None and base[1] is not None:
+        ax.plot([base[0]], [base[1]], marker="o", markersize=22, markerfacecolor="none", markeredgecolor="black",
+                markeredgewidth=2.0, linestyle="", label="base scenario")
     return ax
 
 
@@ -184,15 +222,15 @@ def morris_bars(rows: pd.DataFrame, scale: float = 1.0, ax: plt.Axes | None = No
 
 def difference_histogram(differences: dict[str, np.ndarray], colours: dict[str, str] | None = None,
                          ax: plt.Axes | None = None, zero_line: bool = True) -> plt.Axes:
-    """Histograms of values over parameter draws (between-arm differences, or an arm's means), one per arm, with
-    the zero line of no difference unless ``zero_line`` is False."""
+    """Histograms of values over parameter draws (between-arm differences, or an arm's means), one outline per arm
+    on shared bins, with the zero line of no difference unless ``zero_line`` is False."""
     ax = _axes(ax, (7, 4.4))
     colours = colours or arm_colours(list(differences))
     every = np.concatenate([np.asarray(v, dtype=float) for v in differences.values()]) if differences else np.array([])
     every = every[np.isfinite(every)]
     bins: Any = np.histogram_bin_edges(every, bins=30) if every.size else 10
-    for arm, values in differences.items():
-        ax.hist(values, bins=bins, color=colours[arm], alpha=0.55, label=arm, edgecolor="white", linewidth=0.4)
+    for arm, values in differences.items():  # outlines, so that no overlap reads as another arm's colour
+        ax.hist(values, bins=bins, histtype="step", color=colours[arm], linewidth=2.0, label=arm)
     if zero_line:
         ax.axvline(0, color="black", linewidth=1, label="no difference")
     ax.grid(alpha=0.3)

@@ -23,15 +23,18 @@ _MARKERS = {  # event: (marker, colour, size, label)
 }
 
 
-def state_occupancy_areas(occupancy: pd.DataFrame, arm: str, ax: plt.Axes | None = None) -> plt.Axes:
-    """Stacked shares of patients in each disease state (and off study) over time for one arm."""
+def state_occupancy_areas(occupancy: pd.DataFrame, arm: str, ax: plt.Axes | None = None,
+                          horizon: float | None = None) -> plt.Axes:
+    """Stacked shares of patients in each disease state (and off study) over time for one arm, from 0 to
+    ``horizon`` (default: the end of the table's grid, the follow-up)."""
     ax = new_axes(ax, (7, 4.5))
     rows = occupancy[occupancy["arm"] == arm]
     weeks = rows.loc[rows["state"] == STATES[0], "week"].to_numpy(dtype=float)
     shares = [100 * rows.loc[rows["state"] == state, "share"].to_numpy(dtype=float) for state in STATES]
     ax.stackplot(weeks, *shares, colors=[STATE_COLOURS[s] for s in STATES],
                  labels=[STATE_LABELS[s] for s in STATES], step="post", alpha=0.9)
-    ax.set_xlim(weeks[0], weeks[-1]) if len(weeks) else None
+    if horizon is not None or len(weeks):
+        ax.set_xlim(0, horizon if horizon is not None else weeks[-1])
     ax.set_ylim(0, 100)
     ax.set_title(arm)
     ax.set_xlabel("weeks since enrolment")
@@ -39,9 +42,10 @@ def state_occupancy_areas(occupancy: pd.DataFrame, arm: str, ax: plt.Axes | None
     return ax
 
 
-def swimmer(sample: Any, arm: str, ax: plt.Axes | None = None,
-            therapy_colours: dict[str, str] | None = None) -> plt.Axes:
-    """One bar per course of treatment for each sampled patient of one arm (lighter: tapered dose), with markers."""
+def swimmer(sample: Any, arm: str, ax: plt.Axes | None = None, therapy_colours: dict[str, str] | None = None,
+            horizon: float | None = None) -> plt.Axes:
+    """One bar per course of treatment for each sampled patient of one arm (lighter: tapered dose), with markers;
+    the time axis from 0 to ``horizon`` (the follow-up) when given."""
     ax = new_axes(ax, (7, 8))
     patients = sample.patients[sample.patients["arm"] == arm]
     spells = sample.spells[sample.spells["arm"] == arm]
@@ -59,6 +63,8 @@ def swimmer(sample: Any, arm: str, ax: plt.Axes | None = None,
                    edgecolors="black", linewidths=0.6)
     ax.set_yticks(patients["row"], patients["label"], fontsize="x-small")
     ax.set_ylim(len(patients) - 0.5, -0.5)
+    if horizon is not None:
+        ax.set_xlim(0, horizon)
     ax.set_title(arm)
     ax.set_xlabel("weeks since enrolment")
     ax.set_ylabel("patient")

@@ -15,9 +15,11 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     model_serializer,
 )
+from pydantic_core import PydanticUndefined
 
-__all__ = ["Count", "Dose", "KeyProblems", "NotBool", "Number", "OmitUnset", "PositiveFloat", "Probability",
-           "RatePerYear", "ScenarioError", "Strict", "Weeks", "key_hint"]
+__all__ = ["NAME_SCHEMA", "Count", "Dose", "KeyProblems", "NotBool", "Number", "OmitUnset", "PositiveFloat",
+           "Probability", "RatePerYear", "ScenarioError", "Strict", "Weeks", "doc", "every", "given", "key_hint",
+           "left_out"]
 
 
 class ScenarioError(Exception):
@@ -68,8 +70,9 @@ class OmitUnset(Strict):
 
 
 def _not_bool(value: Any) -> Any:
-    # YAML reads yes/no/true/false as booleans, which pydantic would quietly take as 1 and 0
-    if isinstance(value, bool):
+    # YAML reads yes/no/true/false as booleans, which pydantic would quietly take as 1 and 0, and a quoted
+    # "0.5" as text, which it would quietly read as a number; the JSON Schema (a number) allows neither.
+    if isinstance(value, bool | str):
         raise ValueError(f"must be a number, got {value!r}")
     return value
 
@@ -82,6 +85,40 @@ PositiveFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False), NotBool]
 RatePerYear = Annotated[float, Field(ge=0.0, allow_inf_nan=False), NotBool]
 Dose = Annotated[float, Field(ge=0.0, allow_inf_nan=False), NotBool]
 Count = Annotated[int, Field(ge=1), NotBool]
+
+
+def doc(description: str, unit: str = "", default: Any = PydanticUndefined, **extra: Any) -> Any:
+    """A field's meaning and unit, for the JSON Schema (``description`` and ``x-unit``) and the forms built from it.
+
+    ``extra`` goes to the schema only (e.g. a bound the loader checks with a message of its own).
+    """
+    schema = {**({"x-unit": unit} if unit else {}), **extra}
+    return Field(default, description=description, json_schema_extra=schema or None)
+
+
+NAME_SCHEMA: dict[str, Any] = {
+    "type": "string", "minLength": 1, "maxLength": 100,
+    "pattern": "^[^\\s\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]"
+               "([^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*[^\\s\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029])?$",
+}
+"""What a name of an arm, therapy, drug, subgroup or adverse event may be, as JSON Schema: 1 to 100 printable
+characters, no line break, tab or other control character, no space at either end (the loader checks the same,
+with messages of its own)."""
+
+
+def given(*keys: str) -> dict[str, Any]:
+    """JSON Schema: each key is in the mapping with a value (not null)."""
+    return {"required": list(keys), "properties": {key: {"not": {"type": "null"}} for key in keys}}
+
+
+def left_out(*keys: str) -> dict[str, Any]:
+    """JSON Schema: each key is absent from the mapping, or null (as the loader reads a key left empty)."""
+    return {"properties": {key: {"type": "null"} for key in keys}}
+
+
+def every(*schemas: dict[str, Any]) -> dict[str, Any]:
+    """JSON Schema: all of ``schemas``."""
+    return {"allOf": list(schemas)} if len(schemas) > 1 else schemas[0]
 
 
 def key_hint(word: str, choices: Iterable[str]) -> str:

@@ -13,16 +13,22 @@ import math
 from typing import Annotated, Any, Literal, Union
 
 import numpy as np
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 from scipy import special
 
-from sim.spec.base import Number, PositiveFloat, Strict, Weeks
+from sim.spec.base import Number, PositiveFloat, Strict, Weeks, doc
 
 __all__ = ["PRIORS", "TIME_DISTRIBUTIONS", "Beta", "BetaPrior", "Exponential", "Fixed", "Gamma", "GammaPrior",
            "Lognormal", "LognormalPrior", "Normal", "NormalPrior", "Prior", "TimeDistribution", "Triangular",
            "TriangularPrior", "Uniform", "UniformPrior", "Weibull", "cdf", "mean", "ppf", "ppf_truncated"]
 
 Label = Annotated[str, Field(min_length=1)]
+
+IN_UNIT = "in the unit of the quantity described (weeks for a time, grams for a cumulative-dose threshold, the " \
+          "swept value's unit for a sweep's prior)"
+LABEL = "The parameter's name in the sweep's tables and figures (default: its dotted path)"
 
 _EXTREMES = np.array([2.0**-53, 0.5, 1.0 - 2.0**-53])
 """The smallest, middle and largest uniforms a stream gives: the draws a distribution must keep finite."""
@@ -55,23 +61,23 @@ def _overflow(spec: Any) -> str:
 class Fixed(_Bounded):
     """A fixed duration."""
 
-    distribution: Literal["fixed"]
-    value: Weeks
+    distribution: Literal["fixed"] = doc("fixed: the same value for every patient")
+    value: Weeks = doc(f"The value, at least 0, {IN_UNIT}")
 
 
 class Exponential(_Bounded):
     """Exponential with the given mean."""
 
-    distribution: Literal["exponential"]
-    mean: PositiveFloat
+    distribution: Literal["exponential"] = doc("exponential: memoryless, as a constant hazard of 1/mean")
+    mean: PositiveFloat = doc(f"The mean, above 0, {IN_UNIT}")
 
 
 class Uniform(_Bounded):
     """Uniform on [low, high]."""
 
-    distribution: Literal["uniform"]
-    low: Weeks
-    high: Weeks
+    distribution: Literal["uniform"] = doc("uniform: every value between low and high equally likely")
+    low: Weeks = doc(f"The smallest value, at least 0, {IN_UNIT}")
+    high: Weeks = doc(f"The largest value, not below low, {IN_UNIT}")
 
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
@@ -83,10 +89,10 @@ class Uniform(_Bounded):
 class Triangular(_Bounded):
     """Triangular on [low, high] with the given mode."""
 
-    distribution: Literal["triangular"]
-    low: Weeks
-    mode: Weeks
-    high: Weeks
+    distribution: Literal["triangular"] = doc("triangular: from low to high, most likely at mode")
+    low: Weeks = doc(f"The smallest value, at least 0, {IN_UNIT}")
+    mode: Weeks = doc(f"The most likely value, from low to high, {IN_UNIT}")
+    high: Weeks = doc(f"The largest value, {IN_UNIT}")
 
     @model_validator(mode="after")
     def _ordered(self) -> Triangular:
@@ -98,41 +104,44 @@ class Triangular(_Bounded):
 class Lognormal(_Bounded):
     """Lognormal with the given median and log-scale standard deviation."""
 
-    distribution: Literal["lognormal"]
-    median: PositiveFloat
-    sigma: PositiveFloat
+    distribution: Literal["lognormal"] = doc("lognormal: median x exp(sigma x Z), Z standard normal; skewed to the "
+                                            "right, for times that are usually short but sometimes long")
+    median: PositiveFloat = doc(f"The median (half the values below it), above 0, {IN_UNIT}")
+    sigma: PositiveFloat = doc("The standard deviation of the logarithm of the value, above 0 (0.5: the central "
+                               "95% spans about median/2.7 to median x 2.7)", "log scale")
 
 
 class Gamma(_Bounded):
     """Gamma with the given mean and standard deviation."""
 
-    distribution: Literal["gamma"]
-    mean: PositiveFloat
-    sd: PositiveFloat
+    distribution: Literal["gamma"] = doc("gamma: a positive value given by its mean and standard deviation")
+    mean: PositiveFloat = doc(f"The mean, above 0, {IN_UNIT}")
+    sd: PositiveFloat = doc(f"The standard deviation, above 0, {IN_UNIT}")
 
 
 class Weibull(_Bounded):
     """Weibull with the given shape and scale."""
 
-    distribution: Literal["weibull"]
-    shape: PositiveFloat
-    scale: PositiveFloat
+    distribution: Literal["weibull"] = doc("weibull: scale x (-log U)^(1/shape); a hazard that rises (shape above 1) "
+                                          "or falls (below 1) with time; shape 1 is the exponential")
+    shape: PositiveFloat = doc("The shape, above 0", "no unit")
+    scale: PositiveFloat = doc(f"The scale (63% of values fall below it), above 0, {IN_UNIT}")
 
 
 class Beta(_Bounded):
     """Beta(alpha, beta), for a probability."""
 
-    distribution: Literal["beta"]
-    alpha: PositiveFloat
-    beta: PositiveFloat
+    distribution: Literal["beta"] = doc("beta: a value between 0 and 1 (a probability), of mean alpha/(alpha + beta)")
+    alpha: PositiveFloat = doc("The first shape parameter, above 0 (as if alpha - 1 successes were seen)", "no unit")
+    beta: PositiveFloat = doc("The second shape parameter, above 0 (as if beta - 1 failures were seen)", "no unit")
 
 
 class Normal(_Bounded):
     """Normal with the given mean and standard deviation."""
 
-    distribution: Literal["normal"]
-    mean: Number
-    sd: PositiveFloat
+    distribution: Literal["normal"] = doc("normal: symmetric about its mean, any real value")
+    mean: Number = doc(f"The mean, {IN_UNIT}")
+    sd: PositiveFloat = doc(f"The standard deviation, above 0, {IN_UNIT}")
 
 
 # --- priors: the same families with a label, over any real range where the family allows --------
@@ -141,33 +150,33 @@ class Normal(_Bounded):
 class BetaPrior(Beta):
     """Beta(alpha, beta), for a probability."""
 
-    label: Label | None = None
+    label: Label | None = doc(LABEL, default=None)
 
 
 class NormalPrior(Normal):
     """Normal with the given mean and standard deviation."""
 
-    label: Label | None = None
+    label: Label | None = doc(LABEL, default=None)
 
 
 class GammaPrior(Gamma):
     """Gamma with the given mean and standard deviation, for a positive value such as a rate."""
 
-    label: Label | None = None
+    label: Label | None = doc(LABEL, default=None)
 
 
 class LognormalPrior(Lognormal):
     """Lognormal with the given median and log-scale standard deviation."""
 
-    label: Label | None = None
+    label: Label | None = doc(LABEL, default=None)
 
 
 class UniformPrior(Uniform):
     """Uniform on [low, high]."""
 
-    low: Number  # type: ignore[assignment]
-    high: Number  # type: ignore[assignment]
-    label: Label | None = None
+    low: Number = doc(f"The smallest value, {IN_UNIT}")  # type: ignore[assignment]
+    high: Number = doc(f"The largest value, above low, {IN_UNIT}")  # type: ignore[assignment]
+    label: Label | None = doc(LABEL, default=None)
 
     @model_validator(mode="after")
     def _ordered(self) -> UniformPrior:
@@ -179,10 +188,10 @@ class UniformPrior(Uniform):
 class TriangularPrior(Triangular):
     """Triangular on [low, high] with the given mode."""
 
-    low: Number  # type: ignore[assignment]
-    mode: Number  # type: ignore[assignment]
-    high: Number  # type: ignore[assignment]
-    label: Label | None = None
+    low: Number = doc(f"The smallest value, {IN_UNIT}")  # type: ignore[assignment]
+    mode: Number = doc(f"The most likely value, from low to high, {IN_UNIT}")  # type: ignore[assignment]
+    high: Number = doc(f"The largest value, above low, {IN_UNIT}")  # type: ignore[assignment]
+    label: Label | None = doc(LABEL, default=None)
 
     @model_validator(mode="after")
     def _ordered(self) -> TriangularPrior:
@@ -200,10 +209,21 @@ def _bare_number_is_fixed(value: Any) -> Any:
     return value
 
 
+class _BareNumberInSchema:
+    """The JSON Schema of a time distribution also takes the bare number the loader reads as fixed."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        number = {"type": "number", "minimum": 0,
+                  "description": "A bare number: the same as {distribution: fixed, value: NUMBER}"}
+        return {"anyOf": [number, handler(core_schema)]}
+
+
 TimeDistribution = Annotated[
     Union[Fixed, Exponential, Uniform, Triangular, Lognormal, Gamma, Weibull],
     Field(discriminator="distribution"),
     BeforeValidator(_bare_number_is_fixed),
+    _BareNumberInSchema,
 ]
 TIME_DISTRIBUTIONS = ("fixed", "exponential", "uniform", "triangular", "lognormal", "gamma", "weibull")
 

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from sim.spec.base import NotBool, Strict
+from sim.spec.base import NotBool, Strict, doc
 
 __all__ = ["DiscountRates", "Economics", "Money", "StateCosts", "StateUtilities", "TherapyCosts", "Utility",
            "UtilityDecrement"]
@@ -27,52 +27,66 @@ Utility = Annotated[float, Field(ge=-1.0, le=1.0, description="QALYs per year in
 UtilityDecrement = Annotated[float, Field(ge=0.0, le=2.0, description="QALYs per year lost (0 to 2)"), NotBool]
 
 
+CURRENCY = "currency"
+PER_WEEK = "currency per week"
+QALYS = "QALYs per year (1 = full health)"
+
+
 class DiscountRates(Strict):
     """Annual discount rates of costs and of effects (QALYs), each between 0 and 0.2."""
 
-    costs: DiscountRate = 0.035
-    effects: DiscountRate = 0.035
+    costs: DiscountRate = doc("Annual discount rate of costs (0.035: 3.5% a year)", "rate per year, 0 to 0.2",
+                              default=0.035)
+    effects: DiscountRate = doc("Annual discount rate of effects, QALYs (0.035: 3.5% a year)",
+                                "rate per year, 0 to 0.2", default=0.035)
 
 
 class StateUtilities(Strict):
     """Utility of each disease state: QALYs per year spent in it."""
 
-    active: Utility
-    response: Utility
-    remission: Utility
+    active: Utility = doc("Utility with active disease (1: full health, 0: dead; below 0: worse than dead)", QALYS)
+    response: Utility = doc("Utility in partial response", QALYS)
+    remission: Utility = doc("Utility in complete remission", QALYS)
 
 
 class StateCosts(Strict):
     """Weekly cost of care in each disease state (visits, tests, concomitant drugs)."""
 
-    active: Money = 0.0
-    response: Money = 0.0
-    remission: Money = 0.0
+    active: Money = doc("Cost of care per week of active disease, in the scenario's currency", PER_WEEK, default=0.0)
+    response: Money = doc("Cost of care per week in partial response, in the scenario's currency", PER_WEEK,
+                          default=0.0)
+    remission: Money = doc("Cost of care per week in remission, in the scenario's currency", PER_WEEK, default=0.0)
 
 
 class TherapyCosts(Strict):
     """What a therapy costs: per mg taken, per week on drug (monitoring, dispensing), per course started."""
 
-    per_mg: Money = 0.0
-    per_week_on_drug: Money = 0.0
-    per_course: Money = 0.0
+    per_mg: Money = doc("Drug cost per mg taken (follows the dose actually given)", "currency per mg", default=0.0)
+    per_week_on_drug: Money = doc("Cost per week on the drug (a weekly price, monitoring, dispensing)", PER_WEEK,
+                                  default=0.0)
+    per_course: Money = doc("One-off cost of starting a course (screening, counselling)", CURRENCY, default=0.0)
 
 
 class Economics(Strict):
     """The health-economic settings of a scenario."""
 
-    currency: Annotated[str, Field(min_length=1, max_length=12, description="e.g. GBP, EUR, USD")]
-    price_year: Annotated[int, Field(ge=1900, le=2200, description="the year prices are expressed in"), NotBool]
-    discount_per_year: DiscountRates = DiscountRates()
+    currency: Annotated[str, Field(min_length=1, max_length=12)] = doc(
+        "Currency of every amount, e.g. GBP, EUR, USD (a label: amounts are not converted)")
+    price_year: Annotated[int, Field(ge=1900, le=2200), NotBool] = doc("Year the prices are expressed in", "year")
+    discount_per_year: DiscountRates = doc("Annual discount rates of costs and of effects (QALYs); a cost or QALY at "
+                                           "week t weighs (1 + rate)^(-t/52)", default=DiscountRates())
     willingness_to_pay: Annotated[list[Annotated[float, Field(gt=0.0, allow_inf_nan=False), NotBool]],
-                                  Field(min_length=1, description="thresholds per QALY; the first is primary")]
-    utilities: StateUtilities
-    state_costs_per_week: StateCosts = StateCosts()
-    population: Annotated[float, Field(gt=0.0, allow_inf_nan=False,
-                                       description="patients per year the decision affects (for population EVPI)"),
-                          NotBool] | None = None
-    decision_years: Annotated[int, Field(ge=1, le=100, description="years the decision holds (population EVPI)"),
-                              NotBool] = 10
+                                  Field(min_length=1)] = doc(
+        "Thresholds: what a QALY is worth, all different; the first is primary (net benefit, the sweeps' "
+        "decisions), the others are reported too", "currency per QALY")
+    utilities: StateUtilities = doc("Utility of each disease state, in QALYs per year")
+    state_costs_per_week: StateCosts = doc("Weekly cost of care in each disease state (visits, tests, concomitant "
+                                           "drugs)", default=StateCosts())
+    population: Annotated[float, Field(gt=0.0, allow_inf_nan=False), NotBool] | None = doc(
+        "Patients per year the decision affects, for the population EVPI of a PSA (empty: none)",
+        "patients per year", default=None)
+    decision_years: Annotated[int, Field(ge=1, le=100), NotBool] = doc(
+        "Years the decision holds, for the population EVPI", "years", default=10)
 
     @model_validator(mode="after")
     def _distinct_thresholds(self) -> Economics:

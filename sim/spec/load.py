@@ -11,15 +11,16 @@ from pathlib import Path
 from typing import Any, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from sim.spec.base import ScenarioError, key_hint
 from sim.spec.errors import describe_errors, walk
-from sim.spec.paths import PathError, assign
-from sim.spec.scenario import Scenario, cross_check, name_check
+from sim.spec.paths import NumberLoader, PathError, assign
+from sim.spec.scenario import MAX_FOLLOW_UP_WEEKS, Scenario, cross_check, name_check
 
 __all__ = ["MAX_FILE_BYTES", "MAX_FOLLOW_UP_WEEKS", "MAX_NAME_CHARACTERS", "MAX_NESTING", "MAX_NODES",
-           "apply_overrides", "load_scenario", "read_yaml", "scenario_json_schema", "validate_scenario"]
+           "apply_overrides", "created_blocks", "load_scenario", "override_and_validate", "read_yaml",
+           "scenario_json_schema", "validate_scenario"]
 
 MAX_FILE_BYTES = 1 << 20
 """The largest scenario, sweep or trial file read (1 MiB; the shipped ones are under 10 KiB)."""
@@ -31,10 +32,6 @@ MAX_NODES = 100_000
 """The most values a file may stand for once its aliases (``*name``) are expanded (a scenario has
 a few hundred): an "alias bomb" of a few lines standing for billions is refused before it is used."""
 
-MAX_FOLLOW_UP_WEEKS = 5200.0
-"""The longest follow-up, 100 years: longer than any patient's life, and the at-risk tables and the
-time grids of a longer horizon would not fit in memory."""
-
 MAX_NAME_CHARACTERS = 100
 """The longest name of an arm, therapy, drug, subgroup or adverse event."""
 
@@ -42,7 +39,7 @@ _MESSAGE_CHARACTERS = 300
 """An error line quotes at most this much of a value (a huge value is cut in the middle)."""
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(NumberLoader):
     """The safe loader, refusing a key given twice in one mapping (plain YAML keeps the last)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -287,8 +284,72 @@ def limit_check(data: dict[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
-def validate_scenario(path: Path, data: dict[str, Any], set_paths: Sequence[str] = ()) -> Scenario:
-    """Validate a raw mapping into a Scenario, or raise ScenarioError with one line per problem."""
+def created_blocks(raw: dict[str, Any], overrides: Sequence[tuple[str, Any]]) -> dict[str, str]:
+    """The blocks (dotted paths) the scenario does not have that ``--set`` overrides would create from one of their
+    keys, each with the first override that does (overrides are applied in order, so a block given whole by an
+    earlier one is not created by a later one)."""
+    data = copy.deepcopy(raw)
+    created: dict[str, str] = {}
+    for dotted, value in overrides:
+        keys = dotted.split(".")
+        node: Any = data
+        for depth, key in enumerate(keys[:-1]):
+            if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+                node = node[int(key)]
+                continue
+            if not isinstance(node, dict):
+                break
+            if node.get(key) is None:
+                created.setdefault(".".join(keys[:depth + 1]), dotted)
+                break
+            node = node[key]
+        try:
+            assign(data, keys, value)
+        except PathError:
+            pass
+    return created
+
+
+def _block_needs(block: str) -> str:
+    """What a block must hold, in words: its required keys."""
+    _, kind = walk(Scenario, block.split("."))
+    if isinstance(kind, tuple):  # an optional block of several forms (a distribution)
+        return "a whole distribution, e.g. {distribution: fixed, value: 4}"
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        required = [name for name, field in kind.model_fields.items() if field.is_required()]
+        if required:
+            return "its keys " + ", ".join(required)
+    return "its values"
+
+
+def _created_problem(path: Path, block: str, dotted: str) -> str:
+    """Why a ``--set`` into a block the scenario does not have cannot be used, naming the cause."""
+    if block == "cohort.subgroups":
+        return (f"error: {path}: --set {dotted}: the scenario has no subgroups (cohort.subgroups) whose share could "
+                f"be set; add them to the file, each with its share")
+    parent, _, key = block.rpartition(".")
+    where = parent or "the scenario"
+    return (f"error: {path}: --set {dotted}: {where} has no {key} to change; give the whole block with "
+            f"{_block_needs(block)}: --set '{block}={{...}}'")
+
+
+def validate_scenario(path: Path, data: dict[str, Any], set_paths: Sequence[str] = (),
+                      created: dict[str, str] | None = None) -> Scenario:
+    """Validate a raw mapping into a Scenario, or raise ScenarioError with one line per problem.
+
+    ``created``: the blocks ``--set`` made from one of their keys (:func:`created_blocks`); a problem inside one is
+    reported as that cause, once, and a cohort's subgroups are never made that way.
+    """
+    created = created or {}
+
+    def lines(problems: list[tuple[str, str]]) -> list[str]:
+        out: list[str] = []
+        for dotted, message in problems:
+            block = next((b for b in created if dotted == b or dotted.startswith(b + ".")), None)
+            text = _created_problem(path, block, created[block]) if block is not None else line(dotted, message)
+            if text not in out:
+                out.append(text)
+        return out
 
     def line(dotted: str, message: str) -> str:
         origin = " (from --set)" if any(dotted == p or dotted.startswith(p + ".") for p in set_paths) else ""
@@ -298,14 +359,22 @@ def validate_scenario(path: Path, data: dict[str, Any], set_paths: Sequence[str]
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
-        raise ScenarioError([line(p, m) for p, m in [*describe_errors(err, Scenario), *names]]) from None
+        raise ScenarioError(lines([*describe_errors(err, Scenario), *names])) from None
     problems = names + cross_check(scenario)
+    if "cohort.subgroups" in created:
+        problems.append(("cohort.subgroups", "made by --set"))
     if scenario.follow_up_weeks > MAX_FOLLOW_UP_WEEKS:
         problems.append(("follow_up_weeks", f"must be at most {MAX_FOLLOW_UP_WEEKS:g} weeks (100 years), "
                                             f"got {scenario.follow_up_weeks:g}"))
     if problems:
-        raise ScenarioError([line(p, m) for p, m in problems])
+        raise ScenarioError(lines(problems))
     return scenario
+
+
+def override_and_validate(path: Path, raw: dict[str, Any], overrides: Sequence[tuple[str, Any]]) -> Scenario:
+    """A raw scenario mapping with ``--set`` overrides applied, validated (problems name their ``--set``)."""
+    data = apply_overrides(path, raw, list(overrides))
+    return validate_scenario(path, data, [p for p, _ in overrides], created_blocks(raw, overrides))
 
 
 def load_scenario(path: str | Path, overrides: Sequence[tuple[str, Any]] = ()) -> Scenario:
@@ -324,14 +393,21 @@ def load_scenario(path: str | Path, overrides: Sequence[tuple[str, Any]] = ()) -
         With one ``error: FILE: PATH: message`` line per problem.
     """
     path = Path(path)
-    raw = read_yaml(path)
-    data = apply_overrides(path, raw, list(overrides))
-    return validate_scenario(path, data, [p for p, _ in overrides])
+    return override_and_validate(path, read_yaml(path), overrides)
+
+
+UNITS = ("Times are in weeks (from enrolment, or from the start of a course or dose level where a key says so), "
+         "hazards (keys ending in _per_year) are constant rates per year (0.1 a year: about 10% within the first "
+         "year), probabilities and shares are from 0 to 1, doses are in mg/day. A time is a distribution "
+         "{distribution: NAME, ...} or a bare number of weeks (a fixed time). Every key is described with its unit "
+         "(x-unit) and what each allowed value means; a key left out takes its default.")
 
 
 def scenario_json_schema() -> dict[str, Any]:
-    """The scenario format as JSON Schema."""
+    """The scenario format as JSON Schema, every key described."""
     schema = Scenario.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "CLE treatment-strategy scenario"
+    schema["description"] = ("A scenario: the cohort, the arms (ordered lines of therapies), the therapies, the "
+                             "horizon and the seed. " + UNITS)
     return schema

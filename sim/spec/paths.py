@@ -10,7 +10,19 @@ import yaml
 
 from sim.spec.base import ScenarioError, key_hint
 
-__all__ = ["PathError", "assign", "deep_merge", "leaf", "list_index", "parse_set_option"]
+__all__ = ["NumberLoader", "PathError", "assign", "deep_merge", "leaf", "list_index", "parse_set_option"]
+
+
+class NumberLoader(yaml.SafeLoader):
+    """The safe loader, also reading a number in exponent form without a point (``1e10``, ``2E-5``) as a number.
+
+    YAML 1.1 (PyYAML) reads those as text, YAML 1.2 (editors, JSON) as numbers; reading them as numbers
+    lets a file mean the same to the loader and to an editor checking it against the JSON Schema.
+    """
+
+
+NumberLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"), list("-+0123456789"))
 
 
 class PathError(Exception):
@@ -52,7 +64,7 @@ def parse_set_option(text: str) -> tuple[str, Any]:
     if not sep or not path or not re.fullmatch(r"[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*", path):
         raise ScenarioError([f"--set {text}: expected PATH=VALUE with a dotted PATH, e.g. seed=7"])
     try:
-        parsed = yaml.safe_load(value) if value.strip() else None
+        parsed = yaml.load(value, Loader=NumberLoader) if value.strip() else None  # a safe loader
     except yaml.YAMLError:
         raise ScenarioError([f"--set {text}: VALUE is not valid YAML"]) from None
     if parsed is None:

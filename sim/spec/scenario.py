@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from sim.spec.base import (
+    NAME_SCHEMA,
     Count,
     NotBool,
     OmitUnset,
@@ -16,28 +17,48 @@ from sim.spec.base import (
     RatePerYear,
     ScenarioError,
     Strict,
+    doc,
     key_hint,
 )
 from sim.spec.distributions import cdf
 from sim.spec.economics import Economics
 from sim.spec.therapy import Therapy, resolve_therapy
 
-__all__ = ["Cohort", "Scenario", "Subgroup", "cross_check", "name_check"]
+__all__ = ["MAX_FOLLOW_UP_WEEKS", "Cohort", "Scenario", "Subgroup", "cross_check", "name_check"]
+
+
+MAX_FOLLOW_UP_WEEKS = 5200.0
+"""The longest follow-up, 100 years: longer than any patient's life, and the at-risk tables and the
+time grids of a longer horizon would not fit in memory."""
 
 
 class Subgroup(Strict):
     """A share of the cohort whose therapies differ by dotted-path overrides."""
 
-    share: Probability
-    overrides: dict[str, dict[str, Any]] = {}
+    share: Probability = doc("The subgroup's share of the cohort; the shares of all subgroups sum to 1 (a --set "
+                             "of one share rescales the others)", "probability, 0 to 1")
+    overrides: dict[str, Annotated[dict[str, Any], Field(description=(
+        "Values of this therapy that differ for the subgroup: {dotted path in the therapy: value}"))]] = doc(
+        "Values of the therapies that differ for this subgroup's patients: {therapy: {dotted path in the therapy: "
+        "value}}, e.g. {thalidomide_100: {relapse.after_stop.probability: 0.6}}", default={})
 
 
 class Cohort(Strict):
     """Who is simulated: the number of patients per arm and replication, and their mix."""
 
-    size: Count
-    loss_to_follow_up_per_year: RatePerYear = 0.0
-    subgroups: dict[str, Subgroup] | None = None
+    size: Count = doc("Patients per arm in each replication (every arm sees the same patients)", "patients")
+    loss_to_follow_up_per_year: RatePerYear = doc(
+        "Constant hazard of loss to follow-up from enrolment, which ends observation (0.05 a year: about 5% lost "
+        "in the first year)", "per year", default=0.0)
+    subgroups: dict[str, Subgroup] | None = doc(
+        "A mixture of subgroups by name, each with its share and its therapies' overrides; a patient's subgroup is "
+        "drawn once and is the same in every arm; empty: one homogeneous cohort", default=None,
+        propertyNames=NAME_SCHEMA)
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    """A default filled in from other keys is no value for an editor to offer."""
+    schema.pop("default", None)
 
 
 ScenarioName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
@@ -48,16 +69,45 @@ class Scenario(OmitUnset):
 
     _omitted: ClassVar[dict[str, Any]] = {"economics": None}
 
-    name: ScenarioName
-    description: str = ""
-    seed: Annotated[int, Field(ge=0), NotBool]
-    replications: Count = 1
-    follow_up_weeks: PositiveFloat
-    cohort: Cohort
-    reference_arm: str
-    arms: dict[str, Annotated[list[str], Field(min_length=1)]]
-    therapies: dict[str, Therapy]
-    economics: Economics | None = None
+    name: ScenarioName = doc("The scenario's name: letters, digits, '_', '.' and '-'; names the results folder "
+                             "results/NAME/")
+    description: str = doc("Free text shown at the top of report.md", default="")
+    seed: Annotated[int, Field(ge=0), NotBool] = doc(
+        "Root seed of every random stream: the same seed gives byte-identical results whatever the number of "
+        "workers", "integer, 0 or more")
+    replications: Count = doc("Independent virtual cohorts; the 95% intervals of the means come from the spread of "
+                              "their results", "replications", default=1)
+    follow_up_weeks: PositiveFloat = doc("How long each patient is followed from enrolment (all times are in weeks "
+                                         "from enrolment); at most 5,200 (100 years)", "weeks",
+                                         maximum=MAX_FOLLOW_UP_WEEKS)
+    cohort: Cohort = doc("Who is simulated: patients per arm and replication, loss to follow-up, subgroups")
+    reference_arm: str = Field(
+        "", description="The arm every other arm is compared with (comparison.csv, the forest plot, sweeps and PSA); "
+                        "left out: the first arm. Choose another with --set reference_arm=ARM",
+        json_schema_extra=_no_default)
+    arms: Annotated[dict[str, Annotated[list[str], Field(min_length=1, description=(
+        "The arm's lines: therapy names in the order they are given"))]], Field(min_length=1)] = doc(
+        "The strategies compared, by name: each an ordered list of therapy names, its lines; the next line starts "
+        "when one fails (no response by the assessment week, relapse on full dose, an adverse event that stops "
+        "the drug while the disease is active, or after a relapse with on_relapse: next_line)",
+        propertyNames=NAME_SCHEMA, minProperties=1)
+    therapies: dict[str, Therapy] = doc("The therapies the arms use, by name: a drug at a dose with its rules of "
+                                        "response, maintenance, relapse and adverse events",
+                                        propertyNames=NAME_SCHEMA)
+    economics: Economics | None = doc(
+        "Health economics: currency, price year, discounting, utilities of the disease states, costs of care and "
+        "willingness-to-pay thresholds; with it, patients.csv gains costs and QALYs and the report a "
+        "cost-effectiveness section (empty: no economics)", default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_arm_is_the_reference(cls, data: Any) -> Any:
+        """``reference_arm`` left out (or empty): the first arm."""
+        if isinstance(data, dict) and not data.get("reference_arm") and isinstance(data.get("arms"), dict):
+            first = next(iter(data["arms"]), None)
+            if isinstance(first, str):
+                data = {**data, "reference_arm": first}
+        return data
 
     @property
     def arm_names(self) -> list[str]:

@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, Discriminator, Field, Tag, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from sim.outcomes import sweep_outcomes
-from sim.spec.base import Count, KeyProblems, NotBool, Number, ScenarioError, Strict
-from sim.spec.distributions import Prior
+from sim.spec.base import Count, KeyProblems, NotBool, Number, ScenarioError, Strict, doc, every, given, left_out
+from sim.spec.distributions import LABEL, Prior
 from sim.spec.errors import describe_errors
 from sim.spec.load import read_yaml
 
@@ -30,9 +30,9 @@ OutcomeName = Literal[tuple(sweep_outcomes())]  # type: ignore[valid-type]
 class Range(Strict):
     """A range from low to high (one_way, lhs, sobol, morris)."""
 
-    low: Number
-    high: Number
-    label: Label | None = None
+    low: Number = doc("The low end of the range, in the swept value's unit")
+    high: Number = doc("The high end of the range, above low, in the swept value's unit")
+    label: Label | None = doc(LABEL, default=None)
 
     @model_validator(mode="after")
     def _ordered(self) -> Range:
@@ -44,8 +44,9 @@ class Range(Strict):
 class Values(Strict):
     """The values of a grid axis."""
 
-    values: Annotated[list[Number], Field(min_length=1)]
-    label: Label | None = None
+    values: Annotated[list[Number], Field(min_length=1)] = doc("The values of this grid axis, all different, in "
+                                                               "the swept value's unit", uniqueItems=True)
+    label: Label | None = doc(LABEL, default=None)
 
     @model_validator(mode="after")
     def _distinct(self) -> Values:
@@ -120,15 +121,51 @@ def consistency(method: str, kinds: dict[str, str | None], levels: Any, samples:
     return problems
 
 
+def _method_rules() -> Any:
+    """What each method requires of the other keys, as JSON Schema (the rules of ``consistency`` a schema can state)."""
+    forms = {"values": {"required": ["values"]}, "range": {"required": ["low", "high"], "not": {"required": [
+        "distribution"]}}, "distribution": {"required": ["distribution"]}}
+    rules = []
+    for method in METHODS:
+        kind = EXPECTED[method][0]
+        needs = [{"properties": {"parameters": {"additionalProperties": forms[kind]}}}]
+        needs.append(given("samples") if method in SAMPLED_METHODS else left_out("samples"))
+        if method not in ("one_way", "morris"):
+            needs.append(left_out("levels"))
+        if method == "morris":
+            needs.append({"properties": {"levels": {"multipleOf": 2}, "samples": {"minimum": 2}}})
+        rules.append({"if": {"properties": {"method": {"const": method}}}, "then": every(*needs)})
+    return rules
+
+
 class Sweep(Strict):
     """The ``sweep`` section: what to vary, how, and what to report."""
 
-    method: Literal["grid", "one_way", "lhs", "sobol", "morris", "psa"]
-    parameters: Annotated[dict[str, ParameterSpec], Field(min_length=1)]
-    levels: Annotated[int, Field(ge=2), NotBool] | None = None
-    samples: Count | None = None
-    replications: Annotated[int, Field(ge=2), NotBool] | None = None
-    outcomes: Annotated[list[OutcomeName], Field(min_length=1)] = ["disease_free_weeks", "dropout"]  # type: ignore[valid-type]
+    model_config = ConfigDict(json_schema_extra={"allOf": _method_rules()})
+
+    method: Literal["grid", "one_way", "lhs", "sobol", "morris", "psa"] = doc(
+        "How the parameters vary: grid (every combination of their values: {values: [...]}); one_way (each from "
+        "low to high in levels steps, the others at base: {low, high}; a tornado); lhs (a Latin hypercube of "
+        "samples points over the ranges); sobol (Saltelli's design, samples a power of 2: first-order and total "
+        "Sobol indices); morris (samples trajectories on levels grid levels: elementary effects); psa "
+        "(probabilistic sensitivity analysis: samples draws from uncertainty distributions {distribution: ...})")
+    parameters: Annotated[dict[str, ParameterSpec], Field(min_length=1)] = doc(
+        "What to vary, by dotted path into the base scenario (as --set takes it, e.g. "
+        "therapies.lenalidomide_5.taper.weeks): a range {low, high}, grid values {values: [...]} or a "
+        "distribution {distribution: ..., ...}, as the method requires; each may have a label",
+        propertyNames={"pattern": "^[A-Za-z0-9_\\-]+(\\.[A-Za-z0-9_\\-]+)*$"})
+    levels: Annotated[int, Field(ge=2), NotBool] | None = doc(
+        "Points per parameter of one_way (default 3), grid levels of morris (even, default 4)", "levels",
+        default=None)
+    samples: Count | None = doc("Points of lhs and psa, base samples of sobol (a power of 2; the design has "
+                                "samples x (parameters + 2) points), trajectories of morris (at least 2)", "samples",
+                                default=None)
+    replications: Annotated[int, Field(ge=2), NotBool] | None = doc(
+        "Replications at every point (at least 2: each effect's noise comes from them); default: the base "
+        "scenario's", "replications", default=None)
+    outcomes: Annotated[list[OutcomeName], Field(min_length=1)] = doc(  # type: ignore[valid-type]
+        "The outcomes reported and drawn, each a column of patients.csv averaged per arm", uniqueItems=True,
+        default=["disease_free_weeks", "dropout"])
 
     @model_validator(mode="after")
     def _consistent(self) -> Sweep:
@@ -162,10 +199,13 @@ class Sweep(Strict):
 class SweepFile(Strict):
     """A sweep file: a base scenario and the sweep section that varies it."""
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] | None = None
-    description: str = ""
-    base: Annotated[str, Field(min_length=1)]
-    sweep: Sweep
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")] | None = doc(
+        "The sweep's name: names the results folder results/NAME/; default: the file's name", default=None)
+    description: str = doc("Free text shown at the top of report.md", default="")
+    base: Annotated[str, Field(min_length=1)] = doc(
+        "The base scenario file, relative to this file (e.g. ../low_dose.yaml); its reference_arm is the "
+        "comparator of every difference (choose another with --set reference_arm=ARM)")
+    sweep: Sweep = doc("What to vary, how, and what to report")
 
 
 def load_sweep(path: str | Path) -> SweepFile:

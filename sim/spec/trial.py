@@ -7,11 +7,11 @@ endpoint against ``p0``, optionally with a Simon two-stage design (``simon``, wi
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from sim.spec.base import Count, NotBool, PositiveFloat, Strict
+from sim.spec.base import Count, NotBool, PositiveFloat, Strict, doc, every, given, left_out
 from sim.spec.scenario import Scenario
 
 __all__ = ["ARM_PATIENT_OFFSET", "BINARY", "CONTINUOUS", "EFFECT_COLUMNS", "MAX_DURATION_WEEKS", "SINGLE_ARM_METRICS",
@@ -50,15 +50,39 @@ class Endpoint(Strict):
     """What each patient contributes, and by which week."""
 
     metric: Literal["complete_response", "response", "dropout", "disease_free_weeks", "time_to_dropout",
-                    "time_to_relapse", "time_to_complete_response"]
-    at_week: PositiveFloat | None = None
+                    "time_to_relapse", "time_to_complete_response"] = doc(
+        "What each patient contributes: complete_response or response (partial or complete) seen at the visit of "
+        "at_week, dropouts counting as failures; dropout by at_week; disease_free_weeks, weeks in remission up to "
+        "at_week from the visits (trapezoid rule); time_to_dropout (exact), time_to_relapse or "
+        "time_to_complete_response (dated at the visit that first shows it), followed to at_week")
+    at_week: PositiveFloat | None = doc(
+        "The week from enrolment the endpoint is read at (one of visit_weeks, except for dropout and "
+        "time_to_dropout); required for binary endpoints; time-to-event default: the last visit", "weeks",
+        default=None)
 
 
 class Interim(Strict):
     """Group-sequential efficacy looks of a two-arm trial at information fractions, with Lan-DeMets alpha spending."""
 
-    looks: Annotated[list[Annotated[float, Field(gt=0.0, le=1.0), NotBool]], Field(min_length=2)]
-    spending: Literal["obrien_fleming", "pocock"]
+    looks: Annotated[list[Annotated[float, Field(gt=0.0, le=1.0), NotBool]], Field(min_length=2)] = doc(
+        "Information fractions of the looks, increasing, the last 1 (the final analysis): the share of the patients "
+        "with a known endpoint, or of the events (log-rank), at which each look happens", "fraction, 0 to 1")
+    spending: Literal["obrien_fleming", "pocock"] = doc(
+        "Lan-DeMets alpha spending: obrien_fleming (strict early boundaries, most alpha kept for the end) or pocock "
+        "(alike boundaries at every look)")
+
+
+_DESIGN_RULES: Any = [  # the rules of _design_problems a schema can state
+    {"if": {"required": ["design"], "properties": {"design": {"const": "single_arm"}}},
+     "then": every(given("p0"), left_out("interim", "duration_weeks"), {"properties": {
+         "arms": {"maxItems": 1}, "test": {"const": "binomial"}, "alternative": {"enum": ["greater", None]},
+         "allocation": {"anyOf": [{"type": "null"}, {"maxItems": 1}]},
+         "endpoint": {"properties": {"metric": {"enum": list(SINGLE_ARM_METRICS)}}}}}),
+     "else": every(left_out("p0", "p1", "simon"), {"properties": {
+         "arms": {"minItems": 2}, "test": {"not": {"const": "binomial"}},
+         "allocation": {"anyOf": [{"type": "null"}, {"minItems": 2}]}}})},
+    {"if": given("simon"), "then": given("p1")},
+]
 
 
 class Trial(Strict):
@@ -68,24 +92,53 @@ class Trial(Strict):
     and ``[1]`` for one) and are written resolved.
     """
 
-    design: Literal["two_arm", "single_arm"] = "two_arm"
-    arms: Annotated[list[str], Field(min_length=1, max_length=2)]
-    patients_per_arm: Annotated[list[Count], Field(min_length=1)]
-    endpoint: Endpoint
-    test: Literal["fisher", "chi2", "logrank", "mann_whitney", "welch_t", "binomial"]
-    alternative: Literal["two-sided", "greater", "less"] | None = None
-    alpha: OpenUnit
-    simulations: Count
-    accrual_per_week: PositiveFloat
-    allocation: Annotated[list[Count], Field(min_length=1, max_length=2)] | None = None
-    duration_weeks: PositiveFloat | None = None
-    visit_weeks: Annotated[list[PositiveFloat], Field(min_length=1)]
-    target_power: OpenUnit
-    max_duration_weeks: PositiveFloat = MAX_DURATION_WEEKS
-    interim: Interim | None = None
-    p0: OpenUnit | None = None
-    p1: OpenUnit | None = None
-    simon: Literal["optimal", "minimax"] | None = None
+    model_config = ConfigDict(json_schema_extra={"allOf": _DESIGN_RULES})
+
+    design: Literal["two_arm", "single_arm"] = doc(
+        "two_arm: randomised, control against experimental (optionally with interim looks); single_arm: one arm, "
+        "an exact binomial test of a response rate against p0 (optionally with a Simon two-stage design)",
+        default="two_arm")
+    arms: Annotated[list[str], Field(min_length=1, max_length=2)] = doc(
+        "Arms of the base scenario: two, control first (two_arm), or one (single_arm)")
+    patients_per_arm: Annotated[list[Count], Field(min_length=1)] = doc(
+        "The trial sizes to simulate, increasing: patients in the smallest arm (with allocation 1:1, per arm)",
+        "patients")
+    endpoint: Endpoint = doc("What the trial measures, and by which week")
+    test: Literal["fisher", "chi2", "logrank", "mann_whitney", "welch_t", "binomial"] = doc(
+        "The hypothesis test: fisher (Fisher's exact) or chi2 (Pearson, no continuity correction) for a binary "
+        "endpoint; mann_whitney or welch_t for disease_free_weeks; logrank for time_to_*; binomial (exact, "
+        "one-sided) for a single-arm design")
+    alternative: Literal["two-sided", "greater", "less"] | None = doc(
+        "two-sided, or one-sided: greater (experimental higher than control; for time to event, a higher hazard) "
+        "or less; default two-sided (two_arm), greater (single_arm, the only choice)", default=None)
+    alpha: OpenUnit = doc("The significance level of the test (two-sided: split between the tails)",
+                          "probability, above 0, below 1")
+    simulations: Count = doc("Simulated trials at each size (1,000 gives power to about ±0.03)", "trials")
+    accrual_per_week: PositiveFloat = doc("Patients enrolled per week, as Poisson arrivals", "patients per week")
+    allocation: Annotated[list[Count], Field(min_length=1, max_length=2)] | None = doc(
+        "The randomisation ratio control:experimental in permuted blocks, e.g. [1, 2]; default [1, 1] (two_arm), "
+        "[1] (single_arm)", "ratio", default=None)
+    duration_weeks: PositiveFloat | None = doc(
+        "An administrative end of the trial, in calendar weeks from the first enrolment: patients not yet at the "
+        "endpoint are censored (two_arm only); empty: none", "weeks", default=None)
+    visit_weeks: Annotated[list[PositiveFloat], Field(min_length=1)] = doc(
+        "The visit weeks from each patient's enrolment, increasing, within the base scenario's follow_up_weeks: "
+        "the trial sees patients only then", "weeks")
+    target_power: OpenUnit = doc("The power the smallest sufficient size must reach with its whole 95% interval "
+                                 "(single_arm: Simon's power at p1, and the target under the pathway model)",
+                                 "probability, above 0, below 1")
+    max_duration_weeks: PositiveFloat = doc("A size is infeasible when more than 10% of its trials last longer "
+                                            "than this, from the first enrolment", "weeks",
+                                            default=MAX_DURATION_WEEKS)
+    interim: Interim | None = doc("Group-sequential efficacy looks (two_arm only); empty: one analysis at the end",
+                                  default=None)
+    p0: OpenUnit | None = doc("single_arm: the uninteresting response rate, tested against (H0: rate <= p0)",
+                              "probability, above 0, below 1", default=None)
+    p1: OpenUnit | None = doc("single_arm: the response rate worth detecting, above p0 (needed for simon)",
+                              "probability, above 0, below 1", default=None)
+    simon: Literal["optimal", "minimax"] | None = doc(
+        "single_arm: also find and simulate Simon's two-stage designs and choose optimal (smallest expected size "
+        "under p0) or minimax (smallest total size); empty: single-stage only", default=None)
 
     @model_validator(mode="after")
     def _resolve_defaults(self) -> Trial:
@@ -137,9 +190,10 @@ class Trial(Strict):
 class TrialFile(Strict):
     """A trial-planning file: a base scenario and the trial design."""
 
-    base: str = Field(min_length=1)
-    description: str = ""
-    trial: Trial
+    base: str = Field(min_length=1, description="The base scenario file, relative to this file (e.g. "
+                                                "../low_dose.yaml)")
+    description: str = doc("Free text shown at the top of report.md", default="")
+    trial: Trial = doc("The trial design, simulated at each size")
 
 
 def cross_check(trial: Trial, scenario: Scenario) -> list[tuple[str, str]]:

@@ -108,7 +108,8 @@ def simulate_run(scenario: Scenario, sink: Callable[[BlockTables], None], *, wor
             widths = _widths(means)
             if progress is not None:
                 progress.update()
-                progress.set_postfix_str(f"widest 95% CI {max(widths.values()):.2f} wk, target < {precision_weeks:g}")
+                if math.isfinite(max(widths.values())):  # one replication has no interval yet
+                    progress.set_postfix_str(f"widest CI {max(widths.values()):.2f} wk, target < {precision_weeks:g}")
             if done >= MIN_PRECISION_REPLICATIONS and all(w < precision_weeks for w in widths.values()):
                 break
     simulated = Simulated(scenario, summaries.finish(), fold, count)

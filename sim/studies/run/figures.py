@@ -8,11 +8,11 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from sim.outcomes import ENDPOINTS, STATES, forest_panels
+from sim.outcomes import ENDPOINTS, forest_panels
 from sim.outputs.tables import read_table
 from sim.plotting.distributions import disease_free_distribution
 from sim.plotting.forest import arm_markers, forest
-from sim.plotting.style import ARM_COLOURS, arm_colours, plt, save_figure
+from sim.plotting.style import ARM_COLOURS, arm_colours, fit_layout, legend_below, plt, save_figure, title_above
 from sim.plotting.survival import cumulative_incidence_curves, kaplan_meier_curve
 from sim.plotting.timecourse import state_occupancy_areas, swimmer, swimmer_legend
 from sim.stats.survival_tables import whole_cohort
@@ -55,7 +55,7 @@ def _figure_disease_free(tables: RunTables, colours: dict[str, str]) -> plt.Figu
                                   colours=colours, title=f"{label}{share}", legend=index == len(panels) - 1)
         if index:
             ax.set_ylabel("")
-    fig.suptitle("Disease-free time per patient, by arm and subgroup")
+    title_above(fig, "Disease-free time per patient, by arm and subgroup")
     fig.tight_layout()
     return fig
 
@@ -65,8 +65,9 @@ def _figure_kaplan_meier(tables: RunTables, colours: dict[str, str]) -> plt.Figu
     below_inches = (36 + 11 * (len(colours) + 1) + 14) / 72  # x label, then the at-risk table
     height = panels * (panel_inches + below_inches) + title_inches
     fig, axes = plt.subplots(panels, 1, figsize=(9, height))
+    horizon = float(tables.scenario["follow_up_weeks"])
     for ax, endpoint in zip(np.atleast_1d(axes), ENDPOINTS, strict=True):
-        kaplan_meier_curve(tables.curves, tables.survival, endpoint, ax=ax, colours=colours)
+        kaplan_meier_curve(tables.curves, tables.survival, endpoint, ax=ax, colours=colours, horizon=horizon)
     fig.suptitle("Kaplan-Meier estimates by arm (pooled replications, 95% bands)")
     fig.subplots_adjust(left=0.2, right=0.96, top=1 - title_inches / height, bottom=below_inches / height,
                         hspace=(below_inches + 0.3) / panel_inches)
@@ -75,7 +76,8 @@ def _figure_kaplan_meier(tables: RunTables, colours: dict[str, str]) -> plt.Figu
 
 def _figure_cumulative_incidence(tables: RunTables, colours: dict[str, str]) -> plt.Figure:
     arms = list(colours)
-    fig, axes = plt.subplots(1, len(arms), figsize=(5.2 * len(arms), 4.8), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(arms), figsize=(max(5.2 * len(arms), 7.5), 4.8), sharey=True, squeeze=False)
+    horizon = float(tables.scenario["follow_up_weeks"])
     incidence = tables.survival[tables.survival["statistic"] == "cumulative_incidence"]
     every = [c for c in dict.fromkeys(incidence["endpoint"]) if c.startswith("discontinuation.")]
     palette = plt.get_cmap("tab10")
@@ -83,28 +85,29 @@ def _figure_cumulative_incidence(tables: RunTables, colours: dict[str, str]) -> 
     cause_colours.update({"first_relapse": "black", "lost_to_follow_up": "grey"})
     for ax, arm in zip(axes[0], arms, strict=True):
         causes = list(dict.fromkeys(incidence.loc[incidence["arm"] == arm, "endpoint"]))
-        cumulative_incidence_curves(tables.curves, arm, causes, ax=ax, cause_colours=cause_colours)
+        cumulative_incidence_curves(tables.curves, arm, causes, ax=ax, cause_colours=cause_colours, horizon=horizon)
     for ax in axes[0][1:]:
         ax.set_ylabel("")
     axes[0][0].set_ylim(bottom=0)  # after every panel is drawn: the axes share their y limits
-    fig.suptitle("Cumulative incidence of the first of: discontinuation for each adverse event, "
-                 "relapse, loss to follow-up")
-    fig.tight_layout()
+    title_above(fig, "Cumulative incidence of the first of: discontinuation for each adverse event, relapse, loss "
+                     "to follow-up")
+    fit_layout(fig)
     return fig
 
 
 def _figure_occupancy(tables: RunTables, colours: dict[str, str]) -> plt.Figure:
     arms = [arm for arm in colours if (tables.occupancy["arm"] == arm).any()]
-    fig, axes = plt.subplots(1, len(arms), figsize=(4.8 * len(arms), 4.6), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(arms), figsize=(max(4.8 * len(arms), 7.5), 4.6), sharey=True, squeeze=False)
+    horizon = float(tables.scenario["follow_up_weeks"])
     for ax, arm in zip(axes[0], arms, strict=True):
-        state_occupancy_areas(tables.occupancy, arm, ax=ax)
+        state_occupancy_areas(tables.occupancy, arm, ax=ax, horizon=horizon)
     for ax in axes[0][1:]:
         ax.set_ylabel("")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles[::-1], labels[::-1], loc="lower center", ncol=len(STATES), fontsize="small")
+    handles, _ = axes[0][0].get_legend_handles_labels()
+    legend = legend_below(fig, handles[::-1])
     patients = tables.occupancy[tables.occupancy["week"] == 0].groupby("arm")["patients"].sum()
-    fig.suptitle(f"State occupancy over time ({int(patients.max()):d} logged patients per arm)")
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    title_above(fig, f"State occupancy over time ({int(patients.max()):d} logged patients per arm)")
+    fit_layout(fig, below=legend)
     return fig
 
 
@@ -123,40 +126,41 @@ def _figure_swimmer(tables: RunTables, colours: dict[str, str]) -> plt.Figure | 
         if therapy not in therapy_colours:
             therapy_colours[therapy] = spare[len(therapy_colours) % len(spare)]
     rows = sample.patients["row"].nunique()
-    fig, axes = plt.subplots(1, len(arms), figsize=(5 * len(arms), 2 + 0.25 * rows), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(arms), figsize=(max(5 * len(arms), 8.5), 2.8 + 0.25 * rows), sharey=True,
+                             squeeze=False)
+    horizon = float(tables.scenario["follow_up_weeks"])
     for ax, arm in zip(axes[0], arms, strict=True):
-        swimmer(sample, arm, ax=ax, therapy_colours=therapy_colours)
+        swimmer(sample, arm, ax=ax, therapy_colours=therapy_colours, horizon=horizon)
     for ax in axes[0][1:]:
         ax.set_ylabel("")
     used = {t: c for t, c in therapy_colours.items() if t in set(sample.spells["therapy"])}
     tapered = set(sample.spells.loc[sample.spells["level"] == "taper", "therapy"])
     handles = swimmer_legend(used, tapered)
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), fontsize="small")
+    legend = legend_below(fig, handles)
     label = "replication:patient" if ":" in str(sample.patients["label"].iloc[0]) else "patient number"
-    fig.suptitle(f"Swimmer plot: the same {rows} virtual patients in every arm (rows: {label})")
-    legend_rows = -(-len(handles) // 5)
-    fig.tight_layout(rect=(0, 0.3 * legend_rows / fig.get_figheight() + 0.01, 1, 1))
+    title_above(fig, f"Swimmer plot: the same {rows} virtual patients in every arm (rows: {label})")
+    fit_layout(fig, below=legend)
     return fig
 
 
 def _figure_forest(tables: RunTables, comparison: pd.DataFrame, colours: dict[str, str]) -> plt.Figure | None:
     if comparison.empty:
         return None
-    panels = [(t, x, s, {m: label for m, label in metrics.items() if (comparison["metric"] == m).any()})
-              for t, x, s, metrics in forest_panels()]
+    panels = [(t, x, s, {m: label for m, label in metrics.items() if (comparison["metric"] == m).any()}, better)
+              for t, x, s, metrics, better in forest_panels()]
     panels = [p for p in panels if p[3]]
     arms = comparison["arm"].nunique()
-    heights = [len(p[3]) * arms + 0.5 * len(p[3]) for p in panels]
+    heights = [len(p[3]) * arms + 0.5 * len(p[3]) + (1.0 if p[4] else 0.0) for p in panels]
     fig, axes = plt.subplots(len(panels), 1, figsize=(9, 1.2 * len(panels) + 0.32 * sum(heights)),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
-    for ax, (title, xlabel, scale, metrics) in zip(axes[:, 0], panels, strict=True):
-        forest(comparison, metrics, scale, ax=ax, colours=colours, xlabel=xlabel)
+    reference = str(tables.scenario.get("reference_arm"))
+    for ax, (title, xlabel, scale, metrics, better) in zip(axes[:, 0], panels, strict=True):
+        forest(comparison, metrics, scale, ax=ax, colours=colours, xlabel=xlabel, better=better, reference=reference)
         ax.set_title(title, fontsize="medium", loc="left")
-    reference = tables.scenario.get("reference_arm")
     handles = arm_markers({a: colours[a] for a in dict.fromkeys(comparison["arm"])})
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize="small")
-    fig.suptitle(f"Differences from {reference}: mean and 95% interval")
-    fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1))
+    legend = legend_below(fig, handles)
+    title_above(fig, f"Differences from {reference}: mean and 95% interval")
+    fit_layout(fig, below=legend)
     return fig
 
 

@@ -12,24 +12,21 @@ import yaml
 
 from sim.outcomes import headline, outcome, subgroup_headline
 from sim.outputs.tables import read_table
-from sim.outputs.text import markdown_table
+from sim.outputs.text import WIDTH, fixed, interval, markdown_table, measure, percent, text_table, wrap
 from sim.stats.survival_tables import whole_cohort
 from sim.stats.timecourse import SWIMMER_PATIENTS
 from sim.studies.run.economics import economics_section
 
-__all__ = ["arm_table", "comparison_table", "incidence_report_table", "render_report", "survival_report_table"]
+__all__ = ["arm_table", "comparison_table", "incidence_report_table", "render_report", "survival_report_table",
+           "terminal_tables"]
 
 
 
-def _cell(metric: str, mean: float, low: float, high: float, percent: str = "%") -> str:
+def _cell(metric: str, mean: float, low: float, high: float, suffix: str = "%", sign: bool = False) -> str:
     """``mean (low to high)`` in the metric's display unit and decimals."""
     info = outcome(metric)
-    scale, unit = (info.scale, percent) if info.kind == "proportion" else (1.0, "")
-    centre, lo, hi = scale * mean, scale * low, scale * high
-    digits = info.digits
-    if math.isnan(lo):
-        return f"{centre:.{digits}f}{unit}"
-    return f"{centre:.{digits}f}{unit} ({lo:.{digits}f} to {hi:.{digits}f})"
+    scale, unit = (info.scale, suffix) if info.kind == "proportion" else (1.0, "")
+    return interval(mean, low, high, info.digits, scale, unit, sign=sign)
 
 
 def _cohort(table: pd.DataFrame, subgroup: str) -> pd.DataFrame:
@@ -60,7 +57,8 @@ def comparison_table(comparison: pd.DataFrame, subgroup: str = "all") -> pd.Data
     for arm, group in _cohort(comparison, subgroup).groupby("arm", sort=False):
         by_metric = group.set_index("metric")
         rows[arm] = {
-            label: _cell(metric, *by_metric.loc[metric, ["difference", "ci_low", "ci_high"]], percent=" pp")  # type: ignore[misc]
+            label: _cell(metric, *by_metric.loc[metric, ["difference", "ci_low", "ci_high"]], suffix=" pp",  # type: ignore[misc]
+                         sign=True)
             for metric, label in headline().items()
             if metric in by_metric.index
         }
@@ -69,18 +67,32 @@ def comparison_table(comparison: pd.DataFrame, subgroup: str = "all") -> pd.Data
     return table
 
 
+def terminal_tables(summary: pd.DataFrame, comparison: pd.DataFrame, reference: str, width: int = WIDTH) -> str:
+    """The whole cohort's means and differences from ``reference`` as text tables, arms as columns (split into
+    blocks one under the other when they do not fit ``width``)."""
+    means = arm_table(_cohort(summary, "all")).T
+    means.index.name = "mean (95% CI)"
+    parts = [text_table(means, width=width)]
+    differences = _cohort(comparison, "all")
+    if len(differences):
+        table = comparison_table(differences).T
+        table.index.name = f"minus {reference}"
+        parts += ["", wrap(f"Differences from {reference}, paired by replication (proportions in percentage "
+                           f"points, pp):", width), text_table(table, width=width)]
+    return "\n".join(parts)
+
+
 def _number(value: float, low: float, high: float, digits: int = 1, scale: float = 1.0, unit: str = "") -> str:
     """``value (low to high)`` with empty values shown as not reached / not estimable."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "not reached"
-    text = f"{scale * value:.{digits}f}{unit}"
     if low is None or high is None or math.isnan(low) or math.isnan(high):
         if not (math.isnan(low) and math.isnan(high)):
-            lo = "?" if math.isnan(low) else f"{scale * low:.{digits}f}"
-            hi = "not reached" if math.isnan(high) else f"{scale * high:.{digits}f}"
-            return f"{text} ({lo} to {hi})"
-        return text
-    return f"{text} ({scale * low:.{digits}f} to {scale * high:.{digits}f})"
+            lo = "?" if math.isnan(low) else fixed(low, digits, scale)
+            hi = "not reached" if math.isnan(high) else fixed(high, digits, scale)
+            return f"{fixed(value, digits, scale)}{unit} ({lo} to {hi})"
+        return f"{fixed(value, digits, scale)}{unit}"
+    return interval(value, low, high, digits, scale, unit)
 
 
 SURVIVAL_LABELS = {
@@ -180,24 +192,25 @@ def _findings(summary: pd.DataFrame, comparison: pd.DataFrame, survival: pd.Data
             continue
         dfw = diff.loc["disease_free_weeks"]
         text = (f"With {arm}, the mean disease-free time was {_signed(dfw)} than with {reference} "
-                f"(95% CI {dfw['ci_low']:+.1f} to {dfw['ci_high']:+.1f})")
+                f"(95% CI {fixed(dfw['ci_low'], sign=True)} to {fixed(dfw['ci_high'], sign=True)})")
         if "dropout" in diff.index:
             drop = diff.loc["dropout"]
             arm_dropout = means.loc[(arm, "dropout"), "mean"]
-            text += (f", and {100 * arm_dropout:.1f}% dropped out (difference {100 * drop['difference']:+.1f} "
-                     f"percentage points, {100 * drop['ci_low']:+.1f} to {100 * drop['ci_high']:+.1f})")
+            difference = measure(fixed(drop['difference'], 1, 100, True), 'percentage point')
+            text += (f", and {percent(arm_dropout)} dropped out (difference {difference}, "
+                     f"{fixed(drop['ci_low'], 1, 100, True)} to {fixed(drop['ci_high'], 1, 100, True)})")
         relapse = survival[(survival["arm"] == arm) & (survival["endpoint"] == "time_to_relapse_after_remission")
                            & (survival["statistic"] == "median_weeks")]
         if len(relapse) and not math.isnan(relapse["value"].iloc[0]):
             text += (f"; half of those who reached remission had relapsed "
-                     f"{relapse['value'].iloc[0]:.1f} weeks after it")
+                     f"{fixed(relapse['value'].iloc[0])} weeks after it")
         sentences.append(text + ".")
     return " ".join(sentences)
 
 
 def _signed(row: pd.Series) -> str:
     value = float(row["difference"])
-    return f"{abs(value):.1f} weeks {'longer' if value >= 0 else 'shorter'}"
+    return f"{fixed(abs(value))} weeks {'longer' if value >= 0 else 'shorter'}"
 
 
 def _figures_section(run_dir: Path, scenario: dict, occupancy: pd.DataFrame | None) -> list[str]:
@@ -239,7 +252,7 @@ def _subgroup_section(summary: pd.DataFrame, comparison: pd.DataFrame, scenario:
     for group in groups:
         outcomes = arm_table(summary, group)[[c for c in subgroup_headline().values()
                                               if c in arm_table(summary, group).columns]]
-        share = f" (share {100 * shares[group]:.0f}%)" if shares.get(group) is not None else ""
+        share = f" (share {percent(shares[group], 0)})" if shares.get(group) is not None else ""
         lines += [f"**{group}**{share}", "", markdown_table(outcomes, index=True), ""]
         if len(_cohort(comparison, group)):
             differences = comparison_table(comparison, group)
@@ -261,8 +274,8 @@ def prediction_table(summary: pd.DataFrame) -> pd.DataFrame:
                 continue
             info = outcome(metric)
             scale, unit = (info.scale, "%") if info.kind == "proportion" else (1.0, "")
-            low, high = (scale * float(by_metric.loc[metric, c]) for c in ("pi_low", "pi_high"))
-            cells[label] = f"{low:.{info.digits}f}{unit} to {high:.{info.digits}f}{unit}"
+            low, high = (float(by_metric.loc[metric, c]) for c in ("pi_low", "pi_high"))
+            cells[label] = f"{fixed(low, info.digits, scale)}{unit} to {fixed(high, info.digits, scale)}{unit}"
         rows[arm] = cells
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "arm"
@@ -280,7 +293,7 @@ def at_least_table(summary: pd.DataFrame) -> pd.DataFrame:
         if found is None or found["metric"] not in headline():
             continue
         label = f"P({headline()[found['metric']]} ≥ {found['r']} of {found['n']})"
-        cell = f"{row.mean:.2f} ({row.ci_low:.2f} to {row.ci_high:.2f})"
+        cell = interval(row.mean, row.ci_low, row.ci_high, 2)
         rows.setdefault(str(row.arm), {})[label] = cell
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "arm"
@@ -351,16 +364,18 @@ def render_report(run_dir: Path) -> str:
     if precision:
         widths = precision.get("ci_width_weeks") or {}
         widest = precision.get("widest_arm")
-        width_text = f"{widths[widest]:.2f} weeks ({widest})" if widest and widths.get(widest) is not None else "n/a"
+        width_text = (f"{fixed(widths[widest], 2)} weeks ({widest})" if widest and widths.get(widest) is not None
+                      else "n/a")
+        target = measure(format(precision["target_ci_width_weeks"], "g"), "week")
         if precision["reached"]:
             parts.append(f"- Replications chosen by precision: {precision['replications']} replications were needed "
                          f"for the 95% interval of every arm's mean disease-free weeks to be narrower than "
-                         f"{precision['target_ci_width_weeks']:g} weeks (widest: {width_text}; at least "
+                         f"{target} (widest: {width_text}; at least "
                          f"{precision['min_replications']}, at most {precision['max_replications']}).")
         else:
             parts.append(f"- **Precision not reached**: the run stopped at the cap of {precision['replications']} "
                          f"replications with the widest 95% interval of mean disease-free weeks {width_text}, "
-                         f"not narrower than the target {precision['target_ci_width_weeks']:g} weeks.")
+                         f"not narrower than the target {target}.")
     parts += [""]
     if survival is not None and len(comparison):
         parts += ["## Main findings", "", _findings(summary, comparison, survival, reference, follow_up), ""]
@@ -414,7 +429,7 @@ def render_report(run_dir: Path) -> str:
         "## Provenance",
         "",
         f"- Seed {run['seed']}; scenario SHA-256 `{run['scenario_sha256'][:16]}` (`scenario.yaml`); "
-        f"{run['patients_simulated']} patient trajectories in {run['wall_seconds']:.1f} s "
+        f"{run['patients_simulated']} patient trajectories in {fixed(run['wall_seconds'])} s "
         f"on {run['workers']} worker(s).",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in run["versions"].items() if v) + ".",
         f"- Git commit: {run['git_commit'] or 'unknown'}"

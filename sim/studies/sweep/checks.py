@@ -18,7 +18,7 @@ from sim.outputs.tables import scenario_yaml, to_csv_text
 from sim.spec.base import ScenarioError
 from sim.spec.distributions import TriangularPrior, UniformPrior
 from sim.spec.errors import describe_errors
-from sim.spec.load import apply_overrides, read_yaml, validate_scenario
+from sim.spec.load import apply_overrides, override_and_validate, read_yaml, validate_scenario
 from sim.spec.paths import parse_set_option
 from sim.spec.scenario import Scenario
 from sim.spec.sweep import EXPECTED, METHODS, ParameterSpec, Range, SweepFile, Values, consistency, spec_kind
@@ -131,8 +131,7 @@ def _load_base(sweep_path: Path, raw: dict[str, Any], parsed: list[tuple[str, An
         problems.append(f"error: {sweep_path}: base: no such scenario file: {base_path}")
         return None
     try:
-        data = apply_overrides(base_path, read_yaml(base_path), [*extra, *parsed])
-        return validate_scenario(base_path, data, [p for p, _ in parsed])
+        return override_and_validate(base_path, read_yaml(base_path), [*extra, *parsed])
     except ScenarioError as err:
         problems.extend(err.problems)
         return None

@@ -12,7 +12,7 @@ import numpy as np
 
 from sim.outcomes import OUTCOMES, Outcome
 from sim.plotting import sweep as sp
-from sim.plotting.style import money_axes, plt, save_figure
+from sim.plotting.style import money_axes, plt, save_figure, title_above
 from sim.spec.economics import Economics
 from sim.studies.sweep.analyse import SweepTables
 from sim.studies.sweep.design import Design, Parameter
@@ -168,16 +168,20 @@ def _grid(c: _Context, outcome: str) -> Figures:
         matrices = {arm: table[table["arm"] == arm].pivot(index=py.path, columns=px.path,
                                                           values=f"{outcome}_{c.measure}") * info.scale
                     for arm in c.panels}
-        every = np.concatenate([m.to_numpy(dtype=float).ravel() for m in matrices.values()])
+        varying = [arm for arm in c.panels if sp.constant_panel(matrices[arm]) is None]
+        every = np.concatenate([matrices[arm].to_numpy(dtype=float).ravel() for arm in varying or c.panels])
         every = every[np.isfinite(every)]
-        limits = (float(every.min()), float(every.max())) if every.size else None
+        limits = (float(every.min()), float(every.max())) if every.size else None  # the panels that vary
         for ax, arm in zip(axes[0], c.panels, strict=True):
-            sp.heat_map(matrices[arm], colour_label=c.value_label(info), limits=limits, ax=ax)
-            ax.set_title(c.panel_title(arm))
+            sp.heat_map(matrices[arm], colour_label=c.value_label(info), limits=limits, ax=ax,
+                        base=(px.base_value, py.base_value), colour_bar=arm in varying or not varying)
+            title = c.panel_title(arm)
+            ax.set_title(title if arm in varying else f"{title}: does not vary")
             ax.set_xlabel(axis_label(px))
             ax.set_ylabel(axis_label(py))
         what = "difference between arms" if c.others else f"mean of {c.arms[0]}"
-        fig.suptitle(f"{info.label}: {what} over the grid (mean over replications)", fontsize="medium")
+        title_above(fig, f"{info.label}: {what} over the grid (mean over replications); circled: the base "
+                         f"scenario", fontsize="medium")
         fig.tight_layout()
         yield f"heatmap_{outcome}.png", fig
 
@@ -201,7 +205,8 @@ def _indices(c: _Context, outcome: str) -> Figures:
     measure = "difference" if c.others else "mean"
     panels = c.others or c.arms
     height = 0.45 * len(c.design.parameters) + 2.8
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), height), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), height), squeeze=False, sharey=True,
+                             sharex=True)  # one scale, so that panels compare
     for ax, arm in zip(axes[0], panels, strict=True):
         rows = sensitivity[(sensitivity["outcome"] == outcome) & (sensitivity["arm"] == arm)
                            & (sensitivity["measure"] == measure)]
@@ -212,6 +217,14 @@ def _indices(c: _Context, outcome: str) -> Figures:
             sp.morris_bars(rows, scale=info.scale, ax=ax)
             ax.set_xlabel(f"elementary effect ({info.difference_unit} over the parameter's range)")
         ax.set_title(f"{arm} − {c.reference}" if measure == "difference" else arm)
+    if method == "sobol":  # every panel from 0 to 1 at least, and every whisker inside
+        shown = sensitivity[(sensitivity["outcome"] == outcome) & (sensitivity["measure"] == measure)
+                            & sensitivity["arm"].isin(panels)]
+        ends = [shown[k] + sign * shown[f"{k}_conf"] for k in ("S1", "ST") for sign in (-1, 1)]
+        values = np.concatenate([e.to_numpy(dtype=float) for e in ends])
+        values = values[np.isfinite(values)]
+        low, high = (min(0.0, values.min()), max(1.0, values.max())) if values.size else (0.0, 1.0)
+        axes[0][0].set_xlim(low - 0.03, high + 0.03)
     what = "Sobol indices" if method == "sobol" else "Morris screening"
     fig.suptitle(f"{what}: {info.label.lower()}" + (f", difference vs {c.reference}" if c.others else ""),
                  fontsize="medium")

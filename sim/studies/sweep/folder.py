@@ -237,8 +237,10 @@ def run_sweep(prepared: Prepared, partial: Path, final: Path, *, workers: int = 
     todo = [point for point in the_design.points if point.index not in done]
     say(f"sweep {prepared.name}: {the_design.method}, {len(the_design.points)} points x {job.replications} "
         f"replications x {len(base.arms)} arms" + (f"; {len(done)} points already saved" if resumed else ""))
-    say(f"working in {partial} (renamed to {final} when complete" +
-        (f"; if stopped, resume with: {resume_hint})" if resume_hint else ")"))
+    say(f"working in {partial} (renamed to {final} when complete)" + ("; if stopped, resume with:" if resume_hint
+                                                                         else ""))
+    if resume_hint:
+        say(f"  {resume_hint}")  # a command line of its own, to copy whole
     bar = progress(len(the_design.points), len(done)) if progress is not None else None
     try:
         # Points are saved as each finishes (in any order): a kill loses only the points running.

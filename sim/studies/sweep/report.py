@@ -8,17 +8,22 @@ from typing import Any
 import pandas as pd
 
 from sim.outcomes import OUTCOMES
-from sim.outputs.text import markdown_table, significant
+from sim.outputs.text import WIDTH, amount, fixed, interval, markdown_table, percent, significant, text_table, wrap
 from sim.spec.scenario import Scenario
 from sim.spec.sweep import Range, SweepFile, Values
 from sim.studies.sweep.analyse import SweepTables
 from sim.studies.sweep.design import Design
 from sim.studies.sweep.economics import economics_section
 
-__all__ = ["REPORT_POINTS", "render_report"]
+__all__ = ["REPORT_POINTS", "render_report", "terminal_summary"]
 
 REPORT_POINTS = 60
 """A grid or Latin hypercube of at most this many points is tabulated point by point in ``report.md``."""
+
+
+def _span(centre: float, low: float, high: float, scale: float = 1.0) -> str:
+    """``centre (low to high)`` to three significant digits each."""
+    return f"{significant(centre, 3, scale)} ({significant(low, 3, scale)} to {significant(high, 3, scale)})"
 
 
 def _spec_text(spec: Any) -> str:
@@ -57,19 +62,28 @@ def render_report(name: str, sweep_file: SweepFile, base: Scenario, the_design: 
         title = "Sobol indices" if sweep.method == "sobol" else "Morris elementary effects"
         of = "each arm's difference from the reference" if len(arms) > 1 else f"the mean of {arms[0]}"
         lines += [f"## {title}", "", f"Of {of} (all quantities in `sensitivity.csv`).", ""]
+        if sweep.method == "sobol":
+            lines += [_SOBOL_WORDS, ""]
+        measure = "difference" if len(arms) > 1 else "mean"
         for (outcome, arm), group in sens.groupby(["outcome", "arm"], sort=False):
-            lines += [f"**{OUTCOMES[str(outcome)].label}: {arm}**", ""]
+            share = tables.noise[(tables.noise["outcome"] == outcome) & (tables.noise["arm"] == arm)
+                                 & (tables.noise["measure"] == measure)] if len(tables.noise) else tables.noise
+            noise = "" if share.empty or pd.isna(share["noise_variance_share"].iloc[0]) else (
+                f" (noise share of the spread: {significant(float(share['noise_variance_share'].iloc[0]), 2)})")
+            lines += [f"**{OUTCOMES[str(outcome)].label}: {arm}**{noise}", ""]
             if sweep.method == "sobol":
                 table = pd.DataFrame({
                     "parameter": group["label"],
-                    "S1 (± conf)": [f"{a:.2f} ± {b:.2f}" for a, b in zip(group["S1"], group["S1_conf"], strict=True)],
-                    "ST (± conf)": [f"{a:.2f} ± {b:.2f}" for a, b in zip(group["ST"], group["ST_conf"], strict=True)]})
+                    "S1 (± conf)": [f"{fixed(a, 2)} ± {fixed(b, 2)}" for a, b in
+                                    zip(group["S1"], group["S1_conf"], strict=True)],
+                    "ST (± conf)": [f"{fixed(a, 2)} ± {fixed(b, 2)}" for a, b in
+                                    zip(group["ST"], group["ST_conf"], strict=True)]})
             else:
                 s = OUTCOMES[str(outcome)].scale
                 table = pd.DataFrame({"parameter": group["label"],
-                                      "mu* (± conf)": [f"{s * a:.3g} ± {s * b:.2g}" for a, b in
+                                      "mu* (± conf)": [f"{significant(a, 3, s)} ± {significant(b, 2, s)}" for a, b in
                                                        zip(group["mu_star"], group["mu_star_conf"], strict=True)],
-                                      "sigma": [f"{s * v:.3g}" for v in group["sigma"]]})
+                                      "sigma": [f"{significant(v, 3, s)}" for v in group["sigma"]]})
             lines += [markdown_table(table), ""]
     if tables.psa is not None and len(arms) == 1:
         lines += ["## Probabilistic sensitivity analysis", "",
@@ -81,7 +95,7 @@ def render_report(name: str, sweep_file: SweepFile, base: Scenario, the_design: 
             s = info.scale
             table.append({"outcome": f"{info.label} ({info.unit})", "arm": row.arm,
                           "mean across draws: median (2.5–97.5%)":
-                              f"{s * row.mean_p50:.3g} ({s * row.mean_p2_5:.3g} to {s * row.mean_p97_5:.3g})"})
+                              _span(row.mean_p50, row.mean_p2_5, row.mean_p97_5, s)})
         lines += [markdown_table(pd.DataFrame(table)), ""]
     elif tables.psa is not None:
         lines += ["## Probabilistic sensitivity analysis", "",
@@ -93,13 +107,13 @@ def render_report(name: str, sweep_file: SweepFile, base: Scenario, the_design: 
             info = OUTCOMES[row.outcome]
             s = info.scale
             diff = "" if math.isnan(row.mean_difference) else (
-                f"{s * row.mean_difference:.3g} ({s * row.difference_p2_5:.3g} to {s * row.difference_p97_5:.3g})")
+                _span(row.mean_difference, row.difference_p2_5, row.difference_p97_5, s))
             table.append({"outcome": info.label, "arm": row.arm,
-                          "P(best)": f"{100 * row.probability_best:.0f}% ({100 * row.probability_best_ci_low:.0f}"
-                                     f"–{100 * row.probability_best_ci_high:.0f}%)",
+                          "P(best)": f"{percent(row.probability_best, 0)} ({fixed(row.probability_best_ci_low, 0, 100)}"
+                                     f"–{percent(row.probability_best_ci_high, 0)})",
                           f"difference vs {reference} (2.5–97.5%)": diff,
                           f"P(better than {reference})": "" if math.isnan(row.probability_better)
-                          else f"{100 * row.probability_better:.0f}%"})
+                          else f"{fixed(row.probability_better, 0, 100)}%"})
         lines += [markdown_table(pd.DataFrame(table)), ""]
     lines += economics_section(tables.economics, base.economics, reference, arms, len(the_design.points))
     if figures:
@@ -127,6 +141,15 @@ def render_report(name: str, sweep_file: SweepFile, base: Scenario, the_design: 
     return "\n".join(lines)
 
 
+_SOBOL_WORDS = (
+    "S1 is the share of the variance of the point means across the design that a parameter explains alone; ST "
+    "adds its interactions with the others (ST - S1 large: the parameter acts through interactions); ± is the "
+    "bootstrap 95% half-width. Each point mean carries replication noise, so part of that variance is noise: the "
+    "noise share of the spread, given beside each quantity, is the mean squared standard error of the point means "
+    "over their variance across the design. Near 0 the indices describe the parameters; near 1 the spread is "
+    "mostly noise and the indices say little (more replications or patients would tell).")
+
+
 def _noise_section(method: str, outcomes: list[str], arms: list[str], reference: str,
                    noise: pd.DataFrame) -> list[str]:
     """The replication noise of the quantities the figures draw: differences from the reference, or one arm's mean."""
@@ -143,10 +166,12 @@ def _noise_section(method: str, outcomes: list[str], arms: list[str], reference:
             quantity = f"{arm} − {reference}" if measure == "difference" else f"{arm} (mean)"
             space = "" if unit == "%" else " "
             row = {"outcome": info.label, "quantity": quantity,
-                   "level (± 95% CI half-width)": f"{info.scale * float(r['half_width'].iloc[0]):.3g}{space}{unit}"}
+                   "level (± 95% CI half-width)":
+                       (f"{significant(float(r['half_width'].iloc[0]), 3, info.scale)}{unit}" if not space else
+                        amount(significant(float(r['half_width'].iloc[0]), 3, info.scale), unit))}
             if method == "one_way":
                 row["change between points (± paired half-width)"] = (
-                    f"{info.scale * float(r['paired_half_width'].iloc[0]):.3g} {info.difference_unit}")
+                    amount(significant(float(r['paired_half_width'].iloc[0]), 3, info.scale), info.difference_unit))
             if method not in ("one_way", "grid"):
                 row["noise share of spread"] = significant(float(r["noise_variance_share"].iloc[0]), 2)
             rows.append(row)
@@ -187,14 +212,14 @@ def _points_section(method: str, outcomes: list[str], arms: list[str], reference
     for point, group in table.groupby("point", sort=True):
         columns["point"].append(str(point))
         for p in the_design.parameters:
-            columns[p.label].append(f"{group[p.path].iloc[0]:.4g}")
+            columns[p.label].append(f"{significant(group[p.path].iloc[0], 4)}")
         for outcome in outcomes:
             info = OUTCOMES[outcome]
             for row in group.itertuples(index=False):
                 row_dict = row._asdict()
                 key = f"{info.label}: {row_dict['arm']} ({unit_of(info)})"
-                mean, low, high = (info.scale * row_dict[f"{outcome}{s}"] for s in suffixes)
-                columns.setdefault(key, []).append(f"{mean:.3g} ({low:.3g} to {high:.3g})")
+                mean, low, high = (row_dict[f"{outcome}{s}"] for s in suffixes)
+                columns.setdefault(key, []).append(_span(mean, low, high, info.scale))
     return [*lines, markdown_table(pd.DataFrame(columns)), ""]
 
 
@@ -214,17 +239,131 @@ def _tornado_section(arms: list[str], reference: str, tables: SweepTables) -> li
         s = info.scale
         title = f"{info.label}: {arm} (mean)" if one else f"{info.label}: {arm} − {reference}"
         unit = info.unit if one else info.difference_unit
-        lines += [f"**{title}** ({unit}; at base {s * group['at_base'].iloc[0]:.3g}, 95% CI ± "
-                  f"{s * group['base_half_width'].iloc[0]:.2g})", ""]
+        lines += [f"**{title}** ({unit}; at base {significant(group['at_base'].iloc[0], 3, s)}, 95% CI ± "
+                  f"{significant(group['base_half_width'].iloc[0], 2, s)})", ""]
         table = pd.DataFrame({
-            "parameter": group["label"], "low → high": [f"{a:.4g} → {b:.4g}" for a, b in
+            "parameter": group["label"], "low → high": [f"{significant(a, 4)} → {significant(b, 4)}" for a, b in
                                                        zip(group["low_value"], group["high_value"], strict=True)],
-            "at low (± paired noise)": [f"{s * v:.3g} (± {s * n:.2g})" for v, n in
+            "at low (± paired noise)": [f"{significant(v, 3, s)} (± {significant(n, 2, s)})" for v, n in
                                         zip(group["at_low"], group["noise_at_low"], strict=True)],
-            "at high (± paired noise)": [f"{s * v:.3g} (± {s * n:.2g})" for v, n in
+            "at high (± paired noise)": [f"{significant(v, 3, s)} (± {significant(n, 2, s)})" for v, n in
                                          zip(group["at_high"], group["noise_at_high"], strict=True)],
-            "change low → high (95% CI)": [f"{s * c:.3g} ({s * lo:.3g} to {s * hi:.3g})" for c, lo, hi in
+            "change low → high (95% CI)": [_span(c, lo, hi, s) for c, lo, hi in
                                            zip(group["change_low_to_high"], group["change_ci_low"],
                                                group["change_ci_high"], strict=True)]})
         lines += [markdown_table(table), ""]
     return lines
+
+
+TERMINAL_PARAMETERS = 5
+"""The terminal's summary of a sweep lists at most this many parameters per quantity (the largest effects)."""
+
+
+def _quantity(arm: str, reference: str, one: bool) -> str:
+    return f"{arm} (mean)" if one else f"{arm} − {reference}"
+
+
+def terminal_summary(the_design: Design, tables: SweepTables, arms: list[str], reference: str, outcomes: list[str],
+                     width: int = WIDTH) -> str:
+    """What a sweep found, short enough for the terminal: per outcome and drawn quantity, the largest one-way swings,
+    the extremes of a grid, the spread of a Latin hypercube, the PSA's chances, or the largest sensitivity indices."""
+    method, one = the_design.method, len(arms) == 1
+    measure = "mean" if one else "difference"
+    drawn = arms if one else [arm for arm in arms if arm != reference]
+    blocks: list[str] = []
+    for outcome in outcomes:
+        info = OUTCOMES[outcome]
+        unit = info.unit if one else info.difference_unit
+        for arm in drawn:
+            title, table = _terminal_block(method, tables, outcome, arm, measure, the_design, one)
+            if table is None or table.empty:
+                continue
+            heading = f"{info.label}, {_quantity(arm, reference, one)} ({unit}){title}"
+            blocks.append(wrap(heading, width) + "\n" + text_table(table, index=False, width=width))
+    if method == "psa" and tables.psa is not None and not one:
+        blocks.append(_psa_terminal(tables.psa, reference, outcomes, width))
+    return "\n\n".join(blocks)
+
+
+def _terminal_block(method: str, tables: SweepTables, outcome: str, arm: str, measure: str, the_design: Design,
+                    one: bool) -> tuple[str, pd.DataFrame | None]:
+    """The heading's end and the table of one outcome and drawn quantity."""
+    info = OUTCOMES[outcome]
+    s, d = info.scale, info.digits
+    if method == "one_way" and tables.tornado is not None:
+        t = tables.tornado
+        group = t[(t["outcome"] == outcome) & (t["arm"] == arm) & (t["measure"] == measure)].head(TERMINAL_PARAMETERS)
+        if group.empty:
+            return "", None
+        at_base = group.iloc[0]
+        title = (f": at base {fixed(at_base['at_base'], d, s)} (95% CI ± {fixed(at_base['base_half_width'], d, s)}); "
+                 f"the largest swings, each parameter from low to high")
+        return title, pd.DataFrame({
+            "parameter": group["label"],
+            "low → high": [f"{significant(a, 4)} → {significant(b, 4)}" for a, b in
+                           zip(group["low_value"], group["high_value"], strict=True)],
+            "at low": [fixed(v, d, s) for v in group["at_low"]],
+            "at high": [fixed(v, d, s) for v in group["at_high"]],
+            "change (95% CI)": [interval(c, lo, hi, d, s, sign=True) for c, lo, hi in
+                                zip(group["change_low_to_high"], group["change_ci_low"], group["change_ci_high"],
+                                    strict=True)]})
+    if method in ("grid", "lhs"):
+        rows = tables.sweep[tables.sweep["arm"] == arm]
+        column = f"{outcome}_{measure}"
+        rows = rows[rows[column].notna()]
+        if rows.empty:
+            return "", None
+        ordered = rows.sort_values(column, kind="stable")
+        picks = [("lowest", ordered.iloc[0]), ("highest", ordered.iloc[-1])]
+        table = pd.DataFrame({"point": [f"{name} ({int(row['point'])})" for name, row in picks]})
+        for p in the_design.parameters:
+            table[p.label] = [significant(row[p.path], 4) for _, row in picks]
+        low, high = (f"{column}_ci_low", f"{column}_ci_high") if measure == "mean" else (
+            f"{outcome}_difference_ci_low", f"{outcome}_difference_ci_high")
+        table["value (95% CI)"] = [interval(row[column], row[low], row[high], d, s, sign=not one) for _, row in picks]
+        return f": {len(rows)} points, from {fixed(ordered[column].iloc[0], d, s)} to " \
+               f"{fixed(ordered[column].iloc[-1], d, s)}", table
+    if method in ("sobol", "morris") and tables.sensitivity is not None:
+        t = tables.sensitivity
+        group = t[(t["outcome"] == outcome) & (t["arm"] == arm) & (t["measure"] == measure)]
+        if method == "sobol":
+            group = group.sort_values("ST", ascending=False, kind="stable").head(TERMINAL_PARAMETERS)
+            return ": the largest total Sobol indices (share of variance)", pd.DataFrame({
+                "parameter": group["label"],
+                "S1 (± conf)": [f"{fixed(a, 2)} ± {fixed(b, 2)}" for a, b in
+                                zip(group["S1"], group["S1_conf"], strict=True)],
+                "ST (± conf)": [f"{fixed(a, 2)} ± {fixed(b, 2)}" for a, b in
+                                zip(group["ST"], group["ST_conf"], strict=True)]})
+        group = group.sort_values("mu_star", ascending=False, kind="stable").head(TERMINAL_PARAMETERS)
+        return ": the largest Morris effects over each parameter's range", pd.DataFrame({
+            "parameter": group["label"],
+            "mu* (± conf)": [f"{significant(a, 3, s)} ± {significant(b, 2, s)}" for a, b in
+                             zip(group["mu_star"], group["mu_star_conf"], strict=True)],
+            "sigma": [significant(v, 3, s) for v in group["sigma"]]})
+    if method == "psa" and one and tables.psa is not None:
+        row = tables.psa[(tables.psa["outcome"] == outcome) & (tables.psa["arm"] == arm)]
+        if row.empty:
+            return "", None
+        r = row.iloc[0]
+        return ": the mean across draws", pd.DataFrame({
+            "median": [fixed(r["mean_p50"], d, s)], "2.5%": [fixed(r["mean_p2_5"], d, s)],
+            "97.5%": [fixed(r["mean_p97_5"], d, s)]})
+    return "", None
+
+
+def _psa_terminal(psa: pd.DataFrame, reference: str, outcomes: list[str], width: int) -> str:
+    """The PSA's chance that each arm is best, and each difference from the reference across draws."""
+    rows = []
+    for row in psa[psa["outcome"].isin(outcomes)].itertuples(index=False):
+        info = OUTCOMES[row.outcome]
+        s, d = info.scale, info.digits
+        diff = "" if math.isnan(row.mean_difference) else (
+            f"{fixed(row.mean_difference, d, s, True)} ({fixed(row.difference_p2_5, d, s)} to "
+            f"{fixed(row.difference_p97_5, d, s)})")
+        rows.append({"outcome": info.label, "arm": row.arm,
+                     "P(best)": f"{percent(row.probability_best, 0)}",
+                     f"minus {reference} (2.5 to 97.5%)": diff,
+                     f"P(better than {reference})": percent(row.probability_better, 0)})
+    return (wrap("Across the parameter draws: the chance that each arm is best, and its difference from "
+                 f"{reference} (mean, central 95% of draws):", width) + "\n"
+            + text_table(pd.DataFrame(rows), index=False, width=width))

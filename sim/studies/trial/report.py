@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sim.outputs.text import markdown_table
+from sim.outputs.text import fixed, markdown_table
 from sim.spec.trial import Trial
 from sim.studies.trial.analyse import DURATION_QUANTILE, Summaries, point_reaching, smallest_size
 from sim.studies.trial.design import TrialPlan
@@ -59,7 +59,7 @@ def alternative_words(trial: Trial) -> str:
 
 def interval(p: float, low: float, high: float) -> str:
     """``p (low to high)`` to three decimals."""
-    return f"{p:.3f} ({low:.3f} to {high:.3f})"
+    return f"{fixed(p, 3)} ({fixed(low, 3)} to {fixed(high, 3)})"
 
 
 def format_power(trial: Trial, power: pd.DataFrame) -> pd.DataFrame:
@@ -70,15 +70,15 @@ def format_power(trial: Trial, power: pd.DataFrame) -> pd.DataFrame:
         "per arm": power["patients_per_arm"],
         "power (95% CI)": [interval(p, lo, hi) for p, lo, hi in
                            zip(power["power"], power["ci_low"], power["ci_high"], strict=True)],
-        _EFFECT_LABELS[trial.effect_column]: [f"{e:.3f}" for e in power[trial.effect_column]],
+        _EFFECT_LABELS[trial.effect_column]: [f"{fixed(e, 3)}" for e in power[trial.effect_column]],
     })
     if "expected_events" in power.columns:
-        table["events"] = [f"{e:.1f}" for e in power["expected_events"]]
+        table["events"] = [f"{fixed(e, 1)}" for e in power["expected_events"]]
     if trial.interim is not None:
-        table["enrolled"] = [f"{e:.1f}" for e in power["expected_patients"]]
-        table["w/o interim"] = [f"{p:.3f}" for p in power["power_without_interim"]]
-    table["weeks"] = [f"{d:.0f}" for d in power["mean_duration_weeks"]]
-    table["p90"] = [f"{d:.0f}" for d in power["p90_duration_weeks"]]
+        table["enrolled"] = [f"{fixed(e, 1)}" for e in power["expected_patients"]]
+        table["w/o interim"] = [f"{fixed(p, 3)}" for p in power["power_without_interim"]]
+    table["weeks"] = [f"{fixed(d, 0)}" for d in power["mean_duration_weeks"]]
+    table["p90"] = [f"{fixed(d, 0)}" for d in power["p90_duration_weeks"]]
     table["feasible"] = ["yes" if f else "no" for f in power["feasible"]]
     return table
 
@@ -109,38 +109,41 @@ def conclusion(plan: TrialPlan, power: pd.DataFrame) -> str:
     if size is None:
         largest = power.iloc[-1]
         parts.append(f"No size reaches the target {what} {target:g} with its whole 95% interval: the largest, "
-                     f"{int(largest['patients_per_arm'])} {unit}, has {what} {largest['power']:.3f} "
-                     f"(95% CI {largest['ci_low']:.3f} to {largest['ci_high']:.3f}).")
+                     f"{int(largest['patients_per_arm'])} {unit}, has {what} {fixed(largest['power'], 3)} "
+                     f"(95% CI {fixed(largest['ci_low'], 3)} to {fixed(largest['ci_high'], 3)}).")
     else:
         row = power[power["patients_per_arm"] == size].iloc[0]
         parts.append(f"Smallest size reaching the target {what} {target:g} (its whole 95% interval at or above it): "
-                     f"{size} {unit} ({what} {row['power']:.3f}, 95% CI {row['ci_low']:.3f} to "
-                     f"{row['ci_high']:.3f}).")
+                     f"{size} {unit} ({what} {fixed(row['power'], 3)}, 95% CI {fixed(row['ci_low'], 3)} to "
+                     f"{fixed(row['ci_high'], 3)}).")
         if not bool(row["feasible"]):
-            parts.append(f"But at that size {100 * (1 - DURATION_QUANTILE):.0f}% of the trials last more than "
-                         f"{row['p90_duration_weeks']:.0f} weeks (mean {row['mean_duration_weeks']:.0f}), beyond "
+            parts.append(f"But at that size {fixed(100 * (1 - DURATION_QUANTILE), 0)}% of the trials last more than "
+                         f"{fixed(row['p90_duration_weeks'], 0)} weeks (mean {fixed(row['mean_duration_weeks'], 0)}), "
+                         f"beyond "
                          f"max_duration_weeks ({trial.max_duration_weeks:g}): infeasible at "
                          f"{trial.accrual_per_week:g} patients a week.")
             feasible = power[power["feasible"].astype(bool)]
             if len(feasible):
                 best = feasible.iloc[-1]
                 parts.append(f"The largest feasible size, {int(best['patients_per_arm'])} {unit}, has {what} "
-                             f"{best['power']:.3f} (95% CI {best['ci_low']:.3f} to {best['ci_high']:.3f}).")
+                             f"{fixed(best['power'], 3)} (95% CI {fixed(best['ci_low'], 3)} to "
+                             f"{fixed(best['ci_high'], 3)}).")
     if point is not None and (size is None or point < size):
         row = power[power["patients_per_arm"] == point].iloc[0]
-        parts.append(f"At {point} {unit} the estimated {what} {row['power']:.3f} reaches the target, but its 95% "
-                     f"interval ({row['ci_low']:.3f} to {row['ci_high']:.3f}) does not lie above it: more simulated "
-                     f"trials (trial.simulations) would tell.")
+        parts.append(f"At {point} {unit} the estimated {what} {fixed(row['power'], 3)} reaches the target, but its 95% "
+                     f"interval ({fixed(row['ci_low'], 3)} to {fixed(row['ci_high'], 3)}) does not lie above it: more "
+                     f"simulated trials (trial.simulations) would tell.")
         if not bool(row["feasible"]):
-            parts.append(f"Trials of that size are infeasible: 10% last more than {row['p90_duration_weeks']:.0f} "
-                         f"weeks, beyond max_duration_weeks ({trial.max_duration_weeks:g}).")
+            parts.append(f"Trials of that size are infeasible: 10% last more than "
+                         f"{fixed(row['p90_duration_weeks'], 0)} weeks, beyond max_duration_weeks "
+                         f"({trial.max_duration_weeks:g}).")
     return " ".join(parts)
 
 
 def feasibility_words(trial: Trial, power: pd.DataFrame) -> str:
     """Which sizes are infeasible, and why."""
     unit = "patients" if trial.single_arm else "patients per arm"
-    rule = (f"A size is feasible when {100 * DURATION_QUANTILE:.0f}% of its simulated trials end within "
+    rule = (f"A size is feasible when {fixed(100 * DURATION_QUANTILE, 0)}% of its simulated trials end within "
             f"max_duration_weeks ({trial.max_duration_weeks:g} weeks from the first enrolment, at "
             f"{trial.accrual_per_week:g} patients a week).")
     bad = power.loc[~power["feasible"].astype(bool), "patients_per_arm"].tolist()
@@ -195,8 +198,8 @@ def _interim_section(plan: TrialPlan, summaries: Summaries) -> list[str]:
              f"simulated trial uses those of the fractions it actually reached, which differ only by rounding to "
              f"whole {'events' if trial.kind == 'time_to_event' else 'patients'}):", "",
              markdown_table(pd.DataFrame({"look": first["look"], "information fraction": first["information_fraction"],
-                                          "boundary (z)": [f"{z:.3f}" for z in first["boundary_z"]],
-                                          f"nominal {side} p": [f"{p:.5f}" for p in first["nominal_p"]]})), "",
+                                          "boundary (z)": [f"{fixed(z, 3)}" for z in first["boundary_z"]],
+                                          f"nominal {side} p": [f"{fixed(p, 5)}" for p in first["nominal_p"]]})), "",
              "Probability of ending at each look (95% interval), expected patients enrolled when the trial ends, and "
              "its duration:", ""]
     table: dict[str, list[str]] = {"per arm": []}
@@ -206,10 +209,10 @@ def _interim_section(plan: TrialPlan, summaries: Summaries) -> list[str]:
             label = f"look {row.look}" + (" (final)" if row.look == len(trial.interim.looks) else "")
             table.setdefault(label, []).append(interval(row.stop_probability, row.stop_ci_low, row.stop_ci_high))
     power = summaries.power
-    table["expected patients"] = [f"{e:.1f}" for e in power["expected_patients"]]
-    table["mean weeks"] = [f"{d:.0f}" for d in power["mean_duration_weeks"]]
-    table["power"] = [f"{p:.3f}" for p in power["power"]]
-    table["without interim"] = [f"{p:.3f}" for p in power["power_without_interim"]]
+    table["expected patients"] = [f"{fixed(e, 1)}" for e in power["expected_patients"]]
+    table["mean weeks"] = [f"{fixed(d, 0)}" for d in power["mean_duration_weeks"]]
+    table["power"] = [f"{fixed(p, 3)}" for p in power["power"]]
+    table["without interim"] = [f"{fixed(p, 3)}" for p in power["power_without_interim"]]
     lines += [markdown_table(pd.DataFrame(table)), "",
               "\"Without interim\" is the same simulated trials analysed once, at their end, at level alpha: the power "
               "the interim looks cost (or keep).", ""]
@@ -236,8 +239,8 @@ def _two_arm_sections(plan: TrialPlan, summaries: Summaries, tables: TrialTables
                     else "enrolled too late to reach the endpoint week before the administrative end")
             lines += ["## Patients analysed", "",
                       f"Some patients {late} and were not analysed. Mean patients analysed per arm:", ""]
-            lines += [f"- {n} per arm: {row['n_control']:.1f} {control}, {row['n_experimental']:.1f} {experimental}"
-                      for n, row in short]
+            lines += [f"- {n} per arm: {fixed(row['n_control'], 1)} {control}, "
+                      f"{fixed(row['n_experimental'], 1)} {experimental}" for n, row in short]
             lines.append("")
     lines += [
         "## How the trial sees patients", "",

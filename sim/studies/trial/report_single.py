@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sim.outputs.text import markdown_table
+from sim.outputs.text import fixed, markdown_table
 from sim.spec.trial import Trial
 from sim.stats.single_arm import single_stage_design
 from sim.studies.trial.analyse import Summaries
@@ -14,7 +14,7 @@ __all__ = ["simon_sentence", "single_arm_sections", "single_arm_summary"]
 
 
 def _interval(p: float, low: float, high: float) -> str:
-    return f"{p:.3f} ({low:.3f} to {high:.3f})"
+    return f"{fixed(p, 3)} ({fixed(low, 3)} to {fixed(high, 3)})"
 
 
 def single_arm_summary(trial: Trial, power: pd.DataFrame) -> pd.DataFrame:
@@ -22,14 +22,14 @@ def single_arm_summary(trial: Trial, power: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "n": power["patients_per_arm"],
         "r": power["critical_responses"],
-        "alpha@p0": [f"{a:.4f}" for a in power["exact_alpha"]],
-        "power@p1": ["-" if pd.isna(p) else f"{p:.3f}" for p in power["exact_power_p1"]],
+        "alpha@p0": [f"{fixed(a, 4)}" for a in power["exact_alpha"]],
+        "power@p1": ["-" if pd.isna(p) else f"{fixed(p, 3)}" for p in power["exact_power_p1"]],
         "P(active) (95% CI)": [_interval(p, lo, hi) for p, lo, hi in
                                zip(power["power"], power["ci_low"], power["ci_high"], strict=True)],
-        "rate": [f"{r:.3f}" for r in power["response_rate"]],
-        "exact@rate": [f"{p:.3f}" for p in power["exact_power_at_rate"]],
-        "weeks": [f"{d:.0f}" for d in power["mean_duration_weeks"]],
-        "p90": [f"{d:.0f}" for d in power["p90_duration_weeks"]],
+        "rate": [f"{fixed(r, 3)}" for r in power["response_rate"]],
+        "exact@rate": [f"{fixed(p, 3)}" for p in power["exact_power_at_rate"]],
+        "weeks": [f"{fixed(d, 0)}" for d in power["mean_duration_weeks"]],
+        "p90": [f"{fixed(d, 0)}" for d in power["p90_duration_weeks"]],
         "feasible": ["yes" if f else "no" for f in power["feasible"]],
     })
 
@@ -43,11 +43,12 @@ def simon_sentence(plan: TrialPlan, simon: pd.DataFrame) -> str:
     return (f"Simon's {row['criterion']} two-stage design for p0 = {trial.p0:g}, p1 = {trial.p1:g} (alpha "
             f"{trial.alpha:g}, power {trial.target_power:g}): treat {int(row['n1'])} patients and stop if at most "
             f"{int(row['r1'])} respond; otherwise treat {int(row['n'])} in all and declare the drug active if more "
-            f"than {int(row['r'])} respond. Under the pathway model (response rate {row['response_rate']:.3f}) it "
+            f"than {int(row['r'])} respond. Under the pathway model (response rate {fixed(row['response_rate'], 3)}) "
+            f"it "
             f"stops after the first stage with probability {stop}, "
-            f"treats {row['expected_n']:.1f} patients on average and declares the drug active with probability "
+            f"treats {fixed(row['expected_n'], 1)} patients on average and declares the drug active with probability "
             f"{active}; "
-            f"its trials last {row['mean_duration_weeks']:.0f} weeks on average.")
+            f"its trials last {fixed(row['mean_duration_weeks'], 0)} weeks on average.")
 
 
 def _simon_section(plan: TrialPlan, simon: pd.DataFrame) -> list[str]:
@@ -57,26 +58,26 @@ def _simon_section(plan: TrialPlan, simon: pd.DataFrame) -> list[str]:
                                                                              strict=True)],
         "stage 1: stop if responses ≤": [f"{r1} of {n1}" for r1, n1 in zip(simon["r1"], simon["n1"], strict=True)],
         "overall: active if responses >": [f"{r} of {n}" for r, n in zip(simon["r"], simon["n"], strict=True)],
-        "alpha at p0": [f"{a:.4f}" for a in simon["alpha"]],
-        "power at p1": [f"{p:.3f}" for p in simon["power"]],
-        "P(early stop) at p0": [f"{p:.3f}" for p in simon["pet0"]],
-        "expected n at p0": [f"{e:.1f}" for e in simon["en0"]],
+        "alpha at p0": [f"{fixed(a, 4)}" for a in simon["alpha"]],
+        "power at p1": [f"{fixed(p, 3)}" for p in simon["power"]],
+        "P(early stop) at p0": [f"{fixed(p, 3)}" for p in simon["pet0"]],
+        "expected n at p0": [f"{fixed(e, 1)}" for e in simon["en0"]],
     })
     model = pd.DataFrame({
         "design": simon["criterion"],
-        "response rate": [f"{r:.3f}" for r in simon["response_rate"]],
+        "response rate": [f"{fixed(r, 3)}" for r in simon["response_rate"]],
         "P(early stop) (95% CI)": [_interval(p, lo, hi) for p, lo, hi in
                                    zip(simon["pet"], simon["pet_ci_low"], simon["pet_ci_high"], strict=True)],
-        "expected n (95% CI)": [f"{e:.1f} ({lo:.1f} to {hi:.1f})" for e, lo, hi in
+        "expected n (95% CI)": [f"{fixed(e, 1)} ({fixed(lo, 1)} to {fixed(hi, 1)})" for e, lo, hi in
                                 zip(simon["expected_n"], simon["expected_n_ci_low"], simon["expected_n_ci_high"],
                                     strict=True)],
         "P(active) (95% CI)": [_interval(p, lo, hi) for p, lo, hi in
                                zip(simon["p_declare_active"], simon["p_declare_active_ci_low"],
                                    simon["p_declare_active_ci_high"], strict=True)],
-        "exact at rate: P(early stop), P(active)": [f"{a:.3f}, {b:.3f}" for a, b in
+        "exact at rate: P(early stop), P(active)": [f"{fixed(a, 3)}, {fixed(b, 3)}" for a, b in
                                                     zip(simon["exact_pet_at_rate"],
                                                         simon["exact_p_declare_active_at_rate"], strict=True)],
-        "weeks: mean, 90th pct": [f"{m:.0f}, {q:.0f}" for m, q in
+        "weeks: mean, 90th pct": [f"{fixed(m, 0)}, {fixed(q, 0)}" for m, q in
                                   zip(simon["mean_duration_weeks"], simon["p90_duration_weeks"], strict=True)],
     })
     return ["## Simon two-stage designs", "",
@@ -127,7 +128,8 @@ def single_arm_sections(plan: TrialPlan, summaries: Summaries, figure: str | Non
             smallest = single_stage_design(trial.p0, trial.p1, trial.alpha, 1.0 - trial.target_power)
             lines += [f"The smallest single-stage design with exact alpha <= {trial.alpha:g} at p0 and power >= "
                       f"{trial.target_power:g} at p1 treats {smallest.n} patients and declares activity at "
-                      f"{smallest.r} responses (exact alpha {smallest.alpha:.4f}, power {smallest.power:.3f}).", ""]
+                      f"{smallest.r} responses (exact alpha {fixed(smallest.alpha, 4)}, power "
+                      f"{fixed(smallest.power, 3)}).", ""]
         except ValueError:
             pass
     if figure is not None:

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from sim.engine.records import EVENT_COLUMNS, merge_blocks
+from sim.outputs.text import fixed, percent
 from sim.spec.load import load_scenario
 from sim.spec.scenario import Scenario
 from sim.studies.units import plan_units, run_units
@@ -181,10 +182,10 @@ def _show(value: float, unit: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if unit == "weeks":
-        return f"{value:.1f} wk"
+        return f"{fixed(value)} wk"
     if unit == "g":
-        return f"{value:.1f} g"
-    return f"{100 * value:.1f}%" if value < 0.1 else f"{100 * value:.0f}%"
+        return f"{fixed(value)} g"
+    return percent(value, 1 if value < 0.1 else 0)
 
 
 def format_table(table: pd.DataFrame) -> str:

@@ -19,7 +19,7 @@ from sim.studies.verify.checks import (
 )
 
 CASES = MODEL_CASES + EXPOSURE_CASES + ECONOMIC_CASES
-"""Every case: the rules of the clinical model (DESIGN 2), then those that follow exposure and practice (2b)."""
+"""Every case: the rules of the clinical model (docs/model.md 2), then those that follow exposure and practice (2b)."""
 
 __all__ = ["CASES", "DEFAULT_SEED", "STOCHASTIC_PATIENTS", "Check", "Outcome", "evaluate", "evaluate_all",
            "format_table", "run_verification", "simultaneous_z"]

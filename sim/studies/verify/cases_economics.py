@@ -1,4 +1,4 @@
-"""Verification cases of the health economics (DESIGN section 8): costs and QALYs against closed forms.
+"""Verification cases of the health economics (docs/model.md section 8): costs and QALYs against closed forms.
 
 A cost or QALY at week t weighs (1 + d) ** (-t / 52); a flow of r per week over [a, b] is worth
 r * 52 / ln(1 + d) * ((1 + d) ** (-a / 52) - (1 + d) ** (-b / 52)). The expected values below are

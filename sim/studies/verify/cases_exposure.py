@@ -1,4 +1,4 @@
-"""Verification cases of the pathway rules that follow exposure and practice (DESIGN 2b), one or more per rule.
+"""Verification cases of the pathway rules that follow exposure and practice (docs/model.md 2b), one or more per rule.
 
 Each case names its rule as ``2b.N``: first-course-only adverse events (2b.1), a hazard that scales
 with the dose (2b.2), cumulative-dose toxicity (2b.3), irreversible harm (2b.4), dose escalation

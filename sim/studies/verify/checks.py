@@ -9,10 +9,13 @@ correct model fails the whole suite with probability at most 5% whatever the see
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
+
+from sim.outputs.text import fixed
 
 __all__ = ["DEFAULT_SEED", "STOCHASTIC_PATIENTS", "Check", "Outcome", "evaluate", "evaluate_all", "format_table",
            "simultaneous_z"]
@@ -100,30 +103,36 @@ def _number(x: float) -> str:
         return "nan"
     if float(x).is_integer() and abs(x) < 1e6:
         return f"{int(x)}"
-    return f"{x:.4f}"
+    return fixed(x, 4 if abs(x) < 100 else 1)  # an amount of money keeps its interval inside its column
 
 
-def format_table(outcomes: list[Outcome]) -> str:
-    """The verification table: one row per check, grouped by case."""
-    header = f"{'quantity':<50} {'expected':>9}  {'source (formula)':<46} {'simulated':>9}  " \
-             f"{'MC 95% interval / range':<21} {'n':>6}  result"
-    lines = [header, "-" * len(header)]
+def format_table(outcomes: list[Outcome], width: int = 100) -> str:
+    """The verification table, at most ``width`` columns: per check a line with the quantity, the expected value,
+    the simulated value, its interval (or range), n and the verdict, and an indented line with the source."""
+    intervals = [("range " if o.check.kind == "exact" else "") + f"[{_number(o.low)}, {_number(o.high)}]"
+                 for o in outcomes]
+    room = max([23, *map(len, intervals)])  # the quantity's column gives way to a wide interval
+    columns = f"{'expected':>9}  {'simulated':>9}  {'MC 95% interval / range':<{room}} {'n':>6}  result"
+    name_width = width - 2 - 1 - len(columns)
+    header = f"  {'quantity (source below)':<{name_width}} {columns}"
+    lines = [header, "-" * width]
     case = None
-    for o in outcomes:
+    for o, interval in zip(outcomes, intervals, strict=True):
         c = o.check
         if c.case != case:
             case = c.case
             lines.append(case)
-        interval = f"[{_number(o.low)}, {_number(o.high)}]"
-        if c.kind == "exact":
-            interval = f"range {interval}"
-        lines.append(f"  {c.quantity:<48} {_number(c.expected):>9}  {c.formula:<46} {_number(o.simulated):>9}  "
-                     f"{interval:<21} {o.n:>6}  {'pass' if o.passed else 'FAIL'}")
+        names = textwrap.wrap(c.quantity, name_width) or [""]
+        lines += [f"  {name}" for name in names[:-1]]
+        lines.append(f"  {names[-1]:<{name_width}} {_number(c.expected):>9}  {_number(o.simulated):>9}  "
+                     f"{interval:<{room}} {o.n:>6}  {'pass' if o.passed else 'FAIL'}")
+        lines += textwrap.wrap(c.formula, width, initial_indent="      ", subsequent_indent="        ")
     stochastic = sum(1 for o in outcomes if o.check.kind != "exact")
     failed = sum(1 for o in outcomes if not o.passed)
-    lines.append("-" * len(header))
-    lines.append(f"{len(outcomes)} checks in {len({o.check.case for o in outcomes})} cases: "
-                 f"{len(outcomes) - failed} passed, {failed} failed. Exact checks: every patient within "
-                 f"{EXACT_TOLERANCE:g}. Stochastic checks: simultaneous 95% intervals over {stochastic} checks "
-                 f"(z = {simultaneous_z(stochastic):.2f}; binomial SE for proportions, SD/sqrt(n) for means).")
+    lines.append("-" * width)
+    lines += textwrap.wrap(
+        f"{len(outcomes)} checks in {len({o.check.case for o in outcomes})} cases: {len(outcomes) - failed} passed, "
+        f"{failed} failed. Exact checks: every patient within {EXACT_TOLERANCE:g}. Stochastic checks: simultaneous "
+        f"95% intervals over {stochastic} checks (z = {simultaneous_z(stochastic):.2f}; binomial SE for proportions, "
+        f"SD/sqrt(n) for means).", width)
     return "\n".join(lines)
