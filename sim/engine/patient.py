@@ -102,6 +102,10 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
     valued_run = valuation is not None
     if valuation is not None:
         cost_rate, effect_rate, same_rate = valuation.cost_rate, valuation.effect_rate, valuation.same_rate
+        # weight = exp(-rate * t); an interval's discounted length = (w_start - w_end) / rate (its length at rate 0)
+        cost_exponent, effect_exponent = -cost_rate, -effect_rate
+        cost_scale = 1.0 / cost_rate if cost_rate else 0.0
+        effect_scale = 1.0 / effect_rate if effect_rate else 0.0
         state_cost, state_utility = valuation.state_cost, valuation.state_utility
         exp = math.exp
     cost = qalys = cost_plain = qalys_plain = 0.0
@@ -208,20 +212,17 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                 if mg_per_week is not None:
                     dose[dose_index] += mg_per_week * dt
             if valued_run:
-                weight = exp(-cost_rate * t)
-                span = (cost_weight - weight) / cost_rate if cost_rate else dt  # the interval, discounted
-                if level is OFF:
-                    per_week = state_cost[disease]
-                else:
-                    values = plan.values
-                    per_week = state_cost[disease] + values.per_week + (values.per_mg * mg_per_week
-                                                                        if mg_per_week else 0.0)
+                weight = exp(cost_exponent * t)
+                span = (cost_weight - weight) * cost_scale if cost_scale else dt  # the interval, discounted
+                per_week = state_cost[disease]
+                if level is not OFF:
+                    per_week += plan.values.weekly[mg_per_week]
                 cost += per_week * span
                 cost_plain += per_week * dt
                 cost_weight = weight
                 if not same_rate:
-                    weight = exp(-effect_rate * t)
-                    span = (effect_weight - weight) / effect_rate if effect_rate else dt
+                    weight = exp(effect_exponent * t)
+                    span = (effect_weight - weight) * effect_scale if effect_scale else dt
                 effect_weight = weight
                 utility = state_utility[disease]
                 qalys += utility * span
