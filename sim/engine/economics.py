@@ -22,18 +22,17 @@ __all__ = ["TherapyValues", "Valuation"]
 class Valuation:
     """A scenario's economics in the form the patient process reads."""
 
-    __slots__ = ("cost_rate", "effect_rate", "same_rate", "state_cost", "state_utility")
+    __slots__ = ("cost_rate", "effect_rate", "same_rate", "state_values")
 
     def __init__(self, economics: Economics):
         self.cost_rate = math.log1p(economics.discount_per_year.costs) / 52.0
         self.effect_rate = math.log1p(economics.discount_per_year.effects) / 52.0
         self.same_rate = self.cost_rate == self.effect_rate
-        costs = economics.state_costs_per_week
-        self.state_cost = {ACTIVE: costs.active, RESPONSE: costs.response, REMISSION: costs.remission}
-        utilities = economics.utilities
-        # QALYs per week in each state.
-        self.state_utility = {ACTIVE: utilities.active / 52.0, RESPONSE: utilities.response / 52.0,
-                              REMISSION: utilities.remission / 52.0}
+        costs, utilities = economics.state_costs_per_week, economics.utilities
+        # Each state's cost of care per week and QALYs per week.
+        self.state_values = {ACTIVE: (costs.active, utilities.active / 52.0),
+                             RESPONSE: (costs.response, utilities.response / 52.0),
+                             REMISSION: (costs.remission, utilities.remission / 52.0)}
 
 
 def flow(rate: float, start_weight: float, end_weight: float, weeks: float) -> float:

@@ -29,6 +29,7 @@ _INF = math.inf
 # What to do before waiting for the next event.
 _NOTHING, _STOP_DRUG, _NEXT_LINE, _RETREAT = 0, 1, 2, 3
 _NONE: frozenset[tuple[str, str]] = frozenset()
+_NO_WEEKLY: dict[float | None, float] = {}
 _NO_DUE: list[float] = []  # never changed: a course that needs ``due`` makes its own
 
 
@@ -106,8 +107,9 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
         cost_exponent, effect_exponent = -cost_rate, -effect_rate
         cost_scale = 1.0 / cost_rate if cost_rate else 0.0
         effect_scale = 1.0 / effect_rate if effect_rate else 0.0
-        state_cost, state_utility = valuation.state_cost, valuation.state_utility
+        state_values = valuation.state_values
         exp = math.exp
+    weekly = _NO_WEEKLY  # the current therapy's drug cost per week by dose
     cost = qalys = cost_plain = qalys_plain = 0.0
     cost_weight = effect_weight = 1.0  # discount weights at `now`
 
@@ -135,6 +137,8 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                         line += 1
                     if line < n_lines:
                         plan = lines[line]
+                        if valued_run:
+                            weekly = plan.values.weekly
                     else:
                         plan = None
                         if log is not None:
@@ -214,9 +218,9 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
             if valued_run:
                 weight = exp(cost_exponent * t)
                 span = (cost_weight - weight) * cost_scale if cost_scale else dt  # the interval, discounted
-                per_week = state_cost[disease]
+                per_week, utility = state_values[disease]
                 if level is not OFF:
-                    per_week += plan.values.weekly[mg_per_week]
+                    per_week += weekly[mg_per_week]
                 cost += per_week * span
                 cost_plain += per_week * dt
                 cost_weight = weight
@@ -224,7 +228,6 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                     weight = exp(effect_exponent * t)
                     span = (effect_weight - weight) * effect_scale if effect_scale else dt
                 effect_weight = weight
-                utility = state_utility[disease]
                 qalys += utility * span
                 qalys_plain += utility * dt
             now = t
