@@ -22,7 +22,7 @@ __all__ = ["TherapyValues", "Valuation"]
 class Valuation:
     """A scenario's economics in the form the patient process reads."""
 
-    __slots__ = ("cost_rate", "effect_rate", "same_rate", "state_values")
+    __slots__ = ("cost_rate", "effect_rate", "same_rate", "state_values", "terms")
 
     def __init__(self, economics: Economics):
         self.cost_rate = math.log1p(economics.discount_per_year.costs) / 52.0
@@ -33,6 +33,11 @@ class Valuation:
         self.state_values = {ACTIVE: (costs.active, utilities.active / 52.0),
                              RESPONSE: (costs.response, utilities.response / 52.0),
                              REMISSION: (costs.remission, utilities.remission / 52.0)}
+        # What the patient process reads, in one tuple (it unpacks it once per patient): the effects' rate,
+        # whether both rates are equal, each rate negated and its reciprocal (0 at rate 0), the states' values.
+        self.terms = (self.effect_rate, self.same_rate, -self.cost_rate, -self.effect_rate,
+                      1.0 / self.cost_rate if self.cost_rate else 0.0,
+                      1.0 / self.effect_rate if self.effect_rate else 0.0, self.state_values)
 
 
 def flow(rate: float, start_weight: float, end_weight: float, weeks: float) -> float:

@@ -30,6 +30,7 @@ _INF = math.inf
 _NOTHING, _STOP_DRUG, _NEXT_LINE, _RETREAT = 0, 1, 2, 3
 _NONE: frozenset[tuple[str, str]] = frozenset()
 _NO_WEEKLY: dict[float | None, float] = {}
+_EXP = math.exp
 _NO_DUE: list[float] = []  # never changed: a course that needs ``due`` makes its own
 
 
@@ -102,13 +103,10 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
     matrix_week = _INF
     valued_run = valuation is not None
     if valuation is not None:
-        cost_rate, effect_rate, same_rate = valuation.cost_rate, valuation.effect_rate, valuation.same_rate
         # weight = exp(-rate * t); an interval's discounted length = (w_start - w_end) / rate (its length at rate 0)
-        cost_exponent, effect_exponent = -cost_rate, -effect_rate
-        cost_scale = 1.0 / cost_rate if cost_rate else 0.0
-        effect_scale = 1.0 / effect_rate if effect_rate else 0.0
-        state_values = valuation.state_values
-        exp = math.exp
+        effect_rate, same_rate, cost_exponent, effect_exponent, cost_scale, effect_scale, state_values = \
+            valuation.terms
+        exp = _EXP
     weekly = _NO_WEEKLY  # the current therapy's drug cost per week by dose
     cost = qalys = cost_plain = qalys_plain = 0.0
     cost_weight = effect_weight = 1.0  # discount weights at `now`
