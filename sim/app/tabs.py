@@ -197,11 +197,16 @@ def scenario_tab(root: Path) -> None:
         start("run", label, {"kind": "run", "file": str(source.path), "options": options, "edits": edits,
                              "results_root": str(root), "argv": ["app", *shlex.split(command)[1:]]})
         st.rerun()
+    _newest("run", "Newest run of this tab", "scn-latest")
+
+
+def _newest(kind: str, title: str, key: str) -> None:
+    """Below a tab's form: the newest results folder of its kind, under its title."""
     st.divider()
-    folder = latest("run")
+    folder = latest(kind)
     if folder is not None:
-        st.subheader("Newest run of this tab")
-        show_folder(folder, key="scn-latest")
+        st.subheader(title)
+        show_folder(folder, key=key)
 
 
 def _base_of(source: Source) -> dict[str, Any]:
@@ -243,11 +248,7 @@ def sweep_tab(root: Path) -> None:
             "kind": "sweep", "file": str(source.path), **changed, "results_root": str(root),
             "argv": ["app", *shlex.split(command)[1:]]})
         st.rerun()
-    st.divider()
-    folder = latest("sweep")
-    if folder is not None:
-        st.subheader("Newest sweep of this tab")
-        show_folder(folder, key="swp-latest")
+    _newest("sweep", "Newest sweep of this tab", "swp-latest")
 
 
 def trial_tab(root: Path) -> None:
@@ -279,8 +280,4 @@ def trial_tab(root: Path) -> None:
             "seed": seed if seed != default_seed else None, "results_root": str(root),
             "argv": ["app", *shlex.split(command)[1:]]})
         st.rerun()
-    st.divider()
-    folder = latest("trial")
-    if folder is not None:
-        st.subheader("Newest trial planning of this tab")
-        show_folder(folder, key="trl-latest")
+    _newest("trial", "Newest trial planning of this tab", "trl-latest")

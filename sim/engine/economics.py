@@ -22,22 +22,20 @@ __all__ = ["TherapyValues", "Valuation"]
 class Valuation:
     """A scenario's economics in the form the patient process reads."""
 
-    __slots__ = ("cost_rate", "effect_rate", "same_rate", "state_values", "terms")
+    __slots__ = ("terms",)
 
     def __init__(self, economics: Economics):
-        self.cost_rate = math.log1p(economics.discount_per_year.costs) / 52.0
-        self.effect_rate = math.log1p(economics.discount_per_year.effects) / 52.0
-        self.same_rate = self.cost_rate == self.effect_rate
+        cost_rate = math.log1p(economics.discount_per_year.costs) / 52.0
+        effect_rate = math.log1p(economics.discount_per_year.effects) / 52.0
         costs, utilities = economics.state_costs_per_week, economics.utilities
         # Each state's cost of care per week and QALYs per week.
-        self.state_values = {ACTIVE: (costs.active, utilities.active / 52.0),
-                             RESPONSE: (costs.response, utilities.response / 52.0),
-                             REMISSION: (costs.remission, utilities.remission / 52.0)}
+        state_values = {ACTIVE: (costs.active, utilities.active / 52.0),
+                        RESPONSE: (costs.response, utilities.response / 52.0),
+                        REMISSION: (costs.remission, utilities.remission / 52.0)}
         # What the patient process reads, in one tuple (it unpacks it once per patient): the effects' rate,
         # whether both rates are equal, each rate negated and its reciprocal (0 at rate 0), the states' values.
-        self.terms = (self.effect_rate, self.same_rate, -self.cost_rate, -self.effect_rate,
-                      1.0 / self.cost_rate if self.cost_rate else 0.0,
-                      1.0 / self.effect_rate if self.effect_rate else 0.0, self.state_values)
+        self.terms = (effect_rate, cost_rate == effect_rate, -cost_rate, -effect_rate,
+                      1.0 / cost_rate if cost_rate else 0.0, 1.0 / effect_rate if effect_rate else 0.0, state_values)
 
 
 def flow(rate: float, start_weight: float, end_weight: float, weeks: float) -> float:
@@ -66,14 +64,13 @@ class TherapyValues:
     lost for good when the event leaves permanent harm), or None for an event with none of these.
     """
 
-    __slots__ = ("per_week", "per_mg", "per_course", "events", "weekly")
+    __slots__ = ("per_course", "events", "weekly")
 
     def __init__(self, therapy: Therapy):
         costs = therapy.costs
-        self.per_week = costs.per_week_on_drug if costs is not None else 0.0
-        self.per_mg = costs.per_mg if costs is not None else 0.0
         self.per_course = costs.per_course if costs is not None else 0.0
-        self.weekly = _WeeklyCost(self.per_week, self.per_mg)
+        self.weekly = _WeeklyCost(costs.per_week_on_drug if costs is not None else 0.0,
+                                  costs.per_mg if costs is not None else 0.0)
         self.events = tuple(
             (event.cost or 0.0, (event.disutility or 0.0) / 52.0, event.disutility_weeks or 0.0,
              (event.irreversible_disutility or 0.0) / 52.0) if event.economic else None

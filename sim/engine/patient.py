@@ -8,7 +8,7 @@ from typing import Any
 
 import simpy
 
-from sim.engine.draws import Draws
+from sim.engine.draws import Course, Draws
 from sim.engine.economics import Valuation, flow
 from sim.engine.exposure import DONE, next_exposure, redraw_exposure, start_exposure
 from sim.engine.plans import AFTER_CONTINUE, AFTER_REDUCE, AFTER_TAPER, Plan
@@ -32,6 +32,17 @@ _NONE: frozenset[tuple[str, str]] = frozenset()
 _NO_WEEKLY: dict[float | None, float] = {}
 _EXP = math.exp
 _NO_DUE: list[float] = []  # never changed: a course that needs ``due`` makes its own
+
+
+def _threshold_due(course: Course, j: int, now: float, mg_per_week: float | None, taken: float, due: list[float],
+                   matrix_week: float) -> float:
+    """engine/exposure.py's redraw_exposure for a plan whose only dose-following event is a cumulative-dose
+    threshold (``taken`` mg so far): its due week worked out again at the new dose; returns the next adverse
+    event's week."""
+    if due[0] is not DONE:
+        left = course.exposure_start[0][j] - taken
+        due[0] = (now + left / mg_per_week if left > 0.0 else now) if mg_per_week else _INF
+    return matrix_week if matrix_week < due[0] else due[0]
 
 
 def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, follow_up: float, draws: Draws,
@@ -269,11 +280,8 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                     relapse_week = now + course.after_taper_time[j]
                 step_week, step = now + plan.taper_weeks, _TAPER_END
                 if plan.dynamic:
-                    if plan.threshold_only:  # engine/exposure.py's redraw_exposure, written out
-                        if due[0] is not DONE:
-                            left = course.exposure_start[0][j] - dose[dose_index]
-                            due[0] = (now + left / mg_per_week if left > 0.0 else now) if mg_per_week else _INF
-                        adverse_week = matrix_week if matrix_week < due[0] else due[0]
+                    if plan.threshold_only:
+                        adverse_week = _threshold_due(course, j, now, mg_per_week, dose[dose_index], due, matrix_week)
                     else:
                         adverse_week = redraw_exposure(plan, course, j, now, mg_per_week, dose, due, TAPER,
                                                        matrix_week)
@@ -287,11 +295,8 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                 relapse_week = now + course.on_reduced[j] if plan.relapses_on_reduced else _INF
                 step_week = _INF
                 if plan.dynamic:
-                    if plan.threshold_only:  # engine/exposure.py's redraw_exposure, written out
-                        if due[0] is not DONE:
-                            left = course.exposure_start[0][j] - dose[dose_index]
-                            due[0] = (now + left / mg_per_week if left > 0.0 else now) if mg_per_week else _INF
-                        adverse_week = matrix_week if matrix_week < due[0] else due[0]
+                    if plan.threshold_only:
+                        adverse_week = _threshold_due(course, j, now, mg_per_week, dose[dose_index], due, matrix_week)
                     else:
                         adverse_week = redraw_exposure(plan, course, j, now, mg_per_week, dose, due, REDUCED,
                                                        matrix_week)
@@ -337,11 +342,8 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
             else:
                 step_week, step = course_start + plan.assessment_week, _FAILURE
             if plan.dynamic:
-                if plan.threshold_only:  # engine/exposure.py's redraw_exposure, written out
-                    if due[0] is not DONE:
-                        left = course.exposure_start[0][j] - dose[dose_index]
-                        due[0] = (now + left / mg_per_week if left > 0.0 else now) if mg_per_week else _INF
-                    adverse_week = matrix_week if matrix_week < due[0] else due[0]
+                if plan.threshold_only:
+                    adverse_week = _threshold_due(course, j, now, mg_per_week, dose[dose_index], due, matrix_week)
                 else:
                     adverse_week = redraw_exposure(plan, course, j, now, mg_per_week, dose, due, "escalated",
                                                    matrix_week)
