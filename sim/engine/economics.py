@@ -3,8 +3,9 @@
 A cost or QALY at week t weighs ``(1 + d) ** (-t / 52) = exp(-k t)`` with ``k = ln(1 + d) / 52``
 per week, so a constant flow of r per week from week a to week b is worth
 ``r * (exp(-k a) - exp(-k b)) / k`` (``r * (b - a)`` at d = 0). The patient process keeps the weight
-at the current week and works out each interval's flow from it; costs and effects have their own
-rates. What happens after loss to follow-up is not counted: costs and QALYs, like every other
+at the current week, sums each interval's ``r * (exp(-k a) - exp(-k b))`` and divides by k once, at
+the end of the pathway (at d = 0 the plain sums are the discounted ones); costs and effects have
+their own rates. What happens after loss to follow-up is not counted: costs and QALYs, like every other
 count, are over the observed time.
 """
 

@@ -119,13 +119,20 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
             valuation.terms
         exp = _EXP
     weekly = _NO_WEEKLY  # the current therapy's drug cost per week by dose
-    cost = qalys = cost_plain = qalys_plain = 0.0
+    # The flows per week now: the state's cost and QALYs, the drug's cost (0 off drug). Each is set where
+    # what it depends on changes (the state; the level or the dose), so an interval only reads them.
+    state_cost, utility = state_values[disease] if valued_run else (0.0, 0.0)
+    drug_cost = 0.0
+    # Discounted flows are summed as weight differences and scaled by 1/rate at the end (at rate 0 the
+    # weights stay 1 and the plain sums are the discounted ones); events add their discounted values.
+    cost_flow = qalys_flow = cost = qalys = cost_plain = qalys_plain = 0.0
     cost_weight = effect_weight = 1.0  # discount weights at `now`
 
     while True:
         if action:
             if action == _STOP_DRUG:
                 level = OFF
+                drug_cost = 0.0
                 if log is not None:
                     log.append(now)
                     log.append(plan.log_stop[stop_reason])
@@ -136,6 +143,7 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                 if action == _NEXT_LINE:
                     if level is not OFF:
                         level = OFF
+                        drug_cost = 0.0
                         if log is not None:
                             log.append(now)
                             log.append(plan.log_stop["switch"])
@@ -161,6 +169,7 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                     courses_of[therapy] = number
                     level = FULL
                     if valued_run:
+                        drug_cost = weekly[mg_per_week]
                         cost += plan.values.per_course * cost_weight
                         cost_plain += plan.values.per_course
                     relapse_week = _INF
@@ -226,19 +235,15 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                     dose[dose_index] += mg_per_week * dt
             if valued_run:
                 weight = exp(cost_exponent * t)
-                span = (cost_weight - weight) * cost_scale if cost_scale else dt  # the interval, discounted
-                per_week, utility = state_values[disease]
-                if level is not OFF:
-                    per_week += weekly[mg_per_week]
-                cost += per_week * span
+                per_week = state_cost + drug_cost
+                cost_flow += per_week * (cost_weight - weight)
                 cost_plain += per_week * dt
                 cost_weight = weight
                 if not same_rate:
                     weight = exp(effect_exponent * t)
-                    span = (effect_weight - weight) * effect_scale if effect_scale else dt
-                effect_weight = weight
-                qalys += utility * span
+                qalys_flow += utility * (effect_weight - weight)
                 qalys_plain += utility * dt
+                effect_weight = weight
             now = t
         if ending:
             break
@@ -246,6 +251,8 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
         if key == _RESPONSE:
             step_week = _INF
             disease = RESPONSE
+            if valued_run:
+                state_cost, utility = state_values[RESPONSE]
             if first_response is None:
                 first_response = now
             if log is not None:
@@ -260,6 +267,8 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
         elif key == _REMISSION:
             step_week = _INF
             disease = REMISSION
+            if valued_run:
+                state_cost, utility = state_values[REMISSION]
             remission_since = now
             if first_remission is None:
                 first_remission = now
@@ -272,6 +281,8 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
             if plan.after_maintenance == AFTER_TAPER:
                 level = TAPER
                 mg_per_week = plan.taper_mg_per_week
+                if valued_run:
+                    drug_cost = weekly[mg_per_week]
                 if log is not None:
                     log.append(now)
                     log.append(plan.log_taper_start)
@@ -288,6 +299,8 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
             elif plan.after_maintenance == AFTER_REDUCE:
                 level = REDUCED
                 mg_per_week = plan.taper_mg_per_week
+                if valued_run:
+                    drug_cost = weekly[mg_per_week]
                 if log is not None:
                     log.append(now)
                     log.append(plan.log_reduction)
@@ -312,6 +325,8 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
             if disease is REMISSION:
                 disease_free += now - remission_since
             disease = ACTIVE
+            if valued_run:
+                state_cost, utility = state_values[ACTIVE]
             if log is not None:
                 log.append(now)
                 log.append(plan.log_relapse[level])
@@ -319,6 +334,7 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                 action = _NEXT_LINE  # relapse on full dose is a treatment failure
             elif plan.retreat and plan.drug not in discontinued and courses_of[therapy] < plan.max_courses:
                 level = OFF
+                drug_cost = 0.0
                 action = _RETREAT
             else:
                 action = _NEXT_LINE
@@ -332,6 +348,8 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
         elif key == _ESCALATION:
             # No response yet at the escalation week: the course's full dose is the escalated one from now.
             mg_per_week = plan.escalation_mg_per_week
+            if valued_run:
+                drug_cost = weekly[mg_per_week]
             if log is not None:
                 log.append(now)
                 log.append(plan.log_escalation)
@@ -430,6 +448,9 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
     elif log is not None:
         log.append(now)
         log.append(plan.log_end if plan is not None else _END_WITHOUT_LINE)
+    if valued_run:  # the discounted flows from their weight differences (the plain sums at rate 0)
+        cost = cost + cost_flow * cost_scale if cost_scale else cost_plain
+        qalys = qalys + qalys_flow * effect_scale if effect_scale else qalys_plain
     # In the order of records.PATIENT_FIELDS.
     rows[j] = (first_response, first_remission, disease_free, relapses, first_relapse, relapse_after_remission,
                dropout_reason, dropout_week, adverse_events, discontinuations, ordinal, on_treatment, disease,
