@@ -75,3 +75,35 @@ def test_noise_in_the_replications_is_reported_with_the_cohort_that_removes_it()
 def test_threshold_grid_spans_twice_the_largest_threshold() -> None:
     grid = threshold_grid([20000, 30000])
     assert grid[0] == 0 and grid[-1] == 60000 and 20000 in grid and 30000 in grid
+
+
+def test_terminal_summary_gives_units_and_the_decision_at_each_threshold() -> None:
+    """A PSA's terminal summary, from tables written by hand: a dropout difference in percentage points, a cost
+    difference with thousands separators, and per threshold the frontier arm, its chance and the EVPI."""
+    import pandas as pd
+
+    from sim.studies.sweep.analyse import SweepTables
+    from sim.studies.sweep.economics import PsaEconomics
+    from sim.studies.sweep.report import terminal_summary
+
+    nan = math.nan
+    psa = pd.DataFrame({
+        "outcome": ["dropout", "dropout", "cost", "cost"], "arm": ["A", "B", "A", "B"],
+        "probability_best": [0.75, 0.25, 1.0, 0.0],
+        "mean_difference": [nan, 0.155, nan, 42675.4], "difference_p2_5": [nan, 0.1, nan, 5811.2],
+        "difference_p97_5": [nan, 0.213, nan, 85984.0], "probability_better": [nan, 0.0, nan, 0.0]})
+    acceptability = pd.DataFrame({"threshold": [20000.0, 20000.0], "arm": ["A", "B"],
+                                  "probability_highest_nmb": [0.655, 0.345], "on_frontier": [True, False]})
+    evpi = pd.DataFrame({"threshold": [20000.0], "evpi_per_patient": [357.2], "evpi_population": [2307727.4],
+                         "evpi_noise": [12.0], "evpi_corrected": [345.2], "patients_needed_per_arm": [800.0]})
+    economic = PsaEconomics(pd.DataFrame(), acceptability, evpi, pd.DataFrame())
+    design, _ = records_and_design()
+    tables = SweepTables(sweep=pd.DataFrame(), tornado=None, sensitivity=None, psa=psa, noise=pd.DataFrame(),
+                         economics=economic)
+    text = terminal_summary(design, tables, ["A", "B"], "A", ["dropout", "cost"], 100, ECONOMICS)
+    assert "+15.5 pp (10.0 to 21.3)" in text
+    assert "+42,675 (5,811 to 85,984)" in text
+    row = next(line for line in text.splitlines() if line.startswith("20,000 GBP/QALY"))
+    assert row.split() == ["20,000", "GBP/QALY", "A", "66%", "357", "2,307,727"]  # 65.5% rounds half up
+    assert all(len(line) <= 100 for line in text.splitlines())
+    assert "Cost-effectiveness" not in terminal_summary(design, tables, ["A", "B"], "A", ["dropout"], 100)

@@ -28,6 +28,7 @@ from sim.outputs.tables import read_table
 from sim.spec.base import ScenarioError
 from sim.studies.sweep import PARTIAL, hold_folder, open_folder, prepare, run_sweep
 from sim.studies.sweep.analyse import SweepTables
+from sim.studies.sweep.economics import PsaEconomics
 from sim.studies.sweep.report import terminal_summary
 
 __all__ = ["read_sweep_tables", "run_command", "shell_lines"]
@@ -127,7 +128,7 @@ def run_command(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     print()
     print(terminal_summary(prepared.design, read_sweep_tables(final), base.arm_names, base.reference_arm,
-                           list(prepared.job.outcomes), terminal_width()))
+                           list(prepared.job.outcomes), terminal_width(), base.economics))
     print(f"\nresults: {final}")
     return 0
 
@@ -156,5 +157,7 @@ def read_sweep_tables(folder: Path) -> SweepTables:
     sweep = table("sweep.csv")
     assert sweep is not None
     noise = table("noise.csv")
+    economic = [table(name) for name in ("ce_samples.csv", "acceptability.csv", "evpi.csv", "evppi.csv")]
     return SweepTables(sweep=sweep, tornado=table("tornado.csv"), sensitivity=table("sensitivity.csv"),
-                       psa=table("psa.csv"), noise=noise if noise is not None else pd.DataFrame())
+                       psa=table("psa.csv"), noise=noise if noise is not None else pd.DataFrame(),
+                       economics=PsaEconomics(*economic) if all(t is not None for t in economic) else None)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the tables are handed in: every command's messages use this module, not only those with tables
     import pandas as pd
 
-__all__ = ["WIDTH", "amount", "fixed", "interval", "markdown_table", "measure", "percent", "plural", "rounded",
-           "significant", "text_table", "wrap"]
+__all__ = ["WIDTH", "amount", "fixed", "interval", "markdown_table", "measure", "money", "percent", "plural",
+           "rounded", "significant", "text_table", "wrap"]
 
 WIDTH = 100
 """The widest line the terminal output has."""
@@ -51,6 +51,15 @@ def fixed(value: float | None, decimals: int = 1, scale: float = 1.0, sign: bool
         return ("+" if sign and value > 0 else "") + ("∞" if value > 0 else "-∞")
     text = f"{rounded(value, decimals, scale):f}"
     return f"+{text}" if sign and not text.startswith("-") and Decimal(text) != 0 else text
+
+
+def money(value: float | None, decimals: int = 0, sign: bool = False) -> str:
+    """An amount with thousands separators, e.g. 42675.4 -> ``42,675`` (``+`` before a positive one with ``sign``);
+    empty when missing."""
+    if _missing(value) or value is None or math.isinf(value):
+        return fixed(value, decimals, sign=sign)
+    text = f"{rounded(value, decimals):,f}"
+    return f"+{text}" if sign and not text.startswith("-") and Decimal(text.replace(",", "")) != 0 else text
 
 
 def significant(value: float | None, digits: int = 3, scale: float = 1.0) -> str:

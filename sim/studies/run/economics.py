@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from sim.outputs.tables import read_table
-from sim.outputs.text import markdown_table
+from sim.outputs.text import markdown_table, money
 from sim.spec.economics import Economics
 from sim.stats.cost_effectiveness import economics_table, threshold_label
 from sim.stats.summary import Units
@@ -26,9 +26,9 @@ def run_economics(patients: pd.DataFrame | Units, reference_arm: str, economics:
 
 
 def _money(value: float, low: float = math.nan, high: float = math.nan) -> str:
-    text = f"{value:,.0f}"
+    text = money(value)
     if math.isfinite(low) and math.isfinite(high):
-        text += f" ({low:,.0f} to {high:,.0f})"
+        text += f" ({money(low)} to {money(high)})"
     return text
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.outputs.text import markdown_table, money, percent
 from sim.spec.economics import Economics
 from sim.stats.economics import acceptability_curve, acceptability_frontier, net_monetary_benefit
 from sim.stats.value_of_information import (
@@ -31,8 +32,8 @@ from sim.stats.value_of_information import (
 )
 from sim.studies.sweep.design import Design
 
-__all__ = ["ECONOMIC_OUTCOMES", "NET_BENEFIT", "PsaEconomics", "job_outcomes", "psa_economics", "threshold_grid",
-           "with_net_benefit"]
+__all__ = ["ECONOMIC_OUTCOMES", "NET_BENEFIT", "PsaEconomics", "decisions", "job_outcomes", "psa_economics",
+           "threshold_grid", "with_net_benefit"]
 
 ECONOMIC_OUTCOMES = ("cost", "qalys")
 """The outcomes a sweep of a scenario with economics records for each arm (discounted, per patient)."""
@@ -155,9 +156,30 @@ def psa_economics(the_design: Design, records: Sequence[dict[str, Any]], arms: l
 
 
 
-def _money(value: float, digits: int = 0) -> str:
-    """An amount with thousands separators; a value that rounds to zero is shown as 0, never -0."""
-    return f"{round(value, digits) + 0.0:,.{digits}f}"
+def decisions(tables: PsaEconomics, economics: Economics, noise: bool = True) -> pd.DataFrame:
+    """Per threshold of the scenario: the arm with the highest expected net benefit, its probability of being
+    cost-effective and the EVPI per patient (and for the population; with ``noise``, its Monte Carlo noise and the
+    patients per sample that make the noise negligible)."""
+    currency = economics.currency
+    rows = []
+    for t in economics.willingness_to_pay:
+        at = tables.acceptability[np.isclose(tables.acceptability["threshold"], t)]
+        best = at[at["on_frontier"]].iloc[0]
+        value = tables.evpi[np.isclose(tables.evpi["threshold"], t)].iloc[0]
+        row = {"threshold": f"{money(t)} {currency}/QALY",
+               "decision (highest expected net benefit)": f"{best['arm']}",
+               "P(cost-effective)": percent(best["probability_highest_nmb"], 0),
+               f"EVPI per patient ({currency})": money(value["evpi_per_patient"])}
+        if "evpi_population" in value.index:
+            row[f"population EVPI ({currency})"] = money(value["evpi_population"])
+        if noise and math.isfinite(value["evpi_noise"]):
+            needed = value["patients_needed_per_arm"]
+            row["of which Monte Carlo noise"] = money(value["evpi_noise"]) if value["evpi_noise"] > 0 \
+                else "none detected"
+            row["patients per sample for noise < 5%"] = "not reachable" if not math.isfinite(needed) \
+                else money(needed)
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def economics_section(tables: PsaEconomics | None, economics: Economics | None, reference: str,
@@ -165,8 +187,6 @@ def economics_section(tables: PsaEconomics | None, economics: Economics | None, 
     """The report's health-economic section of a PSA sweep (nothing when it has none)."""
     if tables is None or economics is None:
         return []
-    from sim.outputs.text import markdown_table
-
     currency = economics.currency
     lines = ["## Cost-effectiveness under uncertainty", "",
              f"Each of the {samples} parameter samples gives each arm's mean discounted cost ({currency}) and QALYs "
@@ -179,25 +199,7 @@ def economics_section(tables: PsaEconomics | None, economics: Economics | None, 
              f"({'not given' if economics.population is None else f'{economics.population:g}'} patients a year over "
              f"{economics.decision_years} years, "
              f"discounted at {100 * economics.discount_per_year.effects:g}% a year).", ""]
-    rows = []
-    for t in economics.willingness_to_pay:
-        at = tables.acceptability[np.isclose(tables.acceptability["threshold"], t)]
-        best = at[at["on_frontier"]].iloc[0]
-        value = tables.evpi[np.isclose(tables.evpi["threshold"], t)].iloc[0]
-        row = {"threshold": f"{t:,.0f} {currency}/QALY",
-               "decision (highest expected net benefit)": f"{best['arm']}",
-               "P(cost-effective)": f"{100 * best['probability_highest_nmb']:.0f}%",
-               f"EVPI per patient ({currency})": _money(value["evpi_per_patient"])}
-        if "evpi_population" in value.index:
-            row[f"population EVPI ({currency})"] = _money(value["evpi_population"])
-        if math.isfinite(value["evpi_noise"]):
-            needed = value["patients_needed_per_arm"]
-            noise = value["evpi_noise"]
-            row["of which Monte Carlo noise"] = _money(noise) if noise > 0 else "none detected"
-            row["patients per sample for noise < 5%"] = "not reachable" if not math.isfinite(needed) \
-                else f"{needed:,.0f}"
-        rows.append(row)
-    lines += [markdown_table(pd.DataFrame(rows)), "",
+    lines += [markdown_table(decisions(tables, economics)), "",
               "The noise of finite cohorts inflates EVPI (the maximum of noisy net benefits is biased upwards): the "
               "inflation is estimated from each sample's replications, and the last column gives the patients per "
               "arm and sample that would make it negligible (below 5% of EVPI). EVPI whose corrected value is near "
@@ -211,10 +213,10 @@ def economics_section(tables: PsaEconomics | None, economics: Economics | None, 
         evppi = tables.evppi[np.isclose(tables.evppi["threshold"], primary)].sort_values(
             "evppi_per_patient", ascending=False)
         table = pd.DataFrame({"parameter": evppi["parameter"],
-                              f"EVPPI per patient ({currency})": [_money(v, 1) for v in evppi["evppi_per_patient"]]})
+                              f"EVPPI per patient ({currency})": [money(v, 1) for v in evppi["evppi_per_patient"]]})
         if "evppi_population" in evppi.columns:
-            table[f"population EVPPI ({currency})"] = [_money(v) for v in evppi["evppi_population"]]
-        lines += [f"Expected value of partial perfect information at {primary:,.0f} {currency}/QALY, by parameter "
+            table[f"population EVPPI ({currency})"] = [money(v) for v in evppi["evppi_population"]]
+        lines += [f"Expected value of partial perfect information at {money(primary)} {currency}/QALY, by parameter "
                   "(`evppi.csv`; regression estimator of Strong, Oakley and Brennan 2014: each arm's incremental "
                   "net benefit smoothed on the parameter with a generalised additive model). It tells which "
                   "parameter's research is worth most.", "", markdown_table(table), ""]

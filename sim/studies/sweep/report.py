@@ -8,12 +8,24 @@ from typing import Any
 import pandas as pd
 
 from sim.outcomes import OUTCOMES
-from sim.outputs.text import WIDTH, amount, fixed, interval, markdown_table, percent, significant, text_table, wrap
+from sim.outputs.text import (
+    WIDTH,
+    amount,
+    fixed,
+    interval,
+    markdown_table,
+    money,
+    percent,
+    significant,
+    text_table,
+    wrap,
+)
+from sim.spec.economics import Economics
 from sim.spec.scenario import Scenario
 from sim.spec.sweep import Range, SweepFile, Values
 from sim.studies.sweep.analyse import SweepTables
 from sim.studies.sweep.design import Design
-from sim.studies.sweep.economics import economics_section
+from sim.studies.sweep.economics import decisions, economics_section
 
 __all__ = ["REPORT_POINTS", "render_report", "terminal_summary"]
 
@@ -264,9 +276,10 @@ def _quantity(arm: str, reference: str, one: bool) -> str:
 
 
 def terminal_summary(the_design: Design, tables: SweepTables, arms: list[str], reference: str, outcomes: list[str],
-                     width: int = WIDTH) -> str:
+                     width: int = WIDTH, economics: Economics | None = None) -> str:
     """What a sweep found, short enough for the terminal: per outcome and drawn quantity, the largest one-way swings,
-    the extremes of a grid, the spread of a Latin hypercube, the PSA's chances, or the largest sensitivity indices."""
+    the extremes of a grid, the spread of a Latin hypercube, the PSA's chances (and, with the scenario's
+    ``economics``, the decision at each threshold), or the largest sensitivity indices."""
     method, one = the_design.method, len(arms) == 1
     measure = "mean" if one else "difference"
     drawn = arms if one else [arm for arm in arms if arm != reference]
@@ -282,6 +295,12 @@ def terminal_summary(the_design: Design, tables: SweepTables, arms: list[str], r
             blocks.append(wrap(heading, width) + "\n" + text_table(table, index=False, width=width))
     if method == "psa" and tables.psa is not None and not one:
         blocks.append(_psa_terminal(tables.psa, reference, outcomes, width))
+    if method == "psa" and tables.economics is not None and economics is not None:
+        blocks.append(wrap("Cost-effectiveness at each threshold: the arm a decision would choose (the highest "
+                           "expected net benefit), the chance that it is the most cost-effective, and what perfect "
+                           "information would be worth (report.md gives the EVPI's Monte Carlo noise):", width) + "\n"
+                      + text_table(decisions(tables.economics, economics, noise=False).rename(
+                          columns={"decision (highest expected net benefit)": "decision"}), index=False, width=width))
     return "\n\n".join(blocks)
 
 
@@ -357,13 +376,18 @@ def _psa_terminal(psa: pd.DataFrame, reference: str, outcomes: list[str], width:
     for row in psa[psa["outcome"].isin(outcomes)].itertuples(index=False):
         info = OUTCOMES[row.outcome]
         s, d = info.scale, info.digits
-        diff = "" if math.isnan(row.mean_difference) else (
-            f"{fixed(row.mean_difference, d, s, True)} ({fixed(row.difference_p2_5, d, s)} to "
-            f"{fixed(row.difference_p97_5, d, s)})")
+        if math.isnan(row.mean_difference):
+            diff = ""
+        elif info.kind == "money":
+            diff = f"{money(row.mean_difference, sign=True)} ({money(row.difference_p2_5)} to " \
+                   f"{money(row.difference_p97_5)})"
+        else:
+            diff = f"{fixed(row.mean_difference, d, s, True)}{' pp' if info.kind == 'proportion' else ''} " \
+                   f"({fixed(row.difference_p2_5, d, s)} to {fixed(row.difference_p97_5, d, s)})"
         rows.append({"outcome": info.label, "arm": row.arm,
                      "P(best)": f"{percent(row.probability_best, 0)}",
                      f"minus {reference} (2.5 to 97.5%)": diff,
                      f"P(better than {reference})": percent(row.probability_better, 0)})
     return (wrap("Across the parameter draws: the chance that each arm is best, and its difference from "
-                 f"{reference} (mean, central 95% of draws):", width) + "\n"
+                 f"{reference} (mean, central 95% of draws; pp: percentage points):", width) + "\n"
             + text_table(pd.DataFrame(rows), index=False, width=width))
