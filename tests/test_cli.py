@@ -32,6 +32,15 @@ def test_check_reports_a_bad_sweep_path(tmp_path: Path, capsys):
     assert err.startswith(f"error: {sweep}: ") and "probabilty" in err and "Traceback" not in err
 
 
+def test_set_changes_a_sweep_files_own_block_as_it_does_a_trial_files(capsys):
+    """``--set sweep.KEY`` changes the sweep block (every other path the base scenario), validated like the file."""
+    path = ROOT / "scenarios/sweeps/psa_cost_effectiveness.yaml"
+    assert main(["check", str(path), "--set", "sweep.samples=60", "--set", "cohort.size=20"]) == 0
+    assert "psa sweep of 33 parameters, 60 points" in " ".join(capsys.readouterr().out.split())
+    assert main(["check", str(path), "--set", "sweep.smaples=3"]) == 2
+    assert capsys.readouterr().err == f"error: {path}: sweep.smaples: unknown key 'smaples' (did you mean 'samples'?)\n"
+
+
 def test_check_reports_a_bad_trial_set(capsys):
     assert main(["check", str(ROOT / "scenarios/trials/time_to_relapse.yaml"), "--set", "trial.alpha=2"]) == 2
     assert "trial.alpha" in capsys.readouterr().err

@@ -89,6 +89,7 @@ CASES = {
     "one arm, 52 weeks": (LOW_DOSE, [*ONE_ARM, ("follow_up_weeks", 52)]),
     "three arms": (LOW_DOSE, []),
     "subgroups": (ROOT / "scenarios" / "case_mix.yaml", []),
+    "economics": (ROOT / "scenarios" / "cost_effectiveness.yaml", []),
 }
 
 
@@ -101,6 +102,7 @@ def test_run_figures_keep_titles_and_legends_inside_and_span_the_follow_up(case:
     assert {"kaplan_meier.png", "cumulative_incidence.png", "state_occupancy.png", "swimmer.png",
             "disease_free_weeks.png"} <= set(found)
     assert ("forest.png" in found) == (len(scenario.arms) > 1)
+    assert ("cost_effectiveness.png" in found) == (scenario.economics is not None)
     assert {name: problems for name, problems in found.items() if problems} == {}
 
 
@@ -110,6 +112,7 @@ SWEEPS = {
                       "[lenalidomide_5]}", "--set", "reference_arm=lenalidomide"],
     "one-way, three arms": ["scenarios/sweeps/one_way_weakest.yaml"],
     "psa, three arms": ["scenarios/sweeps/psa_three_arms.yaml"],
+    "psa, economics": ["scenarios/sweeps/psa_cost_effectiveness.yaml", "--set", "sweep.samples=60"],
     "sobol, subgroups": ["scenarios/sweeps/sobol_weakest.yaml", "--set", "cohort.subgroups={a: {share: 0.5}, "
                          "b: {share: 0.5, overrides: {lenalidomide_5: {response.probability: 0.5}}}}"],
     "trial, two arms": ["scenarios/trials/time_to_relapse.yaml", "--set", "trial.simulations=20", "--set",

@@ -87,11 +87,23 @@ def test_published_value_is_a_plausible_trial(table) -> None:  # type: ignore[no
         assert r.inside
 
 
-def test_command_writes_table_figure_and_provenance(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_command_writes_table_figure_and_provenance(tmp_path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The command's files, and its figure checked as saved: no title, axis label or legend outside the image."""
     import json
 
+    from test_figure_layout import layout_problems
+
+    import sim.plotting.style as style
     from sim.cli import main
 
+    checked: dict[str, list[str]] = {}
+    save = style.save_figure
+
+    def checked_save(fig, path):  # type: ignore[no-untyped-def]
+        checked[path.name] = layout_problems(fig, None)
+        return save(fig, path)
+
+    monkeypatch.setattr(style, "save_figure", checked_save)  # the validation folder imports it when it draws
     out = tmp_path / "validation"
     assert main(["validate", "--trials", "20", "--pooled-replications", "1", "--workers", "1",
                  "--out", str(out)]) == 0
@@ -101,6 +113,7 @@ def test_command_writes_table_figure_and_provenance(tmp_path, capsys) -> None:  
     assert "circular" in printed and "calibration" in printed and "validation:" in printed
     for name in ("validation.csv", "validation.png", "run.json", "vh_lenalidomide.scenario.yaml"):
         assert (out / name).is_file(), name
+    assert checked == {"validation.png": []}
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert [s["scenario"] for s in record["scenarios"]] == ["vh_lenalidomide", "reymann_lenalidomide",
                                                              "vh_thalidomide", "low_dose"]

@@ -190,6 +190,15 @@ def prepare(sweep_path: str | Path, overrides: Sequence[str] = (), replications:
         except ScenarioError as err:
             problems.extend(f"error: {sweep_path}: {p}" for p in err.problems)
     raw = read_yaml(sweep_path)  # a missing or unreadable file is the only problem worth reporting
+    # ``--set sweep.KEY=VALUE`` changes the sweep file's own block (as ``trial.KEY`` does a trial file's); every
+    # other path, the base scenario.
+    sweep_sets = [(p, v) for p, v in parsed if p == "sweep" or p.startswith("sweep.")]
+    parsed = [(p, v) for p, v in parsed if not (p == "sweep" or p.startswith("sweep."))]
+    if sweep_sets:
+        try:
+            raw = apply_overrides(sweep_path, raw, sweep_sets)
+        except ScenarioError as err:
+            problems.extend(err.problems)
     sweep_file = None
     try:
         sweep_file = SweepFile.model_validate(raw)
