@@ -192,14 +192,16 @@ def test_aalen_johansen_breaks_ties_the_same_way_every_time_and_leaves_numpy_alo
     assert first["estimate"].iloc[-1] == pytest.approx(0.5, abs=0.05)  # causes 1 and 2 equally often
 
 
-def test_aalen_johansen_variance_with_an_event_at_week_0():
-    """Cause 1 at week 0, censored at 1, cause 1 at 2 (three patients): at week 0 the variance is
-    S(before 0)^2 d1 (n - d1) / n^3 = 1 * 1 * 2 / 27 = 2/27 (the survival before week 0 is 1).
+def test_aalen_johansen_counts_an_event_at_week_0():
+    """Cause 1 at week 0, censored at 1, cause 1 at 2 (three patients), by hand: at week 0, F = 1/3 (one of
+    three, the survival before week 0 being 1) and the variance S(before 0)^2 d1 (n - d1) / n^3 = 2/27; the
+    overall survival is then 2/3, and at week 2 the last patient at risk has the event: F = 1/3 + 2/3 = 1.
 
-    (lifelines' fitter, which gives the estimate, does not count an event at exactly week 0 in it:
-    it reports 0 at week 0 and 2/3 at week 2 where the Aalen-Johansen estimate is 1/3 and 1. Only the
-    variance, computed here, is checked.)"""
+    (lifelines' fitter does not count an event at exactly week 0: it reports 0 at week 0 and 2/3 at week 2.)"""
     from sim.stats.survival import aalen_johansen
 
     table = aalen_johansen(np.array([0.0, 1.0, 2.0]), np.array([1, 0, 1]), 1).set_index("week")
+    assert table.loc[0.0, "estimate"] == pytest.approx(1 / 3, rel=1e-15)
+    assert table.loc[1.0, "estimate"] == pytest.approx(1 / 3, rel=1e-15)
+    assert table.loc[2.0, "estimate"] == pytest.approx(1.0, rel=1e-15)
     assert table.loc[0.0, "variance"] == pytest.approx(2 / 27)

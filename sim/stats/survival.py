@@ -221,7 +221,8 @@ def aalen_johansen(weeks: np.ndarray, causes: np.ndarray, cause: int) -> pd.Data
 
     Returns ``week, at_risk, estimate, variance, ci_low, ci_high`` at each time of the event table.
     The variance is lifelines' formula (Collett p. 411) written with cumulative sums. Tied times of
-    different causes are moved apart by lifelines' seeded jitter.
+    different causes are moved apart by lifelines' seeded jitter. Without events at week 0 the
+    values are lifelines' to the last bit; events at week 0 are counted, where lifelines drops them.
     """
     return aalen_johansen_all(weeks, causes, [cause])[cause]
 
@@ -235,7 +236,7 @@ def aalen_johansen_all(weeks: np.ndarray, causes: np.ndarray, codes: list[int],
     flags = [causes != 0] + [causes == code for code in codes]
     times, n_int, (d_int, *cause_counts) = _event_table(durations, *flags)
     overall, _ = _km_estimate(n_int, d_int)
-    lag = np.append(math.nan, overall[:-1])
+    lag = np.append(1.0, overall[:-1])  # the survival just before each time: 1 before the first
     out = {}
     n = n_int.astype(float)
     d = d_int.astype(float)
@@ -246,10 +247,8 @@ def aalen_johansen_all(weeks: np.ndarray, causes: np.ndarray, codes: list[int],
     for code, counted in zip(codes, cause_counts, strict=True):
         d_cause = counted.astype(float)
         with np.errstate(divide="ignore", invalid="ignore"):
-            steps = d_cause / n * lag
-            steps[0] = 0.0
-            estimate = np.cumsum(steps)
-            estimate[0] = 0.0
+            # An event at week 0 counts (lifelines' fitter reports 0 there and leaves it out of every later value).
+            estimate = np.cumsum(d_cause / n * lag)
             # Once everyone left has had an event F no longer changes, so (F - F_i) = 0 multiplies a_i.
             a = np.where(n > d, d / n / (n - d), 0.0)
             b = lag_product**2 * d_cause * (n - d_cause) / n**3
