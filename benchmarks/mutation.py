@@ -59,7 +59,8 @@ TARGETS: dict[str, Target] = {
         ("tests/test_single_arm.py", "tests/test_group_sequential.py")),
     "economics": Target(
         ("sim/stats/economics.py",),
-        ("tests/test_economics_math.py", "-k", "not evppi and not evpi and not noise_inflation")),
+        ("tests/test_economics_math.py", "tests/test_economics_exact.py", "-k",
+         "not evppi and not evpi and not noise_inflation")),
     "value_of_information": Target(
         ("sim/stats/value_of_information.py",),
         ("tests/test_economics_math.py",),
