@@ -56,7 +56,7 @@ TARGETS: dict[str, Target] = {
         ("tests/test_timecourse.py", "tests/test_analysis.py")),
     "designs": Target(
         ("sim/stats/single_arm.py", "sim/stats/group_sequential.py"),
-        ("tests/test_single_arm.py", "tests/test_group_sequential.py")),
+        ("tests/test_single_arm.py", "tests/test_group_sequential.py", "tests/test_designs_exact.py")),
     "economics": Target(
         ("sim/stats/economics.py",),
         ("tests/test_economics_math.py", "tests/test_economics_exact.py", "-k",
