@@ -90,6 +90,73 @@ def test_nothing_is_counted_after_the_end_of_observation(follow_up: float) -> No
     assert p["qalys"] == pytest.approx(qalys, rel=1e-9)
 
 
+def priced(t: dict[str, Any], follow_up: float) -> dict[str, float]:
+    """The one patient of a scenario of therapy ``t`` priced at 10 a week on drug, 2 per mg and 100 a course."""
+    t = {**t, "costs": {"per_mg": 2, "per_week_on_drug": 10, "per_course": 100}}
+    patients, _ = run(scenario({"a": t}, follow_up_weeks=follow_up, economics=ECONOMICS))
+    return patients.iloc[0].to_dict()
+
+
+def check(p: dict[str, float], cost: Any, qalys: Any) -> None:
+    """The patient's four economic columns against ``cost(rate)`` and ``qalys(rate)`` at both rates and at 0."""
+    assert p["cost"] == pytest.approx(cost(COSTS), rel=1e-9)
+    assert p["qalys"] == pytest.approx(qalys(EFFECTS), rel=1e-9)
+    assert p["cost_undiscounted"] == pytest.approx(cost(0.0), rel=1e-9)
+    assert p["qalys_undiscounted"] == pytest.approx(qalys(0.0), rel=1e-9)
+
+
+def test_an_escalated_course_its_taper_the_time_off_drug_and_a_second_course() -> None:
+    """Escalation from 10 to 20 mg/day at week 4 (no response yet), response and remission at 6, 4 weeks'
+    maintenance, a 2-week taper at 5 mg/day, off drug 12-13, relapse at 13 and a second course at 10 mg/day
+    (its escalation would be at 17, after the end at 15). Undiscounted: states 25 x 6 + 8 x 7 + 25 x 2 = 256;
+    on drug 10 x 14 = 140; doses 2 x (70 x 4 + 140 x 6 + 35 x 2 + 70 x 2) = 2,660; two courses 200: 3,256."""
+    t = therapy(response={"time_to_response": 6, "time_to_complete": 0, "assessment_week": 12},
+                escalation={"at_week": 4, "dose_mg_per_day": 20, "probability": 0.0}, maintenance_weeks=4,
+                after_maintenance="taper", taper={"dose_mg_per_day": 5, "weeks": 2}, on_relapse="retreat",
+                max_courses=2, relapse={"after_stop": {"probability": 1.0, "time": 1}})
+
+    def cost(r: float) -> float:
+        return (25 * span(0, 6, r) + 8 * span(6, 13, r) + 25 * span(13, 15, r)
+                + 150 * span(0, 4, r) + 290 * span(4, 10, r) + 80 * span(10, 12, r) + 150 * span(13, 15, r)
+                + 100 * weight(0, r) + 100 * weight(13, r))
+
+    def qalys(r: float) -> float:
+        return (0.6 * span(0, 6, r) + 0.8 * span(6, 13, r) + 0.6 * span(13, 15, r)) / 52
+
+    p = priced(t, 15)
+    check(p, cost, qalys)
+    assert cost(0.0) == pytest.approx(3256) and qalys(0.0) == pytest.approx(0.2)
+
+
+def test_reduced_dose_maintenance_is_priced_at_the_reduced_dose() -> None:
+    """Response at 2, remission at 6, 10 weeks' maintenance, then 5 mg/day with no end: the drug costs
+    10 + 2 x 70 a week to week 16 and 10 + 2 x 35 after."""
+    t = therapy(maintenance_weeks=10, after_maintenance="reduce", taper={"dose_mg_per_day": 5},
+                relapse={"on_reduced_per_year": 0.0})
+
+    def cost(r: float) -> float:
+        return (25 * span(0, 2, r) + 15 * span(2, 6, r) + 8 * span(6, 30, r)
+                + 150 * span(0, 16, r) + 80 * span(16, 30, r) + 100)
+
+    def qalys(r: float) -> float:
+        return (0.6 * span(0, 2, r) + 0.7 * span(2, 6, r) + 0.8 * span(6, 30, r)) / 52
+
+    check(priced(t, 30), cost, qalys)
+
+
+def test_no_drug_cost_after_failure_with_no_line_left() -> None:
+    """No response by the assessment at week 12 and no other line: the drug costs only to week 12."""
+    t = therapy(response={"probability": 0.0, "assessment_week": 12})
+
+    def cost(r: float) -> float:
+        return 25 * span(0, 20, r) + 150 * span(0, 12, r) + 100
+
+    def qalys(r: float) -> float:
+        return 0.6 * span(0, 20, r) / 52
+
+    check(priced(t, 20), cost, qalys)
+
+
 def test_a_scenario_without_economics_has_no_economic_columns() -> None:
     patients, _ = run(scenario({"a": therapy()}))
     assert not {"cost", "qalys", "cost_undiscounted", "qalys_undiscounted"} & set(patients.columns)
