@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -114,6 +115,9 @@ def command(args: Sequence[str | bytes], cwd: Path, *, file_size: int | None = N
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
 
     def prepare() -> None:
+        # Ctrl-C reaches a command run in the foreground, even when the suite itself runs as a background job
+        # (whose shell starts it, and so every child, with SIGINT ignored).
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         if file_size is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
         if obey_permissions:

@@ -107,6 +107,12 @@ def test_without_out_a_run_writes_a_new_folder_under_results_and_never_overwrite
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
 
 
+def foreground() -> None:
+    """Ctrl-C reaches a command run in the foreground, even when the suite itself runs as a background job (whose
+    shell starts it, and so every child, with SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_an_interrupt_exits_130_and_leaves_nothing_written(tmp_path: Path):
     """SIGINT while the patients are being simulated (patients.csv of the unfinished folder is growing)."""
     out = tmp_path / "run"
@@ -114,7 +120,7 @@ def test_an_interrupt_exits_130_and_leaves_nothing_written(tmp_path: Path):
     process = subprocess.Popen([sys.executable, str(ROOT / "run.py"), str(LOW_DOSE), "--replications", "400",
                                 "--patients", "500", "--workers", "1", "--no-plots", "--quiet", "--out", str(out)],
                                cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=foreground)
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -99,6 +99,9 @@ def main() -> int:
     from sim.outputs.folders import FolderError
     from sim.spec.base import ScenarioError
 
+    # The app cancels a job with SIGINT: answer it as Ctrl-C even when the app was started with SIGINT ignored
+    # (as a background job or under nohup, whose children inherit that).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     for module in PRELOAD:  # before the job arrives: a spare process is ready when a run starts
         importlib.import_module(module)
     text = sys.stdin.read()
