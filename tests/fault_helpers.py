@@ -108,6 +108,12 @@ def permissions_hold() -> bool:
     return probe.returncode == 0
 
 
+def foreground() -> None:
+    """Ctrl-C reaches a command run in the foreground, even when the suite itself runs as a background job (whose
+    shell starts it, and so every child, with SIGINT ignored). Called in the child before it runs Python."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def command(args: Sequence[str | bytes], cwd: Path, *, file_size: int | None = None,
             obey_permissions: bool = False) -> subprocess.Popen[bytes]:
     """``python run.py ARGS`` in a fresh interpreter, optionally with ``ulimit -f`` (bytes) or file permissions
@@ -115,9 +121,7 @@ def command(args: Sequence[str | bytes], cwd: Path, *, file_size: int | None = N
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
 
     def prepare() -> None:
-        # Ctrl-C reaches a command run in the foreground, even when the suite itself runs as a background job
-        # (whose shell starts it, and so every child, with SIGINT ignored).
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        foreground()
         if file_size is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
         if obey_permissions:

@@ -17,6 +17,7 @@ import pandas as pd
 import pandas.testing as pdt
 import pytest
 from conftest import ROOT
+from fault_helpers import foreground
 
 from sim.cli import main
 
@@ -105,12 +106,6 @@ def test_without_out_a_run_writes_a_new_folder_under_results_and_never_overwrite
             assert (folder / name).is_file(), (folder, name)
     assert (first / "patients.csv").read_bytes() == (second / "patients.csv").read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]
-
-
-def foreground() -> None:
-    """Ctrl-C reaches a command run in the foreground, even when the suite itself runs as a background job (whose
-    shell starts it, and so every child, with SIGINT ignored)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_an_interrupt_exits_130_and_leaves_nothing_written(tmp_path: Path):

@@ -44,20 +44,6 @@ def flow(rate: float, start_weight: float, end_weight: float, weeks: float) -> f
     return (start_weight - end_weight) / rate if rate > 0.0 else weeks
 
 
-class _WeeklyCost(dict[float | None, float]):
-    """The drug's cost per week at a dose (mg per week, None without a dose), worked out once per dose."""
-
-    __slots__ = ("per_week", "per_mg")
-
-    def __init__(self, per_week: float, per_mg: float):
-        super().__init__()
-        self.per_week, self.per_mg = per_week, per_mg
-
-    def __missing__(self, mg_per_week: float | None) -> float:
-        value = self[mg_per_week] = self.per_week + (self.per_mg * mg_per_week if mg_per_week else 0.0)
-        return value
-
-
 class TherapyValues:
     """What a therapy costs and what its adverse events cost and take away, per the scenario's economics.
 
@@ -65,14 +51,18 @@ class TherapyValues:
     lost for good when the event leaves permanent harm), or None for an event with none of these.
     """
 
-    __slots__ = ("per_course", "events", "weekly")
+    __slots__ = ("per_course", "per_week", "per_mg", "events")
 
     def __init__(self, therapy: Therapy):
         costs = therapy.costs
         self.per_course = costs.per_course if costs is not None else 0.0
-        self.weekly = _WeeklyCost(costs.per_week_on_drug if costs is not None else 0.0,
-                                  costs.per_mg if costs is not None else 0.0)
+        self.per_week = costs.per_week_on_drug if costs is not None else 0.0
+        self.per_mg = costs.per_mg if costs is not None else 0.0
         self.events = tuple(
             (event.cost or 0.0, (event.disutility or 0.0) / 52.0, event.disutility_weeks or 0.0,
              (event.irreversible_disutility or 0.0) / 52.0) if event.economic else None
             for event in therapy.adverse_events.values())
+
+    def drug_cost(self, mg_per_week: float | None) -> float:
+        """The drug's cost per week at a dose (mg per week; None for a drug without a dose)."""
+        return self.per_week + (self.per_mg * mg_per_week if mg_per_week else 0.0)

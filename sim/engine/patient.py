@@ -29,7 +29,6 @@ _INF = math.inf
 # What to do before waiting for the next event.
 _NOTHING, _STOP_DRUG, _NEXT_LINE, _RETREAT = 0, 1, 2, 3
 _NONE: frozenset[tuple[str, str]] = frozenset()
-_NO_WEEKLY: dict[float | None, float] = {}
 _EXP = math.exp
 _NO_DUE: list[float] = []  # never changed: a course that needs ``due`` makes its own
 
@@ -118,7 +117,6 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
         effect_rate, same_rate, cost_exponent, effect_exponent, cost_scale, effect_scale, state_values = \
             valuation.terms
         exp = _EXP
-    weekly = _NO_WEEKLY  # the current therapy's drug cost per week by dose
     # The flows per week now: the state's cost and QALYs, the drug's cost (0 off drug). Each is set where
     # what it depends on changes (the state; the level or the dose), so an interval only reads them.
     state_cost, utility = state_values[disease] if valued_run else (0.0, 0.0)
@@ -154,8 +152,6 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                         line += 1
                     if line < n_lines:
                         plan = lines[line]
-                        if valued_run:
-                            weekly = plan.values.weekly
                     else:
                         plan = None
                         if log is not None:
@@ -169,7 +165,7 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                     courses_of[therapy] = number
                     level = FULL
                     if valued_run:
-                        drug_cost = weekly[mg_per_week]
+                        drug_cost = plan.values.drug_cost(mg_per_week)
                         cost += plan.values.per_course * cost_weight
                         cost_plain += plan.values.per_course
                     relapse_week = _INF
@@ -282,7 +278,7 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                 level = TAPER
                 mg_per_week = plan.taper_mg_per_week
                 if valued_run:
-                    drug_cost = weekly[mg_per_week]
+                    drug_cost = plan.values.drug_cost(mg_per_week)
                 if log is not None:
                     log.append(now)
                     log.append(plan.log_taper_start)
@@ -300,7 +296,7 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
                 level = REDUCED
                 mg_per_week = plan.taper_mg_per_week
                 if valued_run:
-                    drug_cost = weekly[mg_per_week]
+                    drug_cost = plan.values.drug_cost(mg_per_week)
                 if log is not None:
                     log.append(now)
                     log.append(plan.log_reduction)
@@ -349,7 +345,7 @@ def patient_pathway(timeout: Any, j: int, lines: list[Plan], end_week: float, fo
             # No response yet at the escalation week: the course's full dose is the escalated one from now.
             mg_per_week = plan.escalation_mg_per_week
             if valued_run:
-                drug_cost = weekly[mg_per_week]
+                drug_cost = plan.values.drug_cost(mg_per_week)
             if log is not None:
                 log.append(now)
                 log.append(plan.log_escalation)
