@@ -111,6 +111,8 @@ def test_sweep_in_memory_and_saved_like_the_command_line(tmp_path: Path) -> None
     cli(str(path), "--patients", "20", "--replications", "2", "--no-plots", "--out", str(tmp_path / "cli"))
     assert data_files(saved) == data_files(tmp_path / "cli")
     assert folder_kind(saved) == "sweep"
+    info = json.loads((saved / "run.json").read_text(encoding="utf-8"))
+    assert (info["kind"], info["schema_version"]) == ("sweep", SCHEMA_VERSION)  # recorded, not guessed from files
     assert set(result.plot()) == {f"{kind}_{outcome}.png" for kind in ("tornado", "one_way")
                                   for outcome in ("disease_free_weeks", "dropout")}
 
@@ -124,6 +126,8 @@ def test_trial_in_memory_and_saved_like_the_command_line(tmp_path: Path) -> None
     cli(str(path), *[f"--set={o}" for o in options], "--no-plots", "--out", str(tmp_path / "cli"))
     assert data_files(saved) == data_files(tmp_path / "cli")
     assert folder_kind(saved) == "trial"
+    info = json.loads((saved / "run.json").read_text(encoding="utf-8"))
+    assert (info["kind"], info["schema_version"]) == ("trial", SCHEMA_VERSION)
     assert result.plot().axes
 
 

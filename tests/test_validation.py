@@ -93,6 +93,8 @@ def test_command_writes_table_figure_and_provenance(tmp_path, capsys, monkeypatc
 
     from test_figure_layout import layout_problems
 
+    from sim.outputs.provenance import SCHEMA_VERSION
+
     import sim.plotting.style as style
     from sim.cli import main
 
@@ -117,6 +119,10 @@ def test_command_writes_table_figure_and_provenance(tmp_path, capsys, monkeypatc
     record = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert [s["scenario"] for s in record["scenarios"]] == ["vh_lenalidomide", "reymann_lenalidomide",
                                                              "vh_thalidomide", "low_dose"]
+    assert (record["kind"], record["schema_version"]) == ("validation", SCHEMA_VERSION)
+    (out / "validation.png").unlink()
+    assert main(["plot", str(out)]) == 0  # `plot` dispatches on the recorded kind and redraws the figure
+    assert (out / "validation.png").is_file()
     assert main(["validate", "--trials", "2", "--out", str(out), "--no-plots"]) == 2  # never overwritten
 
 

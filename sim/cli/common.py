@@ -11,15 +11,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sim.cli.budget import workers_problems
+from sim.cli.budget import Need, budget_problems, capacity, workers_problems
 from sim.execute import WorkerLost
 from sim.outputs.claims import leftovers, megabytes, write_problem
 from sim.outputs.folders import FolderError
 from sim.outputs.text import WIDTH, wrap
 
 __all__ = ["COMMAND_FAILURES", "PROGRESS_DELAY_SECONDS", "HelpFormatter", "Parser", "failure_status", "is_terminal",
-           "leftover_warning", "out_problems", "progress_bar", "report_problems", "say", "shown", "size_problems",
-           "stopped_by_signals", "study_kind", "workers_problems"]
+           "leftover_warning", "out_problems", "progress_bar", "report_problems", "room_refused", "say", "shown",
+           "size_problems", "stopped_by_signals", "study_kind", "workers_problems"]
 
 LINE_CHARACTERS = 1000
 """The longest line an error report prints (a longer one is cut in the middle)."""
@@ -119,6 +119,19 @@ def leftover_warning(folder: Path) -> None:
         # one line, as an error is: the path and the command to copy stay whole
         print(f"warning: {folder}: {len(found)} unfinished folder{'s' if len(found) > 1 else ''} left by stopped "
               f"commands ({megabytes(size)}); remove with: python run.py clean {folder}", file=sys.stderr)
+
+
+def room_refused(where: str, need: Need, destination: Path, force: bool) -> int | None:
+    """Check that the work fits the machine and ``destination`` (unless ``force``), then warn of leftovers there.
+
+    Returns the exit status when it does not fit (the problems reported), None to go on.
+    """
+    if not force:
+        problems = budget_problems(where, need, capacity(destination))
+        if problems:
+            return report_problems(problems)
+    leftover_warning(destination)
+    return None
 
 
 def is_terminal() -> bool:

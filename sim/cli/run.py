@@ -8,16 +8,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.cli.budget import budget_problems, capacity, run_need
+from sim.cli.budget import run_need
 from sim.cli.common import (
     COMMAND_FAILURES,
     Parser,
     failure_status,
     is_terminal,
-    leftover_warning,
     out_problems,
     progress_bar,
     report_problems,
+    room_refused,
     say,
     shown,
     size_problems,
@@ -200,14 +200,11 @@ def run_command(argv: list[str]) -> int:
     workers = args.workers or default_workers()
     max_replications = args.max_replications or DEFAULT_MAX_REPLICATIONS
     destination = Path(args.out).parent if args.out is not None else Path("results") / scenario.name
-    if not args.force:
-        need = run_need(scenario, log_events=not args.no_events, event_sample=args.event_sample, workers=workers,
-                        plots=not args.no_plots,
-                        replications=max_replications if args.precision is not None else None)
-        problems = budget_problems(where, need, capacity(destination))
-        if problems:
-            return report_problems(problems)
-    leftover_warning(destination)
+    need = run_need(scenario, log_events=not args.no_events, event_sample=args.event_sample, workers=workers,
+                    plots=not args.no_plots, replications=max_replications if args.precision is not None else None)
+    refused = room_refused(where, need, destination, args.force)
+    if refused is not None:
+        return refused
     bar = None
     if not args.quiet and is_terminal():
         plan = planned(scenario, args.precision, max_replications)

@@ -10,13 +10,13 @@ from typing import Any
 
 import pandas as pd
 
-from sim.cli.budget import budget_problems, capacity, sweep_need
+from sim.cli.budget import sweep_need
 from sim.cli.common import (
     failure_status,
     is_terminal,
-    leftover_warning,
     progress_bar,
     report_problems,
+    room_refused,
     terminal_width,
     workers_problems,
 )
@@ -84,13 +84,11 @@ def run_command(args: argparse.Namespace, argv: list[str]) -> int:
     base = prepared.base
     destination = Path(args.resume).parent if args.resume else (
         Path(args.out).parent if args.out else Path("results") / prepared.name)
-    if not args.force:
-        need = sweep_need(len(prepared.design.points), prepared.job.replications, len(base.arms),
-                          len(prepared.job.outcomes), base.cohort.size, workers)
-        problems = budget_problems(f"error: {where}", need, capacity(destination))
-        if problems:
-            return report_problems(problems)
-    leftover_warning(destination)
+    need = sweep_need(len(prepared.design.points), prepared.job.replications, len(base.arms),
+                      len(prepared.job.outcomes), base.cohort.size, workers)
+    refused = room_refused(f"error: {where}", need, destination, args.force)
+    if refused is not None:
+        return refused
     try:
         partial, final = open_folder(prepared, args.out, args.resume)
         held = hold_folder(partial)

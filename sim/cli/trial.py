@@ -5,15 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sim.cli.budget import budget_problems, capacity, trial_need
+from sim.cli.budget import trial_need
 from sim.cli.common import (
     COMMAND_FAILURES,
     failure_status,
     is_terminal,
-    leftover_warning,
     progress_bar,
     report_problems,
+    room_refused,
     shown,
+    size_problems,
     terminal_width,
     workers_problems,
 )
@@ -46,12 +47,9 @@ def run_command(args: Any, argv: list[str]) -> int:
     if getattr(args, "no_events", False):
         problems.append(f"{where}: --no-events: not used by trial planning")
     problems += workers_problems(where, args.workers, args.force)
-    overrides: list[str | tuple[str, Any]] = list(args.overrides or [])
-    if args.seed is not None:
-        if args.seed < 0:
-            problems.append(f"{where}: --seed: must be at least 0, got {args.seed}")
-        else:
-            overrides.append(("seed", args.seed))
+    seed_problems, seed = size_problems(where, args, ("seed",))
+    problems += seed_problems
+    overrides: list[str | tuple[str, Any]] = [*(args.overrides or []), *seed]
     try:
         plan = load_trial(args.scenario, overrides)
     except ScenarioError as err:
@@ -62,13 +60,11 @@ def run_command(args: Any, argv: list[str]) -> int:
         return report_problems(problems)
     workers = args.workers or default_workers()
     destination = Path(args.out).parent if args.out is not None else Path("results") / plan.name
-    if not args.force:
-        need = trial_need(plan.trial.simulations, len(plan.trial.patients_per_arm), sum(plan.max_arm_sizes), workers,
-                          not args.no_plots)
-        problems = budget_problems(where, need, capacity(destination))
-        if problems:
-            return report_problems(problems)
-    leftover_warning(destination)
+    need = trial_need(plan.trial.simulations, len(plan.trial.patients_per_arm), sum(plan.max_arm_sizes), workers,
+                      not args.no_plots)
+    refused = room_refused(where, need, destination, args.force)
+    if refused is not None:
+        return refused
     bar = None
     if not args.quiet and is_terminal():
         bar = progress_bar(plan.trial.simulations, f"{plan.name}: simulated trials", "trial")

@@ -22,7 +22,8 @@ from sim.spec.base import Number, PositiveFloat, Strict, Weeks, doc
 
 __all__ = ["PRIORS", "TIME_DISTRIBUTIONS", "Beta", "BetaPrior", "Exponential", "Fixed", "Gamma", "GammaPrior",
            "Lognormal", "LognormalPrior", "Normal", "NormalPrior", "Prior", "TimeDistribution", "Triangular",
-           "TriangularPrior", "Uniform", "UniformPrior", "Weibull", "cdf", "mean", "ppf", "ppf_truncated"]
+           "TriangularPrior", "Uniform", "UniformPrior", "Weibull", "cdf", "low_below_high", "mean", "ppf",
+           "ppf_truncated"]
 
 Label = Annotated[str, Field(min_length=1)]
 
@@ -48,6 +49,13 @@ class _Bounded(Strict):
         if not (np.all(np.isfinite(draws)) and math.isfinite(centre)):
             raise ValueError(f"parameters out of range: {_overflow(self)}")
         return self
+
+
+def low_below_high(spec: Any) -> Any:
+    """Refuse a range whose low end is not below its high end (a uniform prior, a sweep's range)."""
+    if not spec.low < spec.high:
+        raise ValueError(f"low ({spec.low:g}) must be below high ({spec.high:g})")
+    return spec
 
 
 def _overflow(spec: Any) -> str:
@@ -178,11 +186,7 @@ class UniformPrior(Uniform):
     high: Number = doc(f"The largest value, above low, {IN_UNIT}")  # type: ignore[assignment]
     label: Label | None = doc(LABEL, default=None)
 
-    @model_validator(mode="after")
-    def _ordered(self) -> UniformPrior:
-        if not self.low < self.high:
-            raise ValueError(f"low ({self.low:g}) must be below high ({self.high:g})")
-        return self
+    _ordered = model_validator(mode="after")(low_below_high)
 
 
 class TriangularPrior(Triangular):

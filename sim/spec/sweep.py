@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 
 from sim.outcomes import sweep_outcomes
 from sim.spec.base import Count, KeyProblems, NotBool, Number, ScenarioError, Strict, doc, every, given, left_out
-from sim.spec.distributions import LABEL, Prior
+from sim.spec.distributions import LABEL, Prior, low_below_high
 from sim.spec.errors import describe_errors
 from sim.spec.load import read_yaml
 
@@ -34,11 +34,7 @@ class Range(Strict):
     high: Number = doc("The high end of the range, above low, in the swept value's unit")
     label: Label | None = doc(LABEL, default=None)
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Range:
-        if not self.low < self.high:
-            raise ValueError(f"low ({self.low:g}) must be below high ({self.high:g})")
-        return self
+    _ordered = model_validator(mode="after")(low_below_high)
 
 
 class Values(Strict):

@@ -134,8 +134,8 @@ def conclusion(plan: TrialPlan, power: pd.DataFrame) -> str:
                      f"interval ({fixed(row['ci_low'], 3)} to {fixed(row['ci_high'], 3)}) does not lie above it: more "
                      f"simulated trials (trial.simulations) would tell.")
         if not bool(row["feasible"]):
-            parts.append(f"Trials of that size are infeasible: 10% last more than "
-                         f"{fixed(row['p90_duration_weeks'], 0)} weeks, beyond max_duration_weeks "
+            parts.append(f"Trials of that size are infeasible: {fixed(100 * (1 - DURATION_QUANTILE), 0)}% last "
+                         f"more than {fixed(row['p90_duration_weeks'], 0)} weeks, beyond max_duration_weeks "
                          f"({trial.max_duration_weeks:g}).")
     return " ".join(parts)
 
