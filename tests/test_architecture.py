@@ -140,3 +140,18 @@ def test_module_is_small_and_says_what_it_is(name: str) -> None:
     assert docstring, f"{path} opens with no docstring"
     first = docstring.splitlines()[0]
     assert first.endswith("."), f"{path}: the first line of the docstring is one sentence: {first!r}"
+
+
+def test_every_part_is_in_the_readme_map_and_the_architecture_page() -> None:
+    """Each sub-package and top-level module of sim has its line in the README's package map and in
+    docs/architecture.md, and each part named there exists: the maps cannot fall behind the folders."""
+    root = SIM.parent
+    parts = {p.name for p in SIM.iterdir() if p.is_dir() and (p / "__init__.py").is_file()} | {
+        p.stem for p in SIM.glob("*.py") if p.stem != "__init__"}
+    assert parts == set(ALLOWED), "a new part of sim needs its row in ALLOWED (and the docs)"
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    page = (root / "docs" / "architecture.md").read_text(encoding="utf-8")
+    for name in parts:
+        shown = f"sim/{name}/" if (SIM / name).is_dir() else f"sim/{name}.py"
+        assert f"| `{shown}` |" in readme, f"README's package map has no row for {shown}"
+        assert f"\n{shown}" in page, f"docs/architecture.md's layout has no line for {shown}"
