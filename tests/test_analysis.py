@@ -193,8 +193,9 @@ def test_first_events_and_cumulative_incidence_by_hand():
 def test_aalen_johansen_interval_matches_lifelines():
     """The cumulative-sum variance equals lifelines' row-by-row formula (no ties, so no jitter).
 
-    The estimate itself comes from lifelines' fitter, so it is checked against an independent
-    computation instead (tests/test_reference_statistics.py: the product of transition matrices).
+    The code computes estimate and interval itself (sim/stats/survival.py imports no lifelines), so
+    lifelines is an independent reference here; the estimate is also checked by hand and against a
+    product of transition matrices in tests/test_reference_statistics.py.
     """
     from lifelines import AalenJohansenFitter
 

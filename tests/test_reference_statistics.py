@@ -1,10 +1,10 @@
 """Statistics against references the code does not use: hand-worked tables, closed forms, enumeration.
 
 The code computes Fisher's exact test and the exact Mann-Whitney distribution with scipy, the
-Aalen-Johansen estimate with lifelines and the power interval with scipy's Wilson method; here each
-is computed again from its definition (math.comb, enumeration of rank sums, a product of transition
-matrices, the Wilson formula with the standard library's normal quantile), so a wrong call, a
-swapped argument or another method fails.
+Aalen-Johansen estimate with its own cumulative sums and the power interval with scipy's Wilson
+method; here each is computed again from its definition (math.comb, enumeration of rank sums, a
+product of transition matrices, the Wilson formula with the standard library's normal quantile), so
+a wrong call, a swapped argument or another method fails.
 """
 
 from __future__ import annotations
