@@ -61,6 +61,12 @@ TARGETS: dict[str, Target] = {
         ("sim/stats/economics.py",),
         ("tests/test_economics_math.py", "tests/test_economics_exact.py", "-k",
          "not evppi and not evpi and not noise_inflation")),
+    "cost_effectiveness": Target(
+        ("sim/stats/cost_effectiveness.py",),
+        ("tests/test_cost_effectiveness.py", "tests/test_cost_effectiveness_scenario.py")),
+    "folding": Target(
+        ("sim/stats/accumulate.py",),
+        ("tests/test_streaming.py", "-k", "not parquet and not api_reads")),
     "value_of_information": Target(
         ("sim/stats/value_of_information.py",),
         ("tests/test_economics_math.py",),

@@ -114,8 +114,10 @@ def _per_parameter(c: _Context, info: Outcome, draw: Callable[[plt.Axes, Paramet
         draw(ax, p)
         ax.set_xlabel(axis_label(p))
         ax.set_ylabel(c.value_label(info))
-    fig.suptitle(title, fontsize="medium")
-    fig.tight_layout()
+    heading = fig.suptitle(title, fontsize="medium")
+    # Room for the title above the panels: tight_layout alone lets a tall grid's top row run into it.
+    above = (heading.get_window_extent(fig.canvas.get_renderer()).height + 12) / fig.bbox.height  # type: ignore[attr-defined]
+    fig.tight_layout(rect=(0, 0, 1, 1 - above))
     return fig
 
 
