@@ -169,6 +169,19 @@ def test_a_wide_table_splits_into_blocks_that_repeat_the_first_column():
     assert all(f"{k}" in text for k in range(8))
 
 
+def test_a_long_yaml_path_wraps_between_its_keys_not_inside_a_word_or_number():
+    """A one-way sweep's table names an unlabelled parameter by its path: when the first column is too
+    narrow for it, the path breaks after a dot, and numbers such as 0.36 stay whole."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"low → high": ["0.06 → 0.36"], "change (95% CI)": ["+1.2 (0.9 to 1.5)"]},
+                         index=pd.Index(["therapies.lenalidomide_5.relapse.on_treatment_per_year"], name="parameter"))
+    lines = text_table(frame, width=100).splitlines()  # the first column gets a third: 33 columns
+    first_column = [line.split("  ")[0].strip() for line in lines[2:]]
+    assert first_column == ["therapies.lenalidomide_5.relapse.", "on_treatment_per_year"]
+    assert "0.06 → 0.36" in lines[2]
+
+
 def test_units_are_singular_for_exactly_one():
     from sim.outputs.text import amount, measure
 

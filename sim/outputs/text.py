@@ -8,6 +8,7 @@ decimal form (the one the CSV files hold) is scaled exactly and rounded half awa
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
@@ -138,8 +139,16 @@ def markdown_table(frame: pd.DataFrame, index: bool = False) -> str:
     return "\n".join(lines)
 
 
+class _PathWrapper(textwrap.TextWrapper):
+    """Wraps at spaces and, in a word too long for its line, after a dot before a letter: a YAML path
+    (``therapies.lenalidomide_5.response.probability``) breaks between its keys, never inside a key
+    or a number."""
+
+    wordsep_re = re.compile(r"(\s+)|(?<=\.)(?=[A-Za-z_])")
+
+
 def _lines(text: str, width: int) -> list[str]:
-    return textwrap.wrap(text, width, break_on_hyphens=False) or [""]
+    return _PathWrapper(width, break_on_hyphens=True).wrap(text) or [""]
 
 
 def text_table(frame: pd.DataFrame, index: bool = True, width: int = WIDTH, gap: int = 2) -> str:
