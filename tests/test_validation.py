@@ -93,10 +93,9 @@ def test_command_writes_table_figure_and_provenance(tmp_path, capsys, monkeypatc
 
     from test_figure_layout import layout_problems
 
-    from sim.outputs.provenance import SCHEMA_VERSION
-
     import sim.plotting.style as style
     from sim.cli import main
+    from sim.outputs.provenance import SCHEMA_VERSION
 
     checked: dict[str, list[str]] = {}
     save = style.save_figure
