@@ -232,6 +232,7 @@ def test_progress_bar_shows_blocks_and_time_left(tmp_path: Path, capsys: pytest.
 def test_precision_progress_counts_replications(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                 monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(cli_common, "PROGRESS_DELAY_SECONDS", 0.0)
+    monkeypatch.setattr(cli_common, "PROGRESS_INTERVAL_SECONDS", 0.0)  # every replication is drawn
     monkeypatch.setattr(cli_run, "is_terminal", lambda: True)
     assert main([str(SCENARIO), "--patients", "10", "--precision", "0.001", "--max-replications", "5",
                  "--workers", "1", "--no-plots", "--out", str(tmp_path / "out")]) == 0
@@ -241,3 +242,34 @@ def test_precision_progress_counts_replications(tmp_path: Path, capsys: pytest.C
     assert any(part.startswith("low_dose: 2 replications [") for part in bars)
     assert not any("/5" in part or "00:00<" in part for part in bars)
     assert "nan" not in err and "widest CI" in err
+
+
+def _last_line_left(text: str) -> str:
+    """What a terminal still shows on the line the cursor ends on after ``text`` (carriage returns overwrite)."""
+    line: list[str] = []
+    column = 0
+    for char in text:
+        if char == "\n":
+            line, column = [], 0
+        elif char == "\r":
+            column = 0
+        else:
+            line[column:column + 1] = [char]
+            column += 1
+    return "".join(line[:column] if column else line)
+
+
+def test_fast_precision_run_leaves_no_progress_on_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch):
+    """With the real one-second display delay, whatever the bar drew is cleared before the results are printed.
+
+    Regression: the interval note drawn at once bypassed the delay, so closing the bar did not clear it and the
+    results header was printed onto the progress line.
+    """
+    assert cli_common.PROGRESS_DELAY_SECONDS == 1.0
+    monkeypatch.setattr(cli_run, "is_terminal", lambda: True)
+    assert main([str(SCENARIO), "--patients", "10", "--precision", "1000", "--workers", "1", "--no-plots",
+                 "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert _last_line_left(err).strip() == "", repr(err[-300:])
+    assert err == "" or err.endswith("\r")  # the cursor is back at the start of the line for the header
