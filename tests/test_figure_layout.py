@@ -1,16 +1,18 @@
 """Every figure a run, sweep or trial saves, for a one-arm, a three-arm and a subgroup scenario: checked from the
 figure's own artists as drawn by the renderer at save time that no title, axis label or legend reaches outside the
-image, and that every time axis runs from 0 to the follow-up."""
+image, that titles keep clear of each other, and that every time axis runs from 0 to the follow-up."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import ROOT
+from matplotlib.transforms import Bbox
 
 import sim.studies.run.figures as run_figures
 import sim.studies.sweep.figures as sweep_figures
@@ -23,6 +25,8 @@ from sim.studies.run import run_to_folder
 LOW_DOSE = ROOT / "scenarios" / "low_dose.yaml"
 ONE_ARM = [("arms", {"lenalidomide": ["lenalidomide_5"]}), ("reference_arm", "lenalidomide")]
 TIME_LABELS = ("weeks since", "weeks from", "weeks after")
+TITLE_GAP_PIXELS = 4
+"""Titles closer than this read as one line of text."""
 
 
 def outside(fig: plt.Figure, artist: Any, renderer: Any) -> bool:
@@ -57,7 +61,22 @@ def layout_problems(fig: plt.Figure, follow_up: float | None) -> list[str]:
         if outside(fig, artist, renderer):
             text = artist.get_text() if hasattr(artist, "get_text") else ""
             problems.append(f"{kind} {text!r} reaches outside the image")
-    return problems
+    return problems + title_clashes([artist for kind, artist in texts if "title" in kind], renderer)
+
+
+def title_clashes(titles: list[Any], renderer: Any) -> list[str]:
+    """Pairs of titles (the figure's, the panels') that overlap or come closer than ``TITLE_GAP_PIXELS``."""
+    half = TITLE_GAP_PIXELS / 2
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in titles]
+    return [f"titles {a!r} and {b!r} are {_gap(box_a, box_b):.0f} px apart" for (a, box_a), (b, box_b)
+            in combinations(boxes, 2)
+            if Bbox.from_extents(box_a.x0 - half, box_a.y0 - half, box_a.x1 + half, box_a.y1 + half).overlaps(
+                Bbox.from_extents(box_b.x0 - half, box_b.y0 - half, box_b.x1 + half, box_b.y1 + half))]
+
+
+def _gap(a: Bbox, b: Bbox) -> float:
+    """Pixels between two boxes (0 when they overlap)."""
+    return max(a.y0 - b.y1, b.y0 - a.y1, a.x0 - b.x1, b.x0 - a.x1, 0.0)
 
 
 @pytest.fixture
