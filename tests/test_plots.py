@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -15,7 +17,8 @@ import sim.cli.common as cli_common
 import sim.cli.run as cli_run
 from sim.cli import main
 from sim.cli.tools import redraw
-from sim.outputs.tables import read_events, read_patients
+from sim.outcomes import OUTCOMES
+from sim.outputs.tables import read_events, read_patients, read_table
 from sim.plotting.distributions import disease_free_distribution
 from sim.plotting.forest import forest
 from sim.plotting.survival import kaplan_meier_curve
@@ -25,8 +28,9 @@ from sim.stats.summary import mean_interval
 from sim.stats.timecourse import distribution, swimmer_sample
 from sim.studies.run import run_to_folder
 from sim.studies.run.evaluate import MIN_PRECISION_REPLICATIONS
-from sim.studies.run.figures import FIGURES
+from sim.studies.run.figures import FIGURES, build_figures
 from sim.studies.run.folder import finish_folder
+from sim.studies.run.tables import read_tables
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "low_dose.yaml"
@@ -46,6 +50,15 @@ def digest(path: Path) -> str:
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small run with figures: 3 replications x 40 patients x 3 arms."""
     return run_to_folder(small(), out=tmp_path_factory.mktemp("run") / "out", workers=1, plots=True).path
+
+
+@pytest.fixture(scope="module")
+def figures(folder: Path) -> Iterator[dict[str, plt.Figure]]:
+    """The run's figures as drawn (not saved), to read their artists."""
+    drawn = build_figures(read_tables(folder), read_table(folder / "comparison.csv", dtype={"arm": str}))
+    yield drawn
+    for fig in drawn.values():
+        plt.close(fig)
 
 
 def test_every_figure_is_written_and_is_a_png(folder: Path):
@@ -232,6 +245,7 @@ def test_progress_bar_shows_blocks_and_time_left(tmp_path: Path, capsys: pytest.
 def test_precision_progress_counts_replications(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                 monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(cli_common, "PROGRESS_DELAY_SECONDS", 0.0)
+    monkeypatch.setattr(cli_common, "PROGRESS_INTERVAL_SECONDS", 0.0)  # every replication is drawn
     monkeypatch.setattr(cli_run, "is_terminal", lambda: True)
     assert main([str(SCENARIO), "--patients", "10", "--precision", "0.001", "--max-replications", "5",
                  "--workers", "1", "--no-plots", "--out", str(tmp_path / "out")]) == 0
@@ -241,3 +255,77 @@ def test_precision_progress_counts_replications(tmp_path: Path, capsys: pytest.C
     assert any(part.startswith("low_dose: 2 replications [") for part in bars)
     assert not any("/5" in part or "00:00<" in part for part in bars)
     assert "nan" not in err and "widest CI" in err
+
+
+def _last_line_left(text: str) -> str:
+    """What a terminal still shows on the line the cursor ends on after ``text`` (carriage returns overwrite)."""
+    line: list[str] = []
+    column = 0
+    for char in text:
+        if char == "\n":
+            line, column = [], 0
+        elif char == "\r":
+            column = 0
+        else:
+            line[column:column + 1] = [char]
+            column += 1
+    return "".join(line[:column] if column else line)
+
+
+def test_fast_precision_run_leaves_no_progress_on_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch):
+    """With the real one-second display delay, whatever the bar drew is cleared before the results are printed.
+
+    Regression: the interval note drawn at once bypassed the delay, so closing the bar did not clear it and the
+    results header was printed onto the progress line.
+    """
+    assert cli_common.PROGRESS_DELAY_SECONDS == 1.0
+    monkeypatch.setattr(cli_run, "is_terminal", lambda: True)
+    assert main([str(SCENARIO), "--patients", "10", "--precision", "1000", "--workers", "1", "--no-plots",
+                 "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert _last_line_left(err).strip() == "", repr(err[-300:])
+    assert err == "" or err.endswith("\r")  # the cursor is back at the start of the line for the header
+
+
+def test_forest_panels_say_which_side_favours_which_arm_by_the_outcome_registry(figures: dict[str, plt.Figure]):
+    """Each panel's rows share one direction of the registry (sim/outcomes.py); a panel where higher is better says
+    the right half favours the arm, lower is better the reference (standard), exposure says neither."""
+    by_label = {o.label: o for o in OUTCOMES.values()}
+    seen = set()
+    for ax in figures["forest.png"].axes:
+        rows = [tick.get_text().rsplit(": ", 1)[0] for tick in ax.get_yticklabels()]
+        directions = {by_label[row].better for row in rows}
+        assert len(directions) == 1, (ax.get_title(loc="left"), rows)
+        better = directions.pop()
+        seen.add(better)
+        sides = {("right" if text.get_position()[0] > 0 else "left"): text.get_text() for text in ax.texts
+                 if "favours" in text.get_text()}
+        if better == 0:
+            assert sides == {}, ax.get_title(loc="left")
+            continue
+        ahead, behind = ("the arm", "standard") if better > 0 else ("standard", "the arm")
+        assert sides == {"right": f"favours {ahead} →", "left": f"← favours {behind}"}, ax.get_title(loc="left")
+        low, high = ax.get_xlim()
+        assert low == pytest.approx(-high)  # no difference in the middle: each half is one side
+    assert seen == {+1, -1, 0}
+
+
+def test_disease_free_violins_are_as_wide_as_each_arms_share_with_any(folder: Path, figures: dict[str, plt.Figure]):
+    """Each violin's drawn width is proportional to its arm's density over all its patients: the peak of the
+    histogram of those with any disease-free time times their share, the share counted here from patients.csv.
+    Standard (few with any) draws a narrower violin than thalidomide (most)."""
+    from matplotlib.collections import PolyCollection
+
+    ax = figures["disease_free_weeks.png"].axes[0]
+    bodies = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    widths = np.array([np.ptp(np.asarray(body.get_paths()[0].vertices, dtype=float)[:, 0]) for body in bodies])
+    patients = read_patients(folder / "patients.csv")
+    stats = distribution(patients, "disease_free_weeks", 130 / 52)
+    arms = list(dict.fromkeys(patients["arm"]))
+    share = np.array([(patients.loc[patients["arm"] == arm, "disease_free_weeks"] > 0).mean() for arm in arms])
+    peak = np.array([stats.loc[(stats["arm"] == arm) & (stats["statistic"] == "density"), "value"].max()
+                     for arm in arms])
+    assert len(bodies) == len(arms) == 3
+    assert widths / widths.max() == pytest.approx(share * peak / (share * peak).max(), rel=1e-9)
+    assert share[0] < 0.3 < share[1] and widths[0] < 0.5 * widths[1]

@@ -49,7 +49,7 @@ class Progress:
             self.last = now
             message(done=self.done)
 
-    def set_postfix_str(self, text: str) -> None:
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
         message(note=text)
 
     def close(self) -> None:

@@ -17,15 +17,18 @@ from sim.outputs.claims import leftovers, megabytes, write_problem
 from sim.outputs.folders import FolderError
 from sim.outputs.text import WIDTH, wrap
 
-__all__ = ["COMMAND_FAILURES", "PROGRESS_DELAY_SECONDS", "HelpFormatter", "Parser", "failure_status", "is_terminal",
-           "leftover_warning", "out_problems", "progress_bar", "report_problems", "room_refused", "say", "shown",
-           "size_problems", "stopped_by_signals", "study_kind", "workers_problems"]
+__all__ = ["COMMAND_FAILURES", "PROGRESS_DELAY_SECONDS", "PROGRESS_INTERVAL_SECONDS", "HelpFormatter", "Parser",
+           "failure_status", "is_terminal", "leftover_warning", "out_problems", "progress_bar", "report_problems",
+           "room_refused", "say", "shown", "size_problems", "stopped_by_signals", "study_kind", "workers_problems"]
 
 LINE_CHARACTERS = 1000
 """The longest line an error report prints (a longer one is cut in the middle)."""
 
 PROGRESS_DELAY_SECONDS = 1.0
 """A progress bar appears only once a command has taken this long."""
+
+PROGRESS_INTERVAL_SECONDS = 0.1
+"""A progress bar is redrawn at most this often."""
 
 
 def terminal_width() -> int:
@@ -217,7 +220,8 @@ def progress_bar(total: int | None, description: str, unit: str, initial: int = 
     # A pseudo-terminal that reports a 0 x 0 size would make tqdm hide the bar ("below the screen").
     size = shutil.get_terminal_size((100, 20))
     return tqdm(total=total, initial=initial, desc=description, unit=unit, ncols=min(size.columns, WIDTH),
-                nrows=max(size.lines, 2), leave=False, delay=PROGRESS_DELAY_SECONDS)
+                nrows=max(size.lines, 2), leave=False, delay=PROGRESS_DELAY_SECONDS,
+                mininterval=PROGRESS_INTERVAL_SECONDS)
 
 
 def study_kind(path: str) -> str | None:

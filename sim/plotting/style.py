@@ -17,6 +17,8 @@ __all__ = ["ARM_COLOURS", "STATE_COLOURS", "arm_colours", "fit_layout", "legend_
 ARM_COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
 STATE_COLOURS = {"active": "#d9534f", "response": "#f0ad4e", "remission": "#5cb85c", "lost": "#b0b0b0"}
 DPI = 120
+LAYOUT_PAD = 1.08
+"""tight_layout's padding around the panels, in font sizes (its default)."""
 
 
 def arm_colours(arms: list[str]) -> dict[str, str]:
@@ -37,8 +39,12 @@ def _text_width(fig: plt.Figure, artist: Any) -> float:
 
 
 def title_above(fig: plt.Figure, text: str, **kwargs: Any) -> Any:
-    """The figure's title, wrapped onto as many lines as it needs to fit the figure's width."""
-    title = fig.suptitle(text, **kwargs)
+    """The figure's title, wrapped onto as many lines as it needs to fit the figure's width, hung one layout pad
+    below the top edge."""
+    # tight_layout keeps one pad, the title's height and one pad above the panels; matplotlib's default height (98%
+    # of the figure) is lower than one pad on a tall figure, which would leave the title touching the panels.
+    pad_inches = LAYOUT_PAD * plt.rcParams["font.size"] / 72
+    title = fig.suptitle(text, y=1 - pad_inches / fig.get_size_inches()[1], va="top", **kwargs)
     width = len(text)
     while _text_width(fig, title) > 0.96 * fig.bbox.width and width > 20:
         width = int(width * 0.9)

@@ -107,9 +107,11 @@ def simulate_run(scenario: Scenario, sink: Callable[[BlockTables], None], *, wor
                 totals[arm] = [0.0, 0.0]
             widths = _widths(means)
             if progress is not None:
-                progress.update()
                 if math.isfinite(max(widths.values())):  # one replication has no interval yet
-                    progress.set_postfix_str(f"widest CI {max(widths.values()):.2f} wk, target < {precision_weeks:g}")
+                    # drawn by update(), which keeps the display delay and lets close() clear what it drew
+                    progress.set_postfix_str(f"widest CI {max(widths.values()):.2f} wk, target < {precision_weeks:g}",
+                                             refresh=False)
+                progress.update()
             if done >= MIN_PRECISION_REPLICATIONS and all(w < precision_weeks for w in widths.values()):
                 break
     simulated = Simulated(scenario, summaries.finish(), fold, count)
