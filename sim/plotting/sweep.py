@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from sim.plotting.style import arm_colours
 from sim.plotting.style import new_axes as _axes
@@ -101,6 +102,7 @@ def one_way_curve(rows: pd.DataFrame, parameter: str, outcome: str, arms: list[s
         ax.axvline(base_value, color="grey", linestyle=":", linewidth=1, label="base value")
     if measure == "difference":
         ax.axhline(0, color="black", linewidth=0.6)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))  # few enough values that they never run together in a grid
     ax.grid(alpha=0.3)
     ax.legend(fontsize="x-small")
     return ax
