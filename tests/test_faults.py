@@ -518,6 +518,77 @@ def test_plot_refuses_a_trial_folder_whose_table_changed_where_no_other_check_lo
     assert tree(out) == before
 
 
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_the_api_refuses_a_run_folder_that_changed_after_the_run(damage, run_folder, tmp_path):
+    """``sim.read_run_table`` returned half the rows of a table cut mid-row, and read a folder whose
+    scenario.yaml was edited as if it were whole. It checks the folder as ``plot`` does, whichever table
+    is asked for (here the one not damaged), and raises FolderError naming the file."""
+    import sim
+
+    folder = tmp_path / "copy"
+    shutil.copytree(run_folder, folder)
+    change, *fragments = DAMAGE[damage]
+    change(folder)
+    before = tree(folder)
+    table = "events" if "patients" in damage else "patients"
+    with pytest.raises(folders.FolderError) as caught:
+        sim.read_run_table(folder, table)
+    message = str(caught.value)
+    assert message.startswith(f"{folder}: ") and "\n" not in message
+    assert all(fragment in message for fragment in fragments), message
+    assert tree(folder) == before
+
+
+def test_the_api_reads_only_a_finished_run_folder(run_folder, tmp_path):
+    """The positive control, and a folder of another kind or an unfinished one refused by name."""
+    import sim
+
+    assert len(sim.read_run_table(run_folder, "patients")) == 2 * 3 * 50
+    (tmp_path / "trial").mkdir()
+    (tmp_path / "trial" / "run.json").write_text(json.dumps({"kind": "trial"}), encoding="utf-8")
+    with pytest.raises(folders.FolderError, match="a trial folder, not a run's"):
+        sim.read_run_table(tmp_path / "trial", "patients")
+    half = tmp_path / "half"
+    shutil.copytree(run_folder, half)
+    (half / "summary.csv").unlink()
+    with pytest.raises(folders.FolderError, match="not a finished run folder \\(missing summary.csv\\)"):
+        sim.read_run_table(half, "events")
+
+
+def _validation_folder(tmp_path: Path) -> Path:
+    """A validation folder as ``run.py validate`` writes it (a table of two rows; no figure)."""
+    import pandas as pd
+
+    from sim.spec.load import load_scenario
+    from sim.studies.validate.folder import write_folder
+
+    table = pd.DataFrame({"study": ["9a", "9a"], "outcome": ["response", "time to response"],
+                          "unit": ["proportion", "weeks"], "published": [0.87, 4.0], "simulated": [0.8, 4.5]})
+    return write_folder(table, {"low_dose": load_scenario(LOW_DOSE)}, str(tmp_path / "validation"), ["validate"],
+                        time.perf_counter(), 1, plots=False)
+
+
+def test_plot_refuses_a_validation_folder_whose_table_was_cut(tmp_path, capsys):
+    """A validation folder recorded no files in run.json, so nothing could check it; it records each data
+    file's size and SHA-256 like the other kinds, and ``plot`` (which redraws its figure from
+    validation.csv) refuses one whose table was cut, changing nothing."""
+    from sim.studies.validate.folder import check_folder
+
+    folder = _validation_folder(tmp_path)
+    recorded = json.loads((folder / "run.json").read_text(encoding="utf-8"))["files"]
+    assert sorted(recorded) == ["low_dose.scenario.yaml", "validation.csv"]
+    assert recorded["validation.csv"]["rows"] == 2
+    check_folder(folder)  # the positive control: the folder as written passes
+    _cut("validation.csv", 0.6)(folder)
+    before = tree(folder)
+    capsys.readouterr()
+    assert main(["plot", str(folder)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    one_error(captured.err, f"error: {folder}: validation.csv: ", "bytes, but run.json records")
+    assert tree(folder) == before
+
+
 def test_the_checks_pass_on_an_untouched_run_folder(run_folder):
     """The positive control: the same checks pass on the folder as written (test_plots.py redraws one)."""
     check_run_folder(run_folder)
