@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_helpers import LOW_DOSE, ONE_WAY, SMALL, TRIAL, low_dose, one_error, tree, write_scenario
+from fault_helpers import LOW_DOSE, ONE_WAY, ROOT, SMALL, TRIAL, low_dose, one_error, tree, write_scenario
 
 import sim.execute
 from sim.cli import budget as cli_budget
@@ -187,6 +187,9 @@ def test_devices_pipes_and_folders_are_refused_without_reading(where, mode, tmp_
     assert time.monotonic() - started < 5
 
 
+COST_EFFECTIVENESS = ROOT / "scenarios" / "cost_effectiveness.yaml"
+
+
 def _set(path: str, value: Any) -> list[str]:
     return ["--set", f"{path}={json.dumps(value)}"]
 
@@ -203,18 +206,27 @@ OVERFLOWS = {
     "lognormal_sigma_50": (_set("therapies.standard.response.time_to_response",
                                 {"distribution": "lognormal", "median": 2, "sigma": 50}),
                            "time_to_response (from --set): parameters out of range"),
+    "dose_1e308": (["--set", "therapies.lenalidomide_5.dose_mg_per_day=1e+308"],
+                   "therapies.lenalidomide_5.dose_mg_per_day (from --set): must be at most 100000, got 1e+308"),
+    "weekly_cost_1e308": (["--set", "therapies.lenalidomide_5.costs.per_week_on_drug=1e+308"],
+                          "therapies.lenalidomide_5.costs.per_week_on_drug (from --set): must be at most 1e+12, got "
+                          "1e+308", COST_EFFECTIVENESS),
 }
+"""Each case: --set options, the fragment of the one error line, the scenario (low_dose.yaml unless given)."""
 
 
 @pytest.mark.parametrize("case", list(OVERFLOWS))
 @pytest.mark.parametrize("mode", ["check", "run"])
 def test_values_that_overflow_are_refused_at_check(case, mode, tmp_path, monkeypatch, capsys):
     """Issue: ``follow_up_weeks=1e308`` / ``1e10`` failed after simulating (ValueError, MemoryError) and a
-    gamma with ``sd: 1e-200`` passed ``check`` and then overflowed."""
+    gamma with ``sd: 1e-200`` passed ``check`` and then overflowed; a weekly cost of 1e308 simulated, then
+    failed with a traceback (costs not finite), and a dose of 1e308 mg/day ran to exit 0 with every
+    cumulative dose 0. Amounts are bounded at 1e12 and doses at 100,000 mg/day."""
     monkeypatch.chdir(tmp_path)
-    options, fragment = OVERFLOWS[case]
+    options, fragment, *given = OVERFLOWS[case]
+    file = str(given[0] if given else LOW_DOSE)
     started = time.monotonic()
-    argv = ["check", str(LOW_DOSE), *options] if mode == "check" else [str(LOW_DOSE), *SMALL, *options]
+    argv = ["check", file, *options] if mode == "check" else [file, *SMALL, *options]
     assert main(argv) == 2
     one_error(capsys.readouterr().err, fragment)
     assert time.monotonic() - started < 5
