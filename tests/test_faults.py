@@ -355,7 +355,7 @@ def test_the_estimate_names_each_shortfall_and_force_goes_ahead(tmp_path, monkey
     small = cli_budget.Capacity(memory=need.memory, disk=need.disk, disk_where=tmp_path,
                                 file_limit=need.largest_file - 1)
     monkeypatch.setattr(cli_budget, "capacity", lambda destination: small)
-    monkeypatch.setattr("sim.cli.run.capacity", lambda destination: small)
+    monkeypatch.setattr("sim.cli.common.capacity", lambda destination: small)
     argv = [str(LOW_DOSE), "--patients", "300", "--replications", "2", "--no-plots", "--quiet", "--workers", "1"]
     assert main(argv) == 2
     one_error(capsys.readouterr().err, "of memory (", "of disk (", "for events.csv (files may have at most")
@@ -420,6 +420,34 @@ def test_a_scheduler_that_is_silent_or_speaks_garbage_fails_within_the_deadline(
     one_error(capsys.readouterr().err, f"--scheduler: cannot connect to {address}: {fragment}")
     assert time.monotonic() - started < 1.5 + 3
     assert tree(tmp_path) == {}
+
+
+@pytest.fixture(scope="module")
+def workerless_scheduler() -> Iterator[str]:
+    """A real Dask scheduler, in this process, that no worker has joined."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, processes=False, protocol="tcp://", host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.mark.parametrize("file", [LOW_DOSE, ONE_WAY], ids=["run", "sweep"])
+def test_a_scheduler_without_workers_is_named_not_the_destination(file, workerless_scheduler, tmp_path, monkeypatch,
+                                                                  capsys):
+    """Issue (audit): a scheduler with no workers ended after 14 s with ``--out: cannot write: TimeoutError;
+    nothing was written``, blaming the destination. Dask's timeouts are OSErrors; they are now told
+    apart: the line names --scheduler and says it has no workers. The wait is shortened here to 1 s."""
+    monkeypatch.setattr(sim.execute, "SCHEDULER_CONNECT_SECONDS", 1.0)
+    monkeypatch.chdir(tmp_path)
+    started = time.monotonic()
+    assert main([str(file), *SMALL, "--scheduler", workerless_scheduler, "--out", "out"]) == 2
+    line = one_error(capsys.readouterr().err, f"--scheduler: {workerless_scheduler} has no workers (none joined "
+                                              f"within 1 s); start some with: dask worker {workerless_scheduler}")
+    assert "--out" not in line and "cannot write" not in line
+    assert time.monotonic() - started < 1.0 + 4
+    if file == LOW_DOSE:
+        assert tree(tmp_path) == {}
 
 
 @pytest.mark.parametrize(("address", "fragment"), [
