@@ -29,7 +29,7 @@ _API = {
     "simulate": "sim.engine.simulate",
     "run": "sim.studies.run",
     "run_to_folder": "sim.studies.run",
-    "read_run_table": "sim.outputs.tables",
+    "read_run_table": "sim.outputs.folders",
     "RunResult": "sim.studies.run",
     "sweep": "sim.studies.sweep",
     "SweepResult": "sim.studies.sweep",

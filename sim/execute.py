@@ -22,8 +22,8 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-__all__ = ["PARENT_CHECK_SECONDS", "SCHEDULER_CONNECT_SECONDS", "WorkerLost", "address_problem", "default_workers",
-           "map_as_completed", "map_ordered", "scheduler_problems"]
+__all__ = ["PARENT_CHECK_SECONDS", "SCHEDULER_CONNECT_SECONDS", "SchedulerLost", "WorkerLost", "address_problem",
+           "default_workers", "map_as_completed", "map_ordered", "scheduler_problems"]
 
 SCHEDULER_CONNECT_SECONDS = 10.0
 """How long a ``--scheduler`` may take to be found, to connect and to answer before it is called unusable."""
@@ -37,6 +37,14 @@ _HANDSHAKE_BYTES = 1 << 20
 
 class WorkerLost(RuntimeError):
     """A local worker process ended without returning its work (killed, or out of memory)."""
+
+
+class SchedulerLost(RuntimeError):
+    """A ``--scheduler`` that has no workers, stopped answering or dropped the connection while the work ran.
+
+    Not an OSError (which the timeouts and closed connections of Dask are): the message is about the
+    scheduler, never taken for a failure to write the results. It starts with ``--scheduler:``.
+    """
 
 
 T = TypeVar("T")
@@ -341,11 +349,32 @@ def map_as_completed(function: Callable[[Any, T], R], shared: Any, items: Sequen
                     break
 
 
+@contextmanager
+def _dask_client(scheduler: str) -> Iterator[Any]:
+    """A client of the scheduler once it has a worker; a timeout or a lost connection while it is used is a
+    SchedulerLost naming the scheduler."""
+    from distributed import Client
+
+    seconds = SCHEDULER_CONNECT_SECONDS
+    try:
+        with Client(scheduler, timeout=seconds, set_as_default=False) as client:
+            try:
+                client.wait_for_workers(1, timeout=seconds)
+            except TimeoutError:
+                raise SchedulerLost(f"--scheduler: {scheduler} has no workers (none joined within {seconds:g} s); "
+                                    f"start some with: dask worker {scheduler}") from None
+            yield client
+    except OSError as err:  # a TimeoutError, or Dask's CommClosedError
+        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        what = "did not answer" if isinstance(err, TimeoutError) else "lost the connection"
+        raise SchedulerLost(f"--scheduler: {scheduler} {what} ({reason})") from None
+
+
 def _as_completed_dask(function: Callable[[Any, T], R], shared: Any, items: Sequence[T],
                        scheduler: str) -> Iterator[tuple[T, R]]:
-    from distributed import Client, as_completed
+    from distributed import as_completed
 
-    with Client(scheduler, timeout=SCHEDULER_CONNECT_SECONDS, set_as_default=False) as client:
+    with _dask_client(scheduler) as client:
         window = 4 * max(1, sum(client.nthreads().values()))
         [shared_future] = client.scatter([shared], broadcast=True)
         pending = iter(items)
@@ -382,9 +411,7 @@ def _next_done(queue: deque[tuple[list[T], Any]], on_done: Callable[[T], None] |
 
 def _map_dask(function: Callable[[Any, T], R], shared: Any, items: Sequence[T], scheduler: str,
               on_done: Callable[[T], None] | None, chunk_size: int, smallest_chunk: int) -> Iterator[R]:
-    from distributed import Client
-
-    with Client(scheduler, timeout=SCHEDULER_CONNECT_SECONDS, set_as_default=False) as client:
+    with _dask_client(scheduler) as client:
         workers = max(1, sum(client.nthreads().values()))
         window = 4 * workers
         [shared_future] = client.scatter([shared], broadcast=True)

@@ -204,6 +204,35 @@ def test_a_folder_that_is_not_one_is_a_message(tmp_path: Path) -> None:
         read_folder(tmp_path / "half")
 
 
+def test_a_damaged_folder_is_a_message_naming_the_file_not_its_tables(cli_folder: Path, tmp_path: Path) -> None:
+    """The page showed a folder whose scenario.yaml was edited or whose table was cut as if it were fine.
+    It checks the folder as ``run.py plot`` does (every time it changes: the check is cached by each
+    file's size and time) and gives one line naming the file instead of the tables."""
+    import shutil
+
+    from sim.app.folders import read_folder
+    from sim.outputs.folders import FolderError
+
+    folder = tmp_path / "run"
+    shutil.copytree(cli_folder, folder)
+    assert read_folder(folder).kind == "run"  # whole: read (and its check cached)
+    scenario = (folder / "scenario.yaml").read_text(encoding="utf-8")
+    assert "follow_up_weeks: 130" in scenario
+    (folder / "scenario.yaml").write_text(scenario.replace("follow_up_weeks: 130", "follow_up_weeks: 52"),
+                                          encoding="utf-8")
+    with pytest.raises(FolderError) as caught:
+        read_folder(folder)
+    assert str(caught.value) == (f"{folder}: scenario.yaml: not the scenario that ran (its scenario_sha256 in "
+                                 f"run.json differs); changed after the run?")
+    (folder / "scenario.yaml").write_text(scenario, encoding="utf-8")
+    assert read_folder(folder).kind == "run"
+    events = (folder / "events.csv").read_bytes()
+    (folder / "events.csv").write_bytes(events[:len(events) // 2])
+    with pytest.raises(FolderError, match=f"^{folder}: events.csv: {len(events) // 2} bytes, but run.json records "
+                                          f"{len(events)}: cut short"):
+        read_folder(folder)
+
+
 def _wait(job: Job, seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while job.active and time.monotonic() < deadline:

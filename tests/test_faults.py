@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_helpers import LOW_DOSE, ONE_WAY, SMALL, TRIAL, low_dose, one_error, tree, write_scenario
+from fault_helpers import LOW_DOSE, ONE_WAY, ROOT, SMALL, TRIAL, low_dose, one_error, tree, write_scenario
 
 import sim.execute
 from sim.cli import budget as cli_budget
@@ -187,6 +187,9 @@ def test_devices_pipes_and_folders_are_refused_without_reading(where, mode, tmp_
     assert time.monotonic() - started < 5
 
 
+COST_EFFECTIVENESS = ROOT / "scenarios" / "cost_effectiveness.yaml"
+
+
 def _set(path: str, value: Any) -> list[str]:
     return ["--set", f"{path}={json.dumps(value)}"]
 
@@ -203,18 +206,27 @@ OVERFLOWS = {
     "lognormal_sigma_50": (_set("therapies.standard.response.time_to_response",
                                 {"distribution": "lognormal", "median": 2, "sigma": 50}),
                            "time_to_response (from --set): parameters out of range"),
+    "dose_1e308": (["--set", "therapies.lenalidomide_5.dose_mg_per_day=1e+308"],
+                   "therapies.lenalidomide_5.dose_mg_per_day (from --set): must be at most 100000, got 1e+308"),
+    "weekly_cost_1e308": (["--set", "therapies.lenalidomide_5.costs.per_week_on_drug=1e+308"],
+                          "therapies.lenalidomide_5.costs.per_week_on_drug (from --set): must be at most 1e+12, got "
+                          "1e+308", COST_EFFECTIVENESS),
 }
+"""Each case: --set options, the fragment of the one error line, the scenario (low_dose.yaml unless given)."""
 
 
 @pytest.mark.parametrize("case", list(OVERFLOWS))
 @pytest.mark.parametrize("mode", ["check", "run"])
 def test_values_that_overflow_are_refused_at_check(case, mode, tmp_path, monkeypatch, capsys):
     """Issue: ``follow_up_weeks=1e308`` / ``1e10`` failed after simulating (ValueError, MemoryError) and a
-    gamma with ``sd: 1e-200`` passed ``check`` and then overflowed."""
+    gamma with ``sd: 1e-200`` passed ``check`` and then overflowed; a weekly cost of 1e308 simulated, then
+    failed with a traceback (costs not finite), and a dose of 1e308 mg/day ran to exit 0 with every
+    cumulative dose 0. Amounts are bounded at 1e12 and doses at 100,000 mg/day."""
     monkeypatch.chdir(tmp_path)
-    options, fragment = OVERFLOWS[case]
+    options, fragment, *given = OVERFLOWS[case]
+    file = str(given[0] if given else LOW_DOSE)
     started = time.monotonic()
-    argv = ["check", str(LOW_DOSE), *options] if mode == "check" else [str(LOW_DOSE), *SMALL, *options]
+    argv = ["check", file, *options] if mode == "check" else [file, *SMALL, *options]
     assert main(argv) == 2
     one_error(capsys.readouterr().err, fragment)
     assert time.monotonic() - started < 5
@@ -343,7 +355,7 @@ def test_the_estimate_names_each_shortfall_and_force_goes_ahead(tmp_path, monkey
     small = cli_budget.Capacity(memory=need.memory, disk=need.disk, disk_where=tmp_path,
                                 file_limit=need.largest_file - 1)
     monkeypatch.setattr(cli_budget, "capacity", lambda destination: small)
-    monkeypatch.setattr("sim.cli.run.capacity", lambda destination: small)
+    monkeypatch.setattr("sim.cli.common.capacity", lambda destination: small)
     argv = [str(LOW_DOSE), "--patients", "300", "--replications", "2", "--no-plots", "--quiet", "--workers", "1"]
     assert main(argv) == 2
     one_error(capsys.readouterr().err, "of memory (", "of disk (", "for events.csv (files may have at most")
@@ -408,6 +420,34 @@ def test_a_scheduler_that_is_silent_or_speaks_garbage_fails_within_the_deadline(
     one_error(capsys.readouterr().err, f"--scheduler: cannot connect to {address}: {fragment}")
     assert time.monotonic() - started < 1.5 + 3
     assert tree(tmp_path) == {}
+
+
+@pytest.fixture(scope="module")
+def workerless_scheduler() -> Iterator[str]:
+    """A real Dask scheduler, in this process, that no worker has joined."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, processes=False, protocol="tcp://", host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.mark.parametrize("file", [LOW_DOSE, ONE_WAY], ids=["run", "sweep"])
+def test_a_scheduler_without_workers_is_named_not_the_destination(file, workerless_scheduler, tmp_path, monkeypatch,
+                                                                  capsys):
+    """Issue (audit): a scheduler with no workers ended after 14 s with ``--out: cannot write: TimeoutError;
+    nothing was written``, blaming the destination. Dask's timeouts are OSErrors; they are now told
+    apart: the line names --scheduler and says it has no workers. The wait is shortened here to 1 s."""
+    monkeypatch.setattr(sim.execute, "SCHEDULER_CONNECT_SECONDS", 1.0)
+    monkeypatch.chdir(tmp_path)
+    started = time.monotonic()
+    assert main([str(file), *SMALL, "--scheduler", workerless_scheduler, "--out", "out"]) == 2
+    line = one_error(capsys.readouterr().err, f"--scheduler: {workerless_scheduler} has no workers (none joined "
+                                              f"within 1 s); start some with: dask worker {workerless_scheduler}")
+    assert "--out" not in line and "cannot write" not in line
+    assert time.monotonic() - started < 1.0 + 4
+    if file == LOW_DOSE:
+        assert tree(tmp_path) == {}
 
 
 @pytest.mark.parametrize(("address", "fragment"), [
@@ -516,6 +556,77 @@ def test_plot_refuses_a_trial_folder_whose_table_changed_where_no_other_check_lo
     assert main(["plot", str(out)]) == 2
     one_error(capsys.readouterr().err, f"error: {out}: trials.csv: not the file the run wrote")
     assert tree(out) == before
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_the_api_refuses_a_run_folder_that_changed_after_the_run(damage, run_folder, tmp_path):
+    """``sim.read_run_table`` returned half the rows of a table cut mid-row, and read a folder whose
+    scenario.yaml was edited as if it were whole. It checks the folder as ``plot`` does, whichever table
+    is asked for (here the one not damaged), and raises FolderError naming the file."""
+    import sim
+
+    folder = tmp_path / "copy"
+    shutil.copytree(run_folder, folder)
+    change, *fragments = DAMAGE[damage]
+    change(folder)
+    before = tree(folder)
+    table = "events" if "patients" in damage else "patients"
+    with pytest.raises(folders.FolderError) as caught:
+        sim.read_run_table(folder, table)
+    message = str(caught.value)
+    assert message.startswith(f"{folder}: ") and "\n" not in message
+    assert all(fragment in message for fragment in fragments), message
+    assert tree(folder) == before
+
+
+def test_the_api_reads_only_a_finished_run_folder(run_folder, tmp_path):
+    """The positive control, and a folder of another kind or an unfinished one refused by name."""
+    import sim
+
+    assert len(sim.read_run_table(run_folder, "patients")) == 2 * 3 * 50
+    (tmp_path / "trial").mkdir()
+    (tmp_path / "trial" / "run.json").write_text(json.dumps({"kind": "trial"}), encoding="utf-8")
+    with pytest.raises(folders.FolderError, match="a trial folder, not a run's"):
+        sim.read_run_table(tmp_path / "trial", "patients")
+    half = tmp_path / "half"
+    shutil.copytree(run_folder, half)
+    (half / "summary.csv").unlink()
+    with pytest.raises(folders.FolderError, match="not a finished run folder \\(missing summary.csv\\)"):
+        sim.read_run_table(half, "events")
+
+
+def _validation_folder(tmp_path: Path) -> Path:
+    """A validation folder as ``run.py validate`` writes it (a table of two rows; no figure)."""
+    import pandas as pd
+
+    from sim.spec.load import load_scenario
+    from sim.studies.validate.folder import write_folder
+
+    table = pd.DataFrame({"study": ["9a", "9a"], "outcome": ["response", "time to response"],
+                          "unit": ["proportion", "weeks"], "published": [0.87, 4.0], "simulated": [0.8, 4.5]})
+    return write_folder(table, {"low_dose": load_scenario(LOW_DOSE)}, str(tmp_path / "validation"), ["validate"],
+                        time.perf_counter(), 1, plots=False)
+
+
+def test_plot_refuses_a_validation_folder_whose_table_was_cut(tmp_path, capsys):
+    """A validation folder recorded no files in run.json, so nothing could check it; it records each data
+    file's size and SHA-256 like the other kinds, and ``plot`` (which redraws its figure from
+    validation.csv) refuses one whose table was cut, changing nothing."""
+    from sim.studies.validate.folder import check_folder
+
+    folder = _validation_folder(tmp_path)
+    recorded = json.loads((folder / "run.json").read_text(encoding="utf-8"))["files"]
+    assert sorted(recorded) == ["low_dose.scenario.yaml", "validation.csv"]
+    assert recorded["validation.csv"]["rows"] == 2
+    check_folder(folder)  # the positive control: the folder as written passes
+    _cut("validation.csv", 0.6)(folder)
+    before = tree(folder)
+    capsys.readouterr()
+    assert main(["plot", str(folder)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    one_error(captured.err, f"error: {folder}: validation.csv: ", "bytes, but run.json records")
+    assert tree(folder) == before
 
 
 def test_the_checks_pass_on_an_untouched_run_folder(run_folder):

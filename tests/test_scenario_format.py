@@ -61,6 +61,12 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
 
 
 _DELETE = object()
+
+
+def _economics(**values: Any) -> dict[str, Any]:
+    """An economics block (the smallest the format allows) with ``values`` in it."""
+    return {"currency": "GBP", "price_year": 2024, "willingness_to_pay": [20000],
+            "utilities": {"active": 0.6, "response": 0.7, "remission": 0.8}, **values}
 LENA = "therapies.lenalidomide_5"
 THAL = "therapies.thalidomide_100"
 
@@ -99,6 +105,12 @@ FORMS = [  # (what, dotted path, value, the loader accepts it)
     ("an arm without lines", "arms", {"a": []}, False),
     ("a follow-up beyond 100 years", "follow_up_weeks", 6000, False),
     ("a negative seed", "seed", -1, False),
+    ("a dose of 100 g a day", f"{LENA}.dose_mg_per_day", 100_000, True),
+    ("a dose above 100 g a day", f"{LENA}.dose_mg_per_day", 1e308, False),
+    ("a taper dose above 100 g a day", f"{LENA}.taper.dose_mg_per_day", 100_001, False),
+    ("a weekly cost of 1e12", "economics", _economics(state_costs_per_week={"active": 1e12}), True),
+    ("a weekly cost above 1e12", "economics", _economics(state_costs_per_week={"active": 1e13}), False),
+    ("a threshold above 1e12", "economics", _economics(willingness_to_pay=[20000, 1e13]), False),
 ]
 
 

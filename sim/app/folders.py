@@ -1,12 +1,16 @@
 """Results folders as the page shows them: found, told apart by kind, read into tables, figures and report, zipped.
 
 Only reads: a folder is shown as its files are, whoever wrote it (the page, ``run.py`` or the
-Python API), and a folder that cannot be read is one clear message, never a crash.
+Python API), once it is checked as ``run.py plot`` checks it; a folder that cannot be read or
+trusted (a table cut short, ``scenario.yaml`` changed after the run) is one clear message, never a
+crash.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -16,7 +20,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sim.outputs.folders import FolderError, folder_kind, missing_files
+from sim.outputs.folders import FolderError, check_run_folder, folder_kind, missing_files, run_info
 
 __all__ = ["FolderView", "ROWS_SHOWN", "differences", "find_folders", "read_folder", "report_parts", "zip_folder"]
 
@@ -106,6 +110,45 @@ def _reference(path: Path) -> str:
         return "the reference arm"
 
 
+def _signature(path: Path) -> tuple[tuple[str, int, int], ...]:
+    """Name, size and modification time of every file of a folder (and of ``points/``): a change to any of
+    them makes the folder one to check again."""
+    entries = []
+    for folder in (path, path / "points"):
+        try:
+            with os.scandir(folder) as found:
+                for entry in found:
+                    if entry.is_file():
+                        stat = entry.stat()
+                        entries.append((os.path.relpath(entry.path, path), stat.st_size, stat.st_mtime_ns))
+        except OSError:
+            continue
+    return tuple(sorted(entries))
+
+
+@functools.lru_cache(maxsize=64)
+def _checked(path: Path, kind: str, signature: tuple[tuple[str, int, int], ...]) -> None:
+    """FolderError unless the folder passes the checks ``run.py plot`` makes for its kind (cached by the
+    folder's ``signature``: the page is drawn again on every click, the files are read once)."""
+    try:
+        if kind == "run":
+            check_run_folder(path)
+        elif kind == "sweep":
+            from sim.studies.sweep import read_folder as read_sweep
+
+            read_sweep(path)
+        elif kind == "trial":
+            from sim.studies.trial import read_folder as read_trial
+
+            read_trial(path)
+        else:
+            from sim.studies.validate.folder import check_folder
+
+            check_folder(path)
+    except (KeyError, ValueError, TypeError, IndexError, UnicodeDecodeError) as err:
+        raise FolderError(f"{path}: unreadable results ({type(err).__name__}: {str(err)[:200]})") from None
+
+
 def read_folder(path: Path) -> FolderView:
     """A results folder of any kind, read for display; FolderError when it is not one or cannot be read."""
     if not path.is_dir():
@@ -114,8 +157,7 @@ def read_folder(path: Path) -> FolderView:
     missing = missing_files(path, kind)
     if missing:
         raise FolderError(f"{path}: not a finished {kind} folder (missing {', '.join(missing)})")
-    from sim.outputs.folders import run_info
-
+    _checked(path, kind, _signature(path))
     info = run_info(path)
     try:
         headline, notes = _headline(path, kind, info)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.cli.budget import Need, budget_problems, capacity, workers_problems
-from sim.execute import WorkerLost
+from sim.execute import SchedulerLost, WorkerLost
 from sim.outputs.claims import leftovers, megabytes, write_problem
 from sim.outputs.folders import FolderError
 from sim.outputs.text import WIDTH, wrap
@@ -170,7 +170,7 @@ def size_problems(where: str, args: argparse.Namespace, options: Sequence[str] =
     return problems, changes
 
 
-COMMAND_FAILURES = (FolderError, KeyboardInterrupt, OSError, TimeoutError, MemoryError, WorkerLost)
+COMMAND_FAILURES = (FolderError, KeyboardInterrupt, OSError, TimeoutError, MemoryError, WorkerLost, SchedulerLost)
 """The ways a command's work can stop that :func:`failure_status` reports in one line."""
 
 
@@ -200,7 +200,7 @@ def failure_status(err: BaseException, where: str, out: str | None, scheduler: s
         return 130
     if isinstance(err, OSError | TimeoutError) and scheduler is not None:
         return report_problems([f"{where}: --scheduler: lost {scheduler} ({err}); nothing was written"])
-    if isinstance(err, WorkerLost):
+    if isinstance(err, WorkerLost | SchedulerLost):  # a SchedulerLost says --scheduler: itself
         return report_problems([f"{where}: {err}; nothing was written"])
     if isinstance(err, MemoryError):
         return report_problems([f"{where}: out of memory; nothing was written (use fewer patients or replications, "

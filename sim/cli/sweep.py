@@ -21,7 +21,7 @@ from sim.cli.common import (
     workers_problems,
 )
 from sim.cli.common import say as wrapped
-from sim.execute import WorkerLost, default_workers, scheduler_problems
+from sim.execute import SchedulerLost, WorkerLost, default_workers, scheduler_problems
 from sim.outputs.claims import write_problem
 from sim.outputs.folders import FolderError
 from sim.outputs.tables import read_table
@@ -115,8 +115,8 @@ def run_command(args: argparse.Namespace, argv: list[str]) -> int:
             return report_problems([f"error: {where}: --scheduler: cannot use {args.scheduler} ({err}); {saved}"])
         problem = write_problem(err, None, None) if isinstance(err, OSError) else str(err)
         return report_problems([f"error: {where}: {problem}; {saved}"])
-    except (WorkerLost, MemoryError) as err:
-        problem = str(err) if isinstance(err, WorkerLost) else "out of memory"
+    except (WorkerLost, SchedulerLost, MemoryError) as err:
+        problem = "out of memory" if isinstance(err, MemoryError) else str(err)
         return report_problems([f"error: {where}: {problem}; {saved}"])
     finally:
         if held is not None:

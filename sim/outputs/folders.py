@@ -12,15 +12,20 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim.outputs.claims import FolderError, claim_exact, claim_new, write_problem
 from sim.outputs.provenance import KINDS, run_id, scenario_sha256
+from sim.spec.base import ScenarioError
+from sim.spec.load import load_scenario
 from sim.spec.scenario import Scenario
 
-__all__ = ["REQUIRED_FILES", "Digest", "FolderError", "RecordedFile", "check_files", "check_scenario", "folder_kind",
-           "folder_problem", "missing_files", "new_run_dir", "run_info", "write_json", "write_recorded",
-           "write_text_atomic"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["REQUIRED_FILES", "Digest", "FolderError", "RecordedFile", "check_files", "check_run_folder",
+           "check_scenario", "folder_kind", "folder_problem", "missing_files", "new_run_dir", "read_run_table",
+           "run_info", "write_json", "write_recorded", "write_text_atomic"]
 
 
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {
@@ -243,6 +248,30 @@ def check_scenario(run_dir: Path, info: dict[str, Any], scenario: Scenario) -> N
                           f"differs); changed after the run?")
 
 
+def check_run_folder(path: Path) -> None:
+    """FolderError unless a run's folder can be trusted: ``scenario.yaml`` is the scenario that ran
+    (``scenario_sha256`` in ``run.json``) and every data file is whole and unchanged (its size and
+    SHA-256 in ``run.json``). A folder from before the files were recorded must at least have
+    tables that end with a whole row. What ``run.py plot``, ``sim.read_run_table`` and the web app
+    check before they read a run's folder."""
+    info = run_info(path)
+    try:
+        scenario = load_scenario(path / "scenario.yaml")
+    except ScenarioError as err:
+        raise folder_problem(path, err) from None
+    check_scenario(path, info, scenario)
+    if "files" in info:
+        check_files(path, info)
+        return
+    for name in ("patients.csv", "events.csv"):
+        table = path / name
+        if table.is_file() and table.stat().st_size:
+            with open(table, "rb") as handle:
+                handle.seek(-1, 2)
+                if handle.read(1) != b"\n":
+                    raise FolderError(f"{path}: {name}: cut short (its last row is not whole); run it again")
+
+
 def folder_kind(run_dir: Path) -> str:
     """Which command wrote a results folder: ``kind`` in its ``run.json`` (one of ``KINDS``).
 
@@ -264,3 +293,39 @@ def folder_kind(run_dir: Path) -> str:
     if sweep:
         return "sweep"
     return "trial" if trial else "run"
+
+
+def read_run_table(run_dir: str | Path, name: str) -> pd.DataFrame:
+    """A run's folder's ``patients`` or ``events`` table, from its CSV or Parquet file (``sim.read_run_table``).
+
+    ``name`` is ``"patients"`` or ``"events"``; whichever of ``name.parquet`` (``--format parquet``) and
+    ``name.csv`` the folder holds is read, with the same columns and values. The folder is checked
+    first as ``run.py plot`` checks it (``check_run_folder``): a folder that is not a finished run's,
+    whose ``scenario.yaml`` was changed after the run, or whose data file was cut short or changed
+    raises ``FolderError`` naming the file, rather than giving part of the rows.
+    """
+    if name not in ("patients", "events"):
+        raise ValueError(f"unknown table {name!r}; expected 'patients' or 'events'")
+    folder = Path(run_dir)
+    if not folder.is_dir():
+        raise FolderError(f"{folder}: no such results folder")
+    kind = folder_kind(folder)
+    if kind != "run":
+        raise FolderError(f"{folder}: a {kind} folder, not a run's: it has no patients or events table")
+    missing = missing_files(folder, "run")
+    if missing:
+        raise FolderError(f"{folder}: not a finished run folder (missing {', '.join(missing)})")
+    check_run_folder(folder)
+    import pandas as pd  # only here: the commands that check or clean a folder do without it
+
+    from sim.engine.records import EVENT_COLUMNS
+    from sim.outputs.tables import read_events, read_patients, table_path
+
+    path = table_path(folder, name)
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path).to_pandas()
+    if not path.is_file() and name == "events":
+        return pd.DataFrame(columns=EVENT_COLUMNS)
+    return read_patients(path) if name == "patients" else read_events(path)

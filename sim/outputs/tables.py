@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim.engine.records import EVENT_COLUMNS, FLOAT_COLUMNS, BlockResult
+from sim.engine.records import FLOAT_COLUMNS, BlockResult
 from sim.spec.scenario import Scenario
 
 __all__ = ["FLOAT_FORMAT", "PARQUET_ROWS", "READ_ROWS", "ParquetTable", "csv_header", "csv_rounded", "event_arrays",
-           "events_csv_text", "iter_table", "patients_csv_text", "patients_frame", "read_run_table", "read_events",
+           "events_csv_text", "iter_table", "patients_csv_text", "patients_frame", "read_events",
            "read_patients", "read_table", "scenario_yaml", "table_path", "to_csv_text", "typed_columns"]
 
 READ_ROWS = 200_000
@@ -303,24 +303,6 @@ def table_path(run_dir: Path, name: str) -> Path:
     """``name.parquet`` in a results folder if it is there, else ``name.csv``."""
     parquet = run_dir / f"{name}.parquet"
     return parquet if parquet.is_file() else run_dir / f"{name}.csv"
-
-
-def read_run_table(run_dir: str | Path, name: str) -> pd.DataFrame:
-    """A results folder's ``patients`` or ``events`` table, from its CSV or Parquet file (``sim.read_run_table``).
-
-    ``name`` is ``"patients"`` or ``"events"``; whichever of ``name.parquet`` (``--format parquet``) and
-    ``name.csv`` the folder holds is read, with the same columns and values.
-    """
-    if name not in ("patients", "events"):
-        raise ValueError(f"unknown table {name!r}; expected 'patients' or 'events'")
-    path = table_path(Path(run_dir), name)
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path).to_pandas()
-    if not path.is_file() and name == "events":
-        return pd.DataFrame(columns=EVENT_COLUMNS)
-    return read_patients(path) if name == "patients" else read_events(path)
 
 
 PARQUET_ROWS = 100_000

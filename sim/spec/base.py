@@ -17,9 +17,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticUndefined
 
-__all__ = ["NAME_SCHEMA", "Count", "Dose", "KeyProblems", "NotBool", "Number", "OmitUnset", "PositiveFloat",
-           "Probability", "RatePerYear", "ScenarioError", "Strict", "Weeks", "doc", "every", "given", "key_hint",
-           "left_out"]
+__all__ = ["DOSE_BOUND", "MAX_DOSE_MG_PER_DAY", "NAME_SCHEMA", "Count", "Dose", "KeyProblems", "NotBool", "Number",
+           "OmitUnset", "PositiveFloat", "Probability", "RatePerYear", "ScenarioError", "Strict", "Weeks", "doc",
+           "every", "given", "key_hint", "left_out"]
 
 
 class ScenarioError(Exception):
@@ -83,7 +83,13 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0), NotBool]
 Weeks = Annotated[float, Field(ge=0.0), NotBool]
 PositiveFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False), NotBool]
 RatePerYear = Annotated[float, Field(ge=0.0, allow_inf_nan=False), NotBool]
-Dose = Annotated[float, Field(ge=0.0, allow_inf_nan=False), NotBool]
+MAX_DOSE_MG_PER_DAY = 100_000.0
+"""The largest daily dose (100 g a day): far above any dose of a drug taken by mouth (thalidomide is given at
+up to 400 mg/day, lenalidomide 25), yet low enough that a cumulative dose over the longest follow-up (100
+years, 3.7e9 mg) stays finite and exact to the 6 decimals of the CSV files."""
+DOSE_BOUND = "at most 100,000 mg/day (100 g a day, far above any real dose; it keeps cumulative doses exact)"
+"""The bound in words, for the description of each dose."""
+Dose = Annotated[float, Field(ge=0.0, le=MAX_DOSE_MG_PER_DAY, allow_inf_nan=False), NotBool]
 Count = Annotated[int, Field(ge=1), NotBool]
 
 

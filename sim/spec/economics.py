@@ -15,11 +15,21 @@ from pydantic import Field, model_validator
 
 from sim.spec.base import NotBool, Strict, doc
 
-__all__ = ["DiscountRates", "Economics", "Money", "StateCosts", "StateUtilities", "TherapyCosts", "Utility",
-           "UtilityDecrement"]
+__all__ = ["MAX_MONEY", "MAX_POPULATION", "MONEY_BOUND", "DiscountRates", "Economics", "Money", "StateCosts",
+           "StateUtilities", "TherapyCosts", "Utility", "UtilityDecrement"]
 
-Money = Annotated[float, Field(ge=0.0, allow_inf_nan=False, description="an amount in the scenario's currency"),
-                  NotBool]
+MAX_MONEY = 1e12
+"""The largest amount of any one price, cost or threshold (a million million): above any single price in any
+currency, even one of a million units to the US dollar, yet low enough that every total stays finite: a
+patient's costs over the longest follow-up (100 years) at the largest dose are below 1e22, and sums over
+a cohort and its replications far below the largest double (1.8e308), so every CSV value is a finite
+number."""
+MONEY_BOUND = "at most 1e12 (above any real price in any currency; it keeps every total finite)"
+"""The bound in words, for the description of each amount."""
+MAX_POPULATION = 1e10
+"""The largest population a decision affects (patients per year): more than the world's people."""
+Money = Annotated[float, Field(ge=0.0, le=MAX_MONEY, allow_inf_nan=False,
+                               description="an amount in the scenario's currency"), NotBool]
 DiscountRate = Annotated[float, Field(ge=0.0, le=0.2, description="annual rate, e.g. 0.035 for 3.5% a year"),
                          NotBool]
 Utility = Annotated[float, Field(ge=-1.0, le=1.0, description="QALYs per year in the state (1 = full health)"),
@@ -52,19 +62,23 @@ class StateUtilities(Strict):
 class StateCosts(Strict):
     """Weekly cost of care in each disease state (visits, tests, concomitant drugs)."""
 
-    active: Money = doc("Cost of care per week of active disease, in the scenario's currency", PER_WEEK, default=0.0)
-    response: Money = doc("Cost of care per week in partial response, in the scenario's currency", PER_WEEK,
-                          default=0.0)
-    remission: Money = doc("Cost of care per week in remission, in the scenario's currency", PER_WEEK, default=0.0)
+    active: Money = doc("Cost of care per week of active disease, in the scenario's currency; " + MONEY_BOUND,
+                        PER_WEEK, default=0.0)
+    response: Money = doc("Cost of care per week in partial response, in the scenario's currency; " + MONEY_BOUND,
+                          PER_WEEK, default=0.0)
+    remission: Money = doc("Cost of care per week in remission, in the scenario's currency; " + MONEY_BOUND,
+                           PER_WEEK, default=0.0)
 
 
 class TherapyCosts(Strict):
     """What a therapy costs: per mg taken, per week on drug (monitoring, dispensing), per course started."""
 
-    per_mg: Money = doc("Drug cost per mg taken (follows the dose actually given)", "currency per mg", default=0.0)
-    per_week_on_drug: Money = doc("Cost per week on the drug (a weekly price, monitoring, dispensing)", PER_WEEK,
-                                  default=0.0)
-    per_course: Money = doc("One-off cost of starting a course (screening, counselling)", CURRENCY, default=0.0)
+    per_mg: Money = doc("Drug cost per mg taken (follows the dose actually given); " + MONEY_BOUND, "currency per mg",
+                        default=0.0)
+    per_week_on_drug: Money = doc("Cost per week on the drug (a weekly price, monitoring, dispensing); "
+                                  + MONEY_BOUND, PER_WEEK, default=0.0)
+    per_course: Money = doc("One-off cost of starting a course (screening, counselling); " + MONEY_BOUND, CURRENCY,
+                            default=0.0)
 
 
 class Economics(Strict):
@@ -75,15 +89,16 @@ class Economics(Strict):
     price_year: Annotated[int, Field(ge=1900, le=2200), NotBool] = doc("Year the prices are expressed in", "year")
     discount_per_year: DiscountRates = doc("Annual discount rates of costs and of effects (QALYs); a cost or QALY at "
                                            "week t weighs (1 + rate)^(-t/52)", default=DiscountRates())
-    willingness_to_pay: Annotated[list[Annotated[float, Field(gt=0.0, allow_inf_nan=False), NotBool]],
+    willingness_to_pay: Annotated[list[Annotated[float, Field(gt=0.0, le=MAX_MONEY, allow_inf_nan=False), NotBool]],
                                   Field(min_length=1)] = doc(
         "Thresholds: what a QALY is worth, all different; the first is primary (net benefit, the sweeps' "
-        "decisions), the others are reported too", "currency per QALY")
+        "decisions), the others are reported too; each " + MONEY_BOUND, "currency per QALY")
     utilities: StateUtilities = doc("Utility of each disease state, in QALYs per year")
     state_costs_per_week: StateCosts = doc("Weekly cost of care in each disease state (visits, tests, concomitant "
                                            "drugs)", default=StateCosts())
-    population: Annotated[float, Field(gt=0.0, allow_inf_nan=False), NotBool] | None = doc(
-        "Patients per year the decision affects, for the population EVPI of a PSA (empty: none)",
+    population: Annotated[float, Field(gt=0.0, le=MAX_POPULATION, allow_inf_nan=False), NotBool] | None = doc(
+        "Patients per year the decision affects, for the population EVPI of a PSA (empty: none); at most 1e10, "
+        "more than the world's people",
         "patients per year", default=None)
     decision_years: Annotated[int, Field(ge=1, le=100), NotBool] = doc(
         "Years the decision holds, for the population EVPI", "years", default=10)

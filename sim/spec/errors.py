@@ -118,7 +118,10 @@ def describe_errors(err: ValidationError, model: type[BaseModel]) -> list[tuple[
             items.append((loc, "a distribution needs a 'distribution' key (or give a bare number of weeks)"))
         elif kind in _BOUNDS:
             words, key = _BOUNDS[kind]
-            bound = f"{words} {ctx.get(key)}"
+            limit = ctx.get(key)
+            if isinstance(limit, float) and abs(limit) >= 1e5:  # 1e+12, not 1000000000000.0
+                limit = f"{limit:g}"
+            bound = f"{words} {limit}"
             if loc and loc[-1] in _PROBABILITY_KEYS:
                 bound = "between 0 and 1"
             items.append((loc, f"must be {bound}, got {e['input']!r}"))

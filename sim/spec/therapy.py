@@ -8,6 +8,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from sim.spec.base import (
+    DOSE_BOUND,
     NAME_SCHEMA,
     Count,
     Dose,
@@ -35,7 +36,7 @@ from sim.spec.distributions import (
     Uniform,
     Weibull,
 )
-from sim.spec.economics import Money, TherapyCosts, UtilityDecrement
+from sim.spec.economics import MONEY_BOUND, Money, TherapyCosts, UtilityDecrement
 from sim.spec.errors import describe_errors
 from sim.spec.paths import PathError, assign
 
@@ -88,7 +89,7 @@ class Taper(OmitUnset):
     _omitted: ClassVar[dict[str, Any]] = {"weeks": None}
 
     dose_mg_per_day: Dose = doc("The reduced daily dose, during a taper (after_maintenance: taper) or for good "
-                                "(after_maintenance: reduce)", "mg/day")
+                                "(after_maintenance: reduce); " + DOSE_BOUND, "mg/day")
     weeks: Weeks | None = doc("How long the reduced dose is held before the drug stops; needed with "
                               "after_maintenance: taper, unused with reduce", "weeks", default=None)
 
@@ -98,7 +99,8 @@ class Escalation(Strict):
 
     at_week: PositiveFloat = doc("Week of the course at which a patient without response yet moves to the higher "
                                  "dose; before response.assessment_week", "weeks")
-    dose_mg_per_day: Dose = doc("The higher daily dose, which is then the course's full dose", "mg/day")
+    dose_mg_per_day: Dose = doc("The higher daily dose, which is then the course's full dose; " + DOSE_BOUND,
+                                "mg/day")
     probability: Probability = doc("Chance that a patient who had not been going to respond responds at the higher "
                                    "dose by response.assessment_week (a patient whose response was due after at_week "
                                    "responds then, at the higher dose)", PROBABILITY)
@@ -175,7 +177,7 @@ class AdverseEvent(OmitUnset):
         PROBABILITY, default=None)
     # Health economics (used with the scenario's economics block).
     cost: Money | None = doc("One-off cost of treating this adverse event, counted when it occurs (needs the "
-                             "scenario's economics block)", "currency", default=None)
+                             "scenario's economics block); " + MONEY_BOUND, "currency", default=None)
     disutility: UtilityDecrement | None = doc("Utility lost while this adverse event lasts, for disutility_weeks "
                                               "after it (the two go together)", "QALYs per year", default=None)
     disutility_weeks: Weeks | None = doc("How long that utility loss lasts after the event", "weeks", default=None)
@@ -275,7 +277,7 @@ class Therapy(OmitUnset):
         "therapy or another of the same drug", **NAME_SCHEMA)
     dose_mg_per_day: Dose | None = doc(
         "The full daily dose: patients.csv gains a cumulative dose column for the drug; empty for a therapy "
-        "without a dose (optimised standard therapy)", "mg/day", default=None)
+        "without a dose (optimised standard therapy); " + DOSE_BOUND, "mg/day", default=None)
     response: Response = doc("Chance and timing of response and complete response in a course")
     escalation: Escalation | None = doc(
         "A higher dose for patients without response at a week of the course (needs dose_mg_per_day and "

@@ -65,8 +65,7 @@ def economics_section(run_dir: Path, scenario: dict[str, Any], figure: bool) -> 
                   "over different amounts of time; for a decision model set `cohort.loss_to_follow_up_per_year: 0`.",
                   ""]
     rows = []
-    for row in table.itertuples(index=False):
-        record = row._asdict()
+    for record in table.to_dict("records"):  # not itertuples: a threshold such as 20000.5 is no field name
         icer = record["icer"]
         by = record["dominated_by"] if isinstance(record["dominated_by"], str) else ""
         rows.append({
@@ -80,13 +79,12 @@ def economics_section(run_dir: Path, scenario: dict[str, Any], figure: bool) -> 
         })
     lines += [markdown_table(pd.DataFrame(rows)), ""]
     benefit = []
-    for row in table.itertuples(index=False):
-        record = row._asdict()
+    for record in table.to_dict("records"):
         entry = {"arm": record["arm"]}
         for t in thresholds:
             label = threshold_label(t)
             key = f"nmb_difference_{label}"
-            entry[f"at {t:,.0f}/QALY"] = ("reference" if record["arm"] == reference else _money(
+            entry[f"at {t:,.10g}/QALY"] = ("reference" if record["arm"] == reference else _money(
                 record[key], record[f"{key}_ci_low"], record[f"{key}_ci_high"]))
         benefit.append(entry)
     lines += [f"Net monetary benefit against {reference} (QALYs times the threshold, minus cost; {currency} per "

@@ -15,20 +15,15 @@ from sim.outputs.folders import (
     Digest,
     FolderError,
     RecordedFile,
-    check_files,
-    check_scenario,
-    folder_problem,
+    check_run_folder,
     missing_files,
     new_run_dir,
     write_json,
     write_recorded,
     write_text_atomic,
 )
-from sim.outputs.folders import run_info as folder_info
 from sim.outputs.provenance import provenance
 from sim.outputs.tables import ParquetTable, csv_header, scenario_yaml, to_csv_text
-from sim.spec.base import ScenarioError
-from sim.spec.load import load_scenario
 from sim.spec.scenario import Scenario
 from sim.stats.summary import compare, summarise
 from sim.studies.run.economics import ECONOMICS_FILE, run_economics
@@ -199,27 +194,3 @@ def redraw_run(path: Path, check: Callable[[Path], None] | None = None) -> Path:
     except (KeyError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise FolderError(f"{path}: unreadable results ({type(err).__name__}: {str(err)[:200]})") from None
     return path
-
-
-def check_run_folder(path: Path) -> None:
-    """FolderError unless a run's folder can be trusted: ``scenario.yaml`` is the scenario that ran
-    (``scenario_sha256`` in ``run.json``) and every data file is whole and unchanged (its size and
-    SHA-256 in ``run.json``). A folder from before the files were recorded must at least have
-    tables that end with a whole row."""
-    info = folder_info(path)
-    try:
-        scenario = load_scenario(path / "scenario.yaml")
-    except ScenarioError as err:
-        raise folder_problem(path, err) from None
-    check_scenario(path, info, scenario)
-    if "files" in info:
-        check_files(path, info)
-        return
-    for name in ("patients.csv", "events.csv"):
-        table = path / name
-        if table.is_file() and table.stat().st_size:
-            with open(table, "rb") as handle:
-                handle.seek(-1, 2)
-                if handle.read(1) != b"\n":
-                    raise FolderError(f"{path}: {name}: cut short (its last row is not whole); run it again")
-

@@ -5,15 +5,24 @@ from __future__ import annotations
 import time
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from sim.outputs.folders import FolderError, new_run_dir, write_json
+from sim.outputs.folders import (
+    FolderError,
+    check_files,
+    missing_files,
+    new_run_dir,
+    run_info,
+    write_json,
+    write_recorded,
+)
 from sim.outputs.provenance import SCHEMA_VERSION, provenance
 from sim.outputs.tables import scenario_yaml, to_csv_text
 from sim.spec.scenario import Scenario
 
-__all__ = ["draw_figure", "redraw_folder", "validation_folder", "write_files", "write_folder"]
+__all__ = ["check_folder", "draw_figure", "redraw_folder", "validation_folder", "write_files", "write_folder"]
 
 
 def draw_figure(table: pd.DataFrame, path: Path) -> Path:
@@ -51,10 +60,12 @@ def validation_folder(scenarios: dict[str, Scenario], out: str | None,
 
 def write_files(work: Path, table: pd.DataFrame, scenarios: dict[str, Scenario], argv: list[str], started: float,
                 workers: int, plots: bool = True) -> None:
-    """``validation.csv``, the scenarios run and ``run.json``, then the figure (if ``plots``)."""
-    (work / "validation.csv").write_text(to_csv_text(table), encoding="utf-8")
+    """``validation.csv``, the scenarios run and ``run.json`` recording them (``files``: each one's size and
+    SHA-256, which ``run.py plot`` and the web app check), then the figure (if ``plots``)."""
+    files: dict[str, dict[str, Any]] = {}
+    write_recorded(work / "validation.csv", to_csv_text(table), files)
     for scenario in scenarios.values():
-        (work / f"{scenario.name}.scenario.yaml").write_text(scenario_yaml(scenario), encoding="utf-8")
+        write_recorded(work / f"{scenario.name}.scenario.yaml", scenario_yaml(scenario), files)
     wall = time.perf_counter() - started
     write_json(work / "run.json", {
         "kind": "validation",
@@ -63,6 +74,7 @@ def write_files(work: Path, table: pd.DataFrame, scenarios: dict[str, Scenario],
         "wall_seconds": round(wall, 3),
         "scenarios": [provenance(s, argv, wall, s.replications * s.cohort.size, workers, kind="validation")
                       for s in scenarios.values()],
+        "files": files,
     })
     if plots:
         draw_figure(table, work / "validation.png")
@@ -76,13 +88,20 @@ def write_folder(table: pd.DataFrame, scenarios: dict[str, Scenario], out: str |
     return final
 
 
+def check_folder(path: Path) -> None:
+    """FolderError unless a validation folder is finished and its data files (``validation.csv``, the
+    scenarios run) are whole and unchanged: their sizes and SHA-256 as ``run.json`` records them."""
+    missing = missing_files(path, "validation")
+    if missing:
+        raise FolderError(f"{path}: not a complete validation folder (missing {', '.join(missing)})")
+    check_files(path, run_info(path))
+
+
 def redraw_folder(path: Path) -> Path:
-    """Draw a validation folder's figure again from its ``validation.csv``."""
-    table_path = path / "validation.csv"
-    if not table_path.is_file():
-        raise FolderError(f"{path}: not a complete validation folder (missing validation.csv)")
+    """Draw a validation folder's figure again from its ``validation.csv``, once the folder is checked."""
+    check_folder(path)
     try:
-        table = pd.read_csv(table_path)
+        table = pd.read_csv(path / "validation.csv")
         draw_figure(table, path / "validation.png")
     except (KeyError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise FolderError(f"{path}: validation.csv: unreadable ({type(err).__name__}: {err})") from None
