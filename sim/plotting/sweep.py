@@ -102,7 +102,8 @@ def one_way_curve(rows: pd.DataFrame, parameter: str, outcome: str, arms: list[s
         ax.axvline(base_value, color="grey", linestyle=":", linewidth=1, label="base value")
     if measure == "difference":
         ax.axhline(0, color="black", linewidth=0.6)
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))  # few enough values that they never run together in a grid
+    whole = bool(np.all(np.mod(rows[parameter].to_numpy(dtype=float), 1) == 0))  # courses, weeks: whole ticks
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=whole))  # few enough that they never run together
     ax.grid(alpha=0.3)
     ax.legend(fontsize="x-small")
     return ax

@@ -113,11 +113,12 @@ def _per_parameter(c: _Context, info: Outcome, draw: Callable[[plt.Axes, Paramet
     for ax, p in zip(flat, c.design.parameters, strict=True):
         draw(ax, p)
         ax.set_xlabel(axis_label(p))
-        ax.set_ylabel(c.value_label(info))
-    heading = fig.suptitle(title, fontsize="medium")
-    # Room for the title above the panels: tight_layout alone lets a tall grid's top row run into it.
-    above = (heading.get_window_extent(fig.canvas.get_renderer()).height + 12) / fig.bbox.height  # type: ignore[attr-defined]
-    fig.tight_layout(rect=(0, 0, 1, 1 - above))
+        ax.set_ylabel(textwrap.fill(c.value_label(info), 30))  # two lines rather than taller than the panel
+    heading = title_above(fig, title, fontsize="medium")
+    # The panels and everything that sticks out of them (a y label longer than its panel is tall) go
+    # below the title: tight_layout alone would let a tall grid's top row reach into it.
+    bottom_of_title = heading.get_window_extent(fig.canvas.get_renderer()).y0 / fig.bbox.height  # type: ignore[attr-defined]
+    fig.tight_layout(rect=(0, 0, 1, bottom_of_title - 0.005))
     return fig
 
 
