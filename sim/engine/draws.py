@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,17 +14,31 @@ from sim.spec.distributions import ppf_truncated
 if TYPE_CHECKING:
     from sim.engine.plans import Plan
 
-__all__ = ["Course", "Draws", "Names", "course_names"]
+__all__ = ["Column", "Course", "Draws", "Names", "column", "course_names"]
+
+
+Column = Sequence[Any]
+"""A block's vector as the patient process reads it, one patient at a time: a read-only memoryview of
+the numpy result, whose items read as Python floats (or bools), as a list's would. A course's draws
+cover every patient of the block, but only those who start the course and reach the event read them
+(about a fifth of the items in scenarios/low_dose.yaml): a view makes no Python object for the
+others (a list of 500 floats costs about 8 microseconds to make and free; reading a view's item,
+about 0.01 more than a list's)."""
+
+
+def column(values: np.ndarray) -> Column:
+    """``values`` as a column."""
+    return memoryview(values)  # type: ignore[arg-type]  # (numpy arrays are buffers)
 
 
 class Draws:
-    """Per-block draws as Python lists indexed by patient, derived lazily by purpose."""
+    """Per-block draws as columns indexed by patient, derived lazily by purpose."""
 
     __slots__ = ("_streams", "_lists", "courses")
 
     def __init__(self, streams: Streams):
         self._streams = streams
-        self._lists: dict[Any, list[float]] = {}
+        self._lists: dict[Any, Column] = {}
         self.courses: dict[tuple[Any, ...], Course] = {}
 
     def close(self) -> None:
@@ -31,9 +46,9 @@ class Draws:
         self._lists.clear()
         self.courses.clear()
 
-    def below(self, purpose: str, probability: float) -> list[bool]:
+    def below(self, purpose: str, probability: float) -> Column:
         """Whether each patient's uniform for ``purpose`` is below ``probability``."""
-        return (self._streams.uniforms(purpose) < probability).tolist()
+        return column(self._streams.uniforms(purpose) < probability)
 
     def uniforms(self, purpose: str) -> np.ndarray:
         return self._streams.uniforms(purpose)
@@ -41,21 +56,21 @@ class Draws:
     def times_array(self, purpose: str, spec: Any, upper: float | None = None) -> np.ndarray:
         return ppf_truncated(spec, self._streams.uniforms(purpose), upper)
 
-    def times(self, purpose: str, spec: Any, upper: float | None = None) -> list[float]:
+    def times(self, purpose: str, spec: Any, upper: float | None = None) -> Column:
         # Keyed by the spec object: plans hold their specs for the block's lifetime.
         key = (purpose, id(spec), upper)
         values = self._lists.get(key)
         if values is None:
-            values = self.times_array(purpose, spec, upper).tolist()
+            values = column(self.times_array(purpose, spec, upper))
             self._lists[key] = values
         return values
 
-    def exponential(self, purpose: str, mean_weeks: float) -> list[float]:
+    def exponential(self, purpose: str, mean_weeks: float) -> Column:
         key = (purpose, "exp", mean_weeks)
         values = self._lists.get(key)
         if values is None:
             u = self._streams.uniforms(purpose)
-            values = (-mean_weeks * np.log1p(-u)).tolist()
+            values = column(-mean_weeks * np.log1p(-u))
             self._lists[key] = values
         return values
 
@@ -73,7 +88,7 @@ class Course:
     """The draws of one course (a plan at a course ordinal) for every patient of a block.
 
     What every course needs (response, its time, complete response, adverse events and their
-    onsets) is drawn at once; the rest (relapse times, taper and stop rules) on first use, as lists
+    onsets) is drawn at once; the rest (relapse times, taper and stop rules) on first use, as columns
     indexed by patient; the uniform for discontinuing after an adverse event, by kind of event.
 
     A patient's adverse events in a course are kept in the order they would happen: by onset from
@@ -93,7 +108,7 @@ class Course:
         self._names = names
         self._discontinue: dict[int, np.ndarray] = {}
         self._irreversible: dict[int, np.ndarray] = {}
-        self._exposure_levels: dict[str, tuple[list[float] | None, ...]] = {}
+        self._exposure_levels: dict[str, tuple[Column | None, ...]] = {}
         self.first_of_drug = first_of_drug
         self.responds = draws.below(names.response, plan.p_response if first else plan.p_retreat)
         self.time_to_response = draws.times(names.time_to_response, plan.time_to_response, plan.assessment_week)
@@ -103,31 +118,33 @@ class Course:
         possible = [(index, ae_name, p_occurs, onset) for index, ae_name, p_occurs, onset, first_only
                     in plan.course_events if p_occurs > 0 and (first_of_drug or not first_only)]
         if not possible:
-            self.first_onset = [math.inf] * len(self.responds)
+            self.first_onset: Column = [math.inf] * len(self.responds)
             self._onsets = self._order = None
             return
-        uniforms = draws.uniforms
-        columns = [np.where(uniforms(names.ae(ae_name)[0]) < p_occurs, draws.times_array(names.ae(ae_name)[1], onset),
-                            np.inf)
+        uniforms, times = draws.uniforms, draws.times_array
+        # An event certain to occur (the hazard shorthand: every uniform is below 1) needs no draw of whether it does.
+        columns = [times(names.ae(ae_name)[1], onset) if p_occurs >= 1.0
+                   else np.where(uniforms(names.ae(ae_name)[0]) < p_occurs, times(names.ae(ae_name)[1], onset), np.inf)
                    for _, ae_name, p_occurs, onset in possible]
         if len(columns) == 1:  # nothing to order
             self._onsets = columns[0][:, None]
             self._order = np.full((len(columns[0]), 1), possible[0][0])
-            self.first_onset = columns[0].tolist()
+            self.first_onset = column(columns[0])
             return
         indices = np.array([index for index, _, _, _ in possible])
         if len(columns) == 2:  # one comparison orders two events (the lower index first on ties)
             later = columns[1] < columns[0]
             earliest = np.where(later, columns[1], columns[0])
-            self._onsets = np.stack([earliest, np.where(later, columns[0], columns[1])], axis=1)
-            self._order = indices[np.stack([later, ~later], axis=1).astype(np.intp)]
-            self.first_onset = earliest.tolist()
+            # (Transposed arrays: the rows are only read item by item.)
+            self._onsets = np.array([earliest, np.where(later, columns[0], columns[1])]).T
+            self._order = np.where(later[:, None], indices[::-1], indices)
+            self.first_onset = column(earliest)
             return
-        onsets = np.stack(columns, axis=1)
-        order = np.argsort(onsets, axis=1, kind="stable")  # stable: the lower index first on ties
+        onsets = np.array(columns).T
+        order = onsets.argsort(axis=1, kind="stable")  # stable: the lower index first on ties
         self._onsets = np.take_along_axis(onsets, order, axis=1)
         self._order = indices[order]
-        self.first_onset = self._onsets[:, 0].tolist()
+        self.first_onset = column(self._onsets[:, 0])
 
     def adverse_event(self, j: int, k: int) -> tuple[float, int]:
         """Patient j's k-th adverse event of the course (from 0): (onset, index); onset is infinity
@@ -154,14 +171,14 @@ class Course:
             self._irreversible[index] = uniforms
         return uniforms.item(j)
 
-    def exposure_at(self, level: str, mg_per_week: float | None) -> tuple[list[float] | None, ...]:
+    def exposure_at(self, level: str, mg_per_week: float | None) -> tuple[Column | None, ...]:
         """Per event of ``plan.dynamic``: for a hazard that scales with the dose, the weeks to the event
         from entering dose level ``level`` at ``mg_per_week``, redrawn from the hazard at that dose with a
         draw of its own for the level (memoryless); None for a cumulative-dose event."""
         offsets = self._exposure_levels.get(level)
         if offsets is None:
             plan: Any = self._plan
-            found: list[list[float] | None] = []
+            found: list[Column | None] = []
             for exposure in plan.dynamic:
                 if exposure.cumulative:
                     found.append(None)
@@ -172,7 +189,7 @@ class Course:
                     found.append([math.inf] * len(self.responds))
                 else:
                     unit = -np.log1p(-self._draws.uniforms(purpose))
-                    found.append((unit * (exposure.mean_weeks / factor)).tolist())
+                    found.append(column(unit * (exposure.mean_weeks / factor)))
             offsets = self._exposure_levels[level] = tuple(found)
         return offsets
 
@@ -203,7 +220,7 @@ class Course:
             # drug, by the drug's name), or the weeks to the event at the full dose (the same draw as an event
             # that does not follow the dose, purpose ae.NAME.onset).
             value = tuple(
-                (draws.times_array(e.threshold_purpose, e.threshold) * 1000.0).tolist() if e.cumulative
+                column(draws.times_array(e.threshold_purpose, e.threshold) * 1000.0) if e.cumulative
                 else draws.times(names.ae(e.name)[1], plan.adverse_events[e.index][3])
                 for e in plan.dynamic)
         else:
