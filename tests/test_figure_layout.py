@@ -203,6 +203,27 @@ def _panels(fig: plt.Figure) -> list[plt.Axes]:
     return [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
 
 
+def test_a_grid_quantity_that_does_not_vary_is_said_to_be_the_same_not_from_x_to_x(
+        tmp_path_factory: pytest.TempPathFactory):
+    """The terminal's summary of the taper grid: thalidomide - standard, which no lenalidomide parameter moves,
+    is one line "the same at all 15 points" with its value, not a lowest and a highest row of equal values;
+    lenalidomide - standard keeps its extremes."""
+    from sim.cli.sweep import read_sweep_tables
+    from sim.studies.sweep import prepare
+    from sim.studies.sweep.report import terminal_summary
+
+    case = drawn("grid, three arms", tmp_path_factory)
+    prepared = prepare(ROOT / "scenarios" / "sweeps" / "lenalidomide_taper_grid.yaml", replications=2, patients=5)
+    base = prepared.base
+    text = terminal_summary(prepared.design, read_sweep_tables(case.folder), base.arm_names, base.reference_arm,
+                            list(prepared.job.outcomes))
+    thalidomide = [block for block in text.split("\n\n") if "thalidomide − standard" in block]
+    lenalidomide = [block for block in text.split("\n\n") if "lenalidomide − standard" in block]
+    assert thalidomide and all("the same at all 15 points" in block and "lowest" not in block
+                               for block in thalidomide)
+    assert lenalidomide and all("lowest (" in block and "highest (" in block for block in lenalidomide)
+
+
 def test_heat_maps_draw_cells_at_the_levels_circle_the_base_and_grey_a_panel_that_does_not_vary(
         tmp_path_factory: pytest.TempPathFactory):
     """The taper grid (lenalidomide_taper_grid.yaml): levels and base read from the sweep and scenario files,

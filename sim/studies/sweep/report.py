@@ -333,15 +333,19 @@ def _terminal_block(method: str, tables: SweepTables, outcome: str, arm: str, me
         if rows.empty:
             return "", None
         ordered = rows.sort_values(column, kind="stable")
-        picks = [("lowest", ordered.iloc[0]), ("highest", ordered.iloc[-1])]
+        low, high = (f"{column}_ci_low", f"{column}_ci_high") if measure == "mean" else (
+            f"{outcome}_difference_ci_low", f"{outcome}_difference_ci_high")
+        first, last = ordered.iloc[0], ordered.iloc[-1]
+        if first[column] == last[column]:  # no swept parameter reaches this arm: say so rather than "from x to x"
+            return f": the same at all {len(rows)} points (no parameter of the {method} changes it)", pd.DataFrame({
+                "points": [f"all {len(rows)}"],
+                "value (95% CI)": [interval(first[column], first[low], first[high], d, s, sign=not one)]})
+        picks = [("lowest", first), ("highest", last)]
         table = pd.DataFrame({"point": [f"{name} ({int(row['point'])})" for name, row in picks]})
         for p in the_design.parameters:
             table[p.label] = [significant(row[p.path], 4) for _, row in picks]
-        low, high = (f"{column}_ci_low", f"{column}_ci_high") if measure == "mean" else (
-            f"{outcome}_difference_ci_low", f"{outcome}_difference_ci_high")
         table["value (95% CI)"] = [interval(row[column], row[low], row[high], d, s, sign=not one) for _, row in picks]
-        return f": {len(rows)} points, from {fixed(ordered[column].iloc[0], d, s)} to " \
-               f"{fixed(ordered[column].iloc[-1], d, s)}", table
+        return f": {len(rows)} points, from {fixed(first[column], d, s)} to {fixed(last[column], d, s)}", table
     if method in ("sobol", "morris") and tables.sensitivity is not None:
         t = tables.sensitivity
         group = t[(t["outcome"] == outcome) & (t["arm"] == arm) & (t["measure"] == measure)]
