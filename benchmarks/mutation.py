@@ -83,7 +83,7 @@ TARGETS: dict[str, Target] = {
     "engine": Target(
         ("sim/engine/patient.py", "sim/engine/plans.py", "sim/engine/draws.py"),
         ("tests/test_pathways.py", "tests/test_pathway_order.py", "tests/test_pathways_exposure.py",
-         "tests/test_economics_pathways.py", "tests/test_statistics.py",
+         "tests/test_economics_pathways.py", "tests/test_engine_exact.py", "tests/test_statistics.py",
          "tests/test_subgroups.py::test_two_subgroups_follow_their_own_fixed_pathways",
          "tests/test_subgroups.py::test_subgroup_frequencies_match_shares", "tests/test_golden.py",
          "tests/test_crn.py", "--deselect", "tests/test_crn.py::test_workers_one_and_two_write_identical_files"),
