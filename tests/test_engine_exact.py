@@ -89,28 +89,17 @@ def test_relapse_on_treatment_is_the_course_stream() -> None:
     np.testing.assert_allclose(weeks(p["first_relapse_week"]), expected, atol=1e-9)
 
 
-def test_relapse_after_a_taper_is_the_course_stream() -> None:
-    """Remission at 2 (time_to_complete 0), maintenance to 4, taper 4-20: a relapse iff
-    u(c1.relapse.after_taper) < 0.5, at 4 + 4 u(c1.relapse.after_taper.time)."""
-    t = therapy(response={"time_to_complete": 0}, maintenance_weeks=2, after_maintenance="taper",
-                taper={"dose_mg_per_day": 5, "weeks": 16},
-                relapse={"after_taper": {"probability": 0.5, "time": UNIFORM_4}})
+@pytest.mark.parametrize("after", ["taper", "stop"])
+def test_relapse_after_a_taper_or_a_stop_is_the_course_stream(after: str) -> None:
+    """Remission at 2 (time_to_complete 0), maintenance to 4, then a taper (4-20) or a stop: a relapse iff
+    u(c1.relapse.after_<after>) < 0.5, at 4 + 4 u(c1.relapse.after_<after>.time)."""
+    taper = {"taper": {"dose_mg_per_day": 5, "weeks": 16}} if after == "taper" else {}
+    t = therapy(response={"time_to_complete": 0}, maintenance_weeks=2, after_maintenance=after, **taper,
+                relapse={f"after_{after}": {"probability": 0.5, "time": UNIFORM_4}})
     p, _ = cohort(t)
-    relapses = u("c1.relapse.after_taper") < 0.5
+    relapses = u(f"c1.relapse.after_{after}") < 0.5
     assert 60 < relapses.sum() < 140
-    expected = np.where(relapses, 4 + 4 * u("c1.relapse.after_taper.time"), np.nan)
-    np.testing.assert_allclose(weeks(p["first_relapse_week"]), expected, atol=1e-9)
-
-
-def test_relapse_after_a_stop_is_the_course_stream() -> None:
-    """Remission at 2, stop at 4: a relapse iff u(c1.relapse.after_stop) < 0.5, at
-    4 + 4 u(c1.relapse.after_stop.time)."""
-    t = therapy(response={"time_to_complete": 0}, maintenance_weeks=2, after_maintenance="stop",
-                relapse={"after_stop": {"probability": 0.5, "time": UNIFORM_4}})
-    p, _ = cohort(t)
-    relapses = u("c1.relapse.after_stop") < 0.5
-    assert 60 < relapses.sum() < 140
-    expected = np.where(relapses, 4 + 4 * u("c1.relapse.after_stop.time"), np.nan)
+    expected = np.where(relapses, 4 + 4 * u(f"c1.relapse.after_{after}.time"), np.nan)
     np.testing.assert_allclose(weeks(p["first_relapse_week"]), expected, atol=1e-9)
 
 
