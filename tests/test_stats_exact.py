@@ -17,6 +17,14 @@ import pandas as pd
 import pytest
 from test_analysis import patients_table
 
+from sim.stats.accumulate import (
+    OccupancyAccumulator,
+    SurvivalAccumulator,
+    SwimmerAccumulator,
+    UnitsAccumulator,
+    survival_block,
+)
+from sim.stats.cost_effectiveness import economics_table
 from sim.stats.summary import at_least_thresholds, prediction_interval, summarise, wilson_interval
 from sim.stats.survival import (
     aalen_johansen,
@@ -37,6 +45,7 @@ from sim.stats.survival_tables import (
     kaplan_meier_fits,
     survival_table,
 )
+from sim.stats.timecourse import occupancy_counts, occupancy_table, swimmer_sample
 
 Z = 1.959963984540054  # the 97.5% normal quantile
 
@@ -385,3 +394,201 @@ def test_restricted_means_per_replication_in_order_of_appearance() -> None:
         assert variances.tolist() == pytest.approx([0.125, 4.5, 0.0], rel=1e-15, abs=1e-300)
     reps, values, _ = rmst_by_unit(weeks[[4, 0, 2, 1, 3]], event[[4, 0, 2, 1, 3]], np.array([0, 0, 1, 2, 2]), 10.0)
     assert reps.tolist() == [0, 1, 2] and values.tolist() == pytest.approx([1.5, 3.0, 7.0], rel=1e-15)
+
+
+# --- cost-effectiveness table ---------------------------------------------------------------------------------------
+
+def test_economics_table_with_two_replications_by_hand() -> None:
+    """Two patients per replication at the mean -+ (10, 0.01). Replication means A: (100, 1.0), (300, 1.2); B:
+    (1100, 1.1), (1500, 1.25). Two replications: intervals over the replication means, with t(0.975, 1) = 12.7062.
+    A's cost: 200 +- 12.7062 * 141.42 / sqrt(2) = 200 +- 1270.62. B - A by replication: costs 1000 and 1200 (mean
+    1100, half-width 12.7062 * 100), QALYs 0.1 and 0.05 (mean 0.075, half-width 12.7062 * 0.025). The incremental
+    analysis on the means: B costs 1100 more for 0.075 more QALYs."""
+    t1 = 12.706204736174705
+    rows = []
+    for arm, means in (("A", [(100.0, 1.0), (300.0, 1.2)]), ("B", [(1100.0, 1.1), (1500.0, 1.25)])):
+        for replication, (cost, qalys) in enumerate(means):
+            for patient, shift in enumerate((-1.0, 1.0)):
+                rows.append({"replication": replication, "arm": arm, "patient": patient, "cost": cost + 10 * shift,
+                             "qalys": qalys + 0.01 * shift, "cost_undiscounted": cost, "qalys_undiscounted": qalys})
+    out = economics_table(pd.DataFrame(rows), "A", [1000.0])
+    triple = ["", "_ci_low", "_ci_high"]
+    assert list(out.columns) == (
+        ["arm"] + [f"{c}{s}" for c in ("cost", "qalys", "cost_undiscounted", "qalys_undiscounted") for s in triple]
+        + ["status", "dominated_by", "incremental_cost", "incremental_qalys", "icer"]
+        + [f"{c}_difference{s}" for c in ("cost", "qalys") for s in triple]
+        + [f"nmb_1000{s}" for s in triple] + [f"nmb_difference_1000{s}" for s in triple])
+    assert out.index.tolist() == [0, 1]
+    a, b = out.set_index("arm").loc["A"], out.set_index("arm").loc["B"]
+    assert [a["cost"], a["cost_ci_low"], a["cost_ci_high"]] == pytest.approx([200.0, 200 - t1 * 100, 200 + t1 * 100])
+    assert [b["cost_difference"], b["cost_difference_ci_low"], b["cost_difference_ci_high"]] == pytest.approx(
+        [1100.0, 1100 - t1 * 100, 1100 + t1 * 100])
+    assert [b["qalys_difference"], b["qalys_difference_ci_low"], b["qalys_difference_ci_high"]] == pytest.approx(
+        [0.075, 0.075 - t1 * 0.025, 0.075 + t1 * 0.025])
+    assert all(math.isnan(a[f"cost_difference{s}"]) and math.isnan(a[f"qalys_difference{s}"]) for s in triple)
+    assert (b["incremental_cost"], b["incremental_qalys"]) == pytest.approx((1100.0, 0.075))
+    assert math.isnan(a["incremental_cost"]) and math.isnan(a["incremental_qalys"])
+    # net benefit at 1,000 per QALY: B - A by replication 1000 * 0.1 - 1000 = -900 and 50 - 1200 = -1150
+    assert b["nmb_difference_1000"] == pytest.approx(-1025.0)
+
+
+def test_economics_table_errors_in_full() -> None:
+    patients = pd.DataFrame({"replication": 0, "arm": ["A", "B"], "patient": 0, "cost": 1.0, "qalys": 1.0,
+                             "cost_undiscounted": 1.0, "qalys_undiscounted": 1.0})
+    with pytest.raises(ValueError, match=r"^reference arm 'Z' is not in the table \(A, B\)$"):
+        economics_table(patients, "Z", [1.0])
+    with pytest.raises(ValueError, match="^economics_table needs at least one threshold$"):
+        economics_table(patients, "A", [])
+
+
+# --- time course and its folding ---------------------------------------------------------------------------------
+
+EVENT_COLUMNS = ["replication", "arm", "patient", "week", "event", "therapy", "detail"]
+
+
+def test_occupancy_counts_by_hand() -> None:
+    """Grid 0, 1, 2, 3. Patient 0: response at 1, remission at 2. Patient 1: lost at 2. Patient 2: response at 1,
+    relapse (back to active) at 3. Patient 3: a response at week 0, its only event (it counts from week 0)."""
+    grid = np.array([0.0, 1.0, 2.0, 3.0])
+    patient = np.array([0, 0, 1, 2, 2, 3])
+    week = np.array([1.0, 2.0, 2.0, 1.0, 3.0, 0.0])
+    event = ["response", "remission", "lost_to_follow_up", "response", "relapse", "response"]
+    counts, present = occupancy_counts(patient, week, event, grid)
+    assert present == 4
+    assert counts.tolist() == [[3, 1, 0, 1], [1, 3, 2, 1], [0, 0, 1, 1], [0, 0, 1, 1]]  # active, response, ...
+    single, one = occupancy_counts(np.array([7]), np.array([0.0]), ["response"], grid)
+    assert one == 1 and single.tolist() == [[0, 0, 0, 0], [1, 1, 1, 1], [0, 0, 0, 0], [0, 0, 0, 0]]
+    empty, none = occupancy_counts(np.array([], dtype=int), np.array([]), [], grid)
+    assert none == 0 and empty.tolist() == [[0] * 4] * 4
+    assert list(occupancy_table({}, grid).columns) == ["arm", "week", "state", "patients", "share"]
+
+
+def test_occupancy_folded_block_by_block() -> None:
+    """The same patients in two blocks (0-1, then 2-3) give the same counts; a block without patients adds no arm."""
+    grid = np.array([0.0, 1.0, 2.0, 3.0])
+    folded = OccupancyAccumulator(grid)
+    folded.add("a", np.array([0, 0, 1]), np.array([1.0, 2.0, 2.0]), ["response", "remission", "lost_to_follow_up"])
+    folded.add("a", np.array([2, 2, 3]), np.array([1.0, 3.0, 0.0]), ["response", "relapse", "response"])
+    folded.add("b", np.array([], dtype=int), np.array([]), [])
+    folded.add("c", np.array([5]), np.array([9.0]), ["course_start"])
+    table = folded.finish()
+    assert list(dict.fromkeys(table["arm"])) == ["a", "c"]
+    a = table[table["arm"] == "a"]
+    assert a["patients"].tolist() == [3, 1, 0, 1, 1, 3, 2, 1, 0, 0, 1, 1, 0, 0, 1, 1]
+    assert a["share"].tolist() == pytest.approx([v / 4 for v in a["patients"]], rel=1e-15)
+    assert table.loc[table["arm"] == "c", "patients"].tolist() == [1, 1, 1, 1] + [0] * 12
+
+
+def test_swimmer_spells_at_a_dose_reduction() -> None:
+    """A course from week 0, its dose reduced at 4, stopped at 10, follow-up to 12: spells full 0-4 and reduced
+    ('taper') 4-10, nothing after the stop."""
+    events = pd.DataFrame([(0, "a", 0, 0.0, "course_start", "thal", ""), (0, "a", 0, 4.0, "dose_reduction", "thal", ""),
+                           (0, "a", 0, 10.0, "drug_stop", "thal", ""), (0, "a", 0, 12.0, "end_of_follow_up", "", "")],
+                          columns=EVENT_COLUMNS)
+    patients = pd.DataFrame({"replication": [0], "arm": ["a"], "patient": [0], "observed_weeks": [12.0],
+                             "dropout": [False], "dropout_week": [math.nan]})
+    sample = swimmer_sample(events, patients)
+    spells = sample.spells[["therapy", "level", "start", "end"]].to_numpy().tolist()
+    assert spells == [["thal", "full", 0.0, 4.0], ["thal", "taper", 4.0, 10.0]]
+
+
+def _units_rows() -> pd.DataFrame:
+    """Two replications of arms a and b, two patients each (subgroups y then x), metrics x and flag."""
+    return pd.DataFrame({"replication": [0, 0, 0, 0, 1, 1, 1, 1], "arm": ["a", "a", "b", "b"] * 2,
+                         "patient": [0, 1] * 4, "subgroup": ["y", "x"] * 4,
+                         "x": [1.0, 3.0, 2.0, 4.0, 5.0, 7.0, 0.0, 6.0],
+                         "flag": [True, False, True, True, False, False, True, False]})
+
+
+def test_units_folded_one_patient_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fed in blocks of 3, 1 and 4 patients and reduced at every (arm, replication) (a batch of one patient), the
+    units are each cohort's replication means: all (a, 0): x 2, flag 1/2; (b, 0): 3, 1; (a, 1): 6, 0; (b, 1): 3, 1/2;
+    subgroup x the second patients' values, y the first's. Two replications: intervals over replications, and the
+    at-least counts (flag sum and size per arm and replication)."""
+    import sim.stats.accumulate as accumulate
+
+    monkeypatch.setattr(accumulate, "BATCH_PATIENTS", 1)
+    rows = _units_rows()
+    folded = UnitsAccumulator(["x", "flag"], subgroups=True)
+    for part in (rows.iloc[0:3], rows.iloc[3:4], rows.iloc[4:4], rows.iloc[4:8]):
+        folded.add({c: part[c].to_numpy() for c in part.columns})
+    units = folded.finish()
+    assert units.binary == ["flag"] and units.metrics == ["x", "flag"]
+    assert [(label, key) for label, _, key in units.cohorts] == [("all", "replication"), ("x", "replication"),
+                                                                ("y", "replication")]
+    whole = units.cohorts[0][1]
+    assert whole.index.tolist() == [0, 1, 2, 3]
+    assert whole[["arm", "replication", "x", "flag"]].to_numpy().tolist() == [
+        ["a", 0, 2.0, 0.5], ["b", 0, 3.0, 1.0], ["a", 1, 6.0, 0.0], ["b", 1, 3.0, 0.5]]
+    assert units.cohorts[1][1]["x"].tolist() == [3.0, 4.0, 7.0, 6.0]
+    assert units.cohorts[2][1]["x"].tolist() == [1.0, 2.0, 5.0, 0.0]
+    assert units.counts is not None
+    assert units.counts[("flag", "sum")].tolist() == [1, 2, 0, 1]
+    assert units.counts[("flag", "size")].tolist() == [2, 2, 2, 2]
+
+
+def test_units_of_one_replication_are_the_patients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One replication: the units are the patients themselves (intervals over patients), no at-least counts."""
+    import sim.stats.accumulate as accumulate
+
+    monkeypatch.setattr(accumulate, "BATCH_PATIENTS", 1)
+    rows = _units_rows().iloc[0:4]
+    folded = UnitsAccumulator(["x", "flag"], subgroups=False)
+    for part in (rows.iloc[0:1], rows.iloc[1:4]):
+        folded.add({c: part[c].to_numpy() for c in part.columns})
+    units = folded.finish()
+    assert [(label, key) for label, _, key in units.cohorts] == [(None, "patient")]
+    assert units.cohorts[0][1]["x"].tolist() == [1.0, 3.0, 2.0, 4.0] and units.counts is None
+
+
+def test_survival_arrays_folded_with_subgroups_and_causes_met_on_the_way() -> None:
+    """Block 1: arm b, subgroup y, a 'rash' dropout at 2. Block 2: arm a, subgroups x and none, a loss at 3 and a
+    censoring. Arms in order of appearance (b, a); causes "" then in order of appearance; subgroups sorted (x, y)
+    with their codes renumbered (y: 1, x: 0, none: -1). Nothing fed: empty arrays, no subgroups."""
+    first = patients_table([{"arm": "b", "dropout": True, "dropout_reason": "rash", "dropout_week": 2.0}])
+    first["subgroup"] = ["y"]
+    second = patients_table([{"arm": "a", "dropout": True, "dropout_reason": "lost_to_follow_up", "dropout_week": 3.0},
+                             {"arm": "a", "observed_weeks": 4.0}])
+    second["subgroup"] = ["x", None]
+    folded = SurvivalAccumulator()
+    for block in (first, second):
+        folded.add(survival_block({c: block[c].to_numpy() for c in block.columns}))
+    data, disease_free = folded.finish()
+    assert (data.arms, data.subgroups, data.causes) == (["b", "a"], ["x", "y"],
+                                                         ["", "discontinuation.rash", "lost_to_follow_up"])
+    assert data.arm.tolist() == [0, 1, 1] and data.subgroup.tolist() == [1, 0, -1]
+    assert data.first_cause.tolist() == [1, 2, 0] and data.first_weeks.tolist() == [2.0, 3.0, 4.0]
+    assert data.replication.tolist() == [0, 0, 0] and disease_free.tolist() == [0.0, 0.0, 0.0]
+    empty, weeks = SurvivalAccumulator().finish()
+    assert len(empty) == 0 and empty.subgroups is None and weeks.size == 0
+
+
+def test_swimmer_patients_are_the_first_logged_in_each_arm() -> None:
+    """Two per arm. Block 1 logs a's patients 3 and 1 and b's 3; block 2 a's 2 and 1:0 (too late: a is full), b's 1
+    and 0 (only 1 is still wanted). The events kept are those of the chosen patients, block by block; the patient
+    rows kept those of the chosen patients, arm by arm."""
+    def block(rows: list[tuple[str, int, int]]) -> pd.DataFrame:
+        return pd.DataFrame([(r, arm, p, 0.0, "course_start", "thal", "") for arm, r, p in rows]
+                            + [(r, arm, p, 5.0, "end_of_follow_up", "", "") for arm, r, p in rows],
+                            columns=EVENT_COLUMNS)
+
+    folded = SwimmerAccumulator(per_arm=2)
+    assert folded.wanted("a") == 2
+    folded.add_events(block([("a", 0, 3), ("a", 0, 1), ("b", 0, 3)]))
+    assert (folded.wanted("a"), folded.wanted("b")) == (0, 1)
+    folded.add_events(block([("a", 0, 2), ("a", 1, 0), ("b", 0, 1), ("b", 0, 0)]))
+    assert (folded.wanted("a"), folded.wanted("b")) == (0, 0)
+    patients = pd.DataFrame({"replication": [0, 0, 0, 0, 0, 1], "arm": ["a", "b", "a", "b", "b", "a"],
+                             "patient": [1, 0, 3, 1, 3, 0], "dropout": False, "dropout_week": math.nan,
+                             "observed_weeks": 5.0})
+    folded.add_patients(patients.iloc[:3])
+    folded.add_patients(patients.iloc[3:])
+    events, kept = folded.finish()
+    assert list(zip(events["arm"], events["patient"], events["event"], strict=True)) == [
+        ("a", 3, "course_start"), ("a", 1, "course_start"), ("a", 3, "end_of_follow_up"), ("a", 1, "end_of_follow_up"),
+        ("b", 3, "course_start"), ("b", 3, "end_of_follow_up"), ("b", 1, "course_start"), ("b", 1, "end_of_follow_up")]
+    assert events.index.tolist() == list(range(8))
+    assert list(zip(kept["arm"], kept["patient"], strict=True)) == [("a", 1), ("a", 3), ("b", 1), ("b", 3)]
+    assert kept.index.tolist() == [0, 1, 2, 3]
+    nothing = SwimmerAccumulator().finish()
+    assert nothing[0].empty and nothing[1].empty and SwimmerAccumulator().wanted("a") == 30
