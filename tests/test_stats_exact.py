@@ -539,6 +539,8 @@ def test_units_of_one_replication_are_the_patients(monkeypatch: pytest.MonkeyPat
     units = folded.finish()
     assert [(label, key) for label, _, key in units.cohorts] == [(None, "patient")]
     assert units.cohorts[0][1]["x"].tolist() == [1.0, 3.0, 2.0, 4.0] and units.counts is None
+    nothing = UnitsAccumulator(["x"], subgroups=False).finish()
+    assert nothing.cohorts == [] and nothing.counts is None and nothing.binary == []
 
 
 def test_survival_arrays_folded_with_subgroups_and_causes_met_on_the_way() -> None:
@@ -559,6 +561,10 @@ def test_survival_arrays_folded_with_subgroups_and_causes_met_on_the_way() -> No
     assert data.arm.tolist() == [0, 1, 1] and data.subgroup.tolist() == [1, 0, -1]
     assert data.first_cause.tolist() == [1, 2, 0] and data.first_weeks.tolist() == [2.0, 3.0, 4.0]
     assert data.replication.tolist() == [0, 0, 0] and disease_free.tolist() == [0.0, 0.0, 0.0]
+    large = patients_table([{"observed_weeks": 1.0 + k % 7} for k in range(3000)])  # more than the first capacity
+    folded = SurvivalAccumulator()
+    folded.add(survival_block({c: large[c].to_numpy() for c in large.columns}))
+    assert folded.finish()[0].dropout_weeks.tolist() == [1.0 + k % 7 for k in range(3000)]
     empty, weeks = SurvivalAccumulator().finish()
     assert len(empty) == 0 and empty.subgroups is None and weeks.size == 0
 
