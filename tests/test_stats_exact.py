@@ -473,6 +473,7 @@ def test_occupancy_folded_block_by_block() -> None:
     folded.add("c", np.array([5]), np.array([9.0]), ["course_start"])
     table = folded.finish()
     assert list(dict.fromkeys(table["arm"])) == ["a", "c"]
+    assert table["week"].tolist() == grid.tolist() * 8 and table["state"].tolist()[:5] == ["active"] * 4 + ["response"]
     a = table[table["arm"] == "a"]
     assert a["patients"].tolist() == [3, 1, 0, 1, 1, 3, 2, 1, 0, 0, 1, 1, 0, 0, 1, 1]
     assert a["share"].tolist() == pytest.approx([v / 4 for v in a["patients"]], rel=1e-15)
@@ -539,6 +540,10 @@ def test_units_of_one_replication_are_the_patients(monkeypatch: pytest.MonkeyPat
     units = folded.finish()
     assert [(label, key) for label, _, key in units.cohorts] == [(None, "patient")]
     assert units.cohorts[0][1]["x"].tolist() == [1.0, 3.0, 2.0, 4.0] and units.counts is None
+    one_arm = _units_rows().query("arm == 'a'")  # replications follow each other in the same arm
+    folded = UnitsAccumulator(["x"], subgroups=False)
+    folded.add({c: one_arm[c].to_numpy() for c in one_arm.columns})
+    assert folded.finish().cohorts[0][1][["replication", "x"]].to_numpy().tolist() == [[0, 2.0], [1, 6.0]]
     nothing = UnitsAccumulator(["x"], subgroups=False).finish()
     assert nothing.cohorts == [] and nothing.counts is None and nothing.binary == []
 
@@ -570,9 +575,9 @@ def test_survival_arrays_folded_with_subgroups_and_causes_met_on_the_way() -> No
 
 
 def test_swimmer_patients_are_the_first_logged_in_each_arm() -> None:
-    """Two per arm. Block 1 logs a's patients 3 and 1 and b's 3; block 2 a's 2 and 1:0 (too late: a is full), b's 1
-    and 0 (only 1 is still wanted). The events kept are those of the chosen patients, block by block; the patient
-    rows kept those of the chosen patients, arm by arm."""
+    """Two per arm. Block 1 logs b's patient 3, then a's 3 and 1 (kept in the log's order of arms); block 2 a's 2
+    and 1:0 (too late: a is full), b's 1 and 0 (only 1 is still wanted). The events kept are those of the chosen
+    patients, block by block; the patient rows kept those of the chosen patients, arm by arm."""
     def block(rows: list[tuple[str, int, int]]) -> pd.DataFrame:
         return pd.DataFrame([(r, arm, p, 0.0, "course_start", "thal", "") for arm, r, p in rows]
                             + [(r, arm, p, 5.0, "end_of_follow_up", "", "") for arm, r, p in rows],
@@ -580,7 +585,7 @@ def test_swimmer_patients_are_the_first_logged_in_each_arm() -> None:
 
     folded = SwimmerAccumulator(per_arm=2)
     assert folded.wanted("a") == 2
-    folded.add_events(block([("a", 0, 3), ("a", 0, 1), ("b", 0, 3)]))
+    folded.add_events(block([("b", 0, 3), ("a", 0, 3), ("a", 0, 1)]))
     assert (folded.wanted("a"), folded.wanted("b")) == (0, 1)
     folded.add_events(block([("a", 0, 2), ("a", 1, 0), ("b", 0, 1), ("b", 0, 0)]))
     assert (folded.wanted("a"), folded.wanted("b")) == (0, 0)
@@ -591,8 +596,9 @@ def test_swimmer_patients_are_the_first_logged_in_each_arm() -> None:
     folded.add_patients(patients.iloc[3:])
     events, kept = folded.finish()
     assert list(zip(events["arm"], events["patient"], events["event"], strict=True)) == [
+        ("b", 3, "course_start"), ("b", 3, "end_of_follow_up"),
         ("a", 3, "course_start"), ("a", 1, "course_start"), ("a", 3, "end_of_follow_up"), ("a", 1, "end_of_follow_up"),
-        ("b", 3, "course_start"), ("b", 3, "end_of_follow_up"), ("b", 1, "course_start"), ("b", 1, "end_of_follow_up")]
+        ("b", 1, "course_start"), ("b", 1, "end_of_follow_up")]
     assert events.index.tolist() == list(range(8))
     assert list(zip(kept["arm"], kept["patient"], strict=True)) == [("a", 1), ("a", 3), ("b", 1), ("b", 3)]
     assert kept.index.tolist() == [0, 1, 2, 3]
