@@ -576,7 +576,7 @@ def test_survival_arrays_folded_with_subgroups_and_causes_met_on_the_way() -> No
 
 def test_swimmer_patients_are_the_first_logged_in_each_arm() -> None:
     """Two per arm. Block 1 logs b's patient 3, then a's 3 and 1 (kept in the log's order of arms); block 2 a's 2
-    and 1:0 (too late: a is full), b's 1 and 0 (only 1 is still wanted). The events kept are those of the chosen
+    and 1:0 (too late: a is full), b's 2 and 0 (only 2 is still wanted). The events kept are those of the chosen
     patients, block by block; the patient rows kept those of the chosen patients, arm by arm."""
     def block(rows: list[tuple[str, int, int]]) -> pd.DataFrame:
         return pd.DataFrame([(r, arm, p, 0.0, "course_start", "thal", "") for arm, r, p in rows]
@@ -587,10 +587,10 @@ def test_swimmer_patients_are_the_first_logged_in_each_arm() -> None:
     assert folded.wanted("a") == 2
     folded.add_events(block([("b", 0, 3), ("a", 0, 3), ("a", 0, 1)]))
     assert (folded.wanted("a"), folded.wanted("b")) == (0, 1)
-    folded.add_events(block([("a", 0, 2), ("a", 1, 0), ("b", 0, 1), ("b", 0, 0)]))
+    folded.add_events(block([("a", 0, 2), ("a", 1, 0), ("b", 0, 2), ("b", 0, 0)]))
     assert (folded.wanted("a"), folded.wanted("b")) == (0, 0)
     patients = pd.DataFrame({"replication": [0, 0, 0, 0, 0, 1], "arm": ["a", "b", "a", "b", "b", "a"],
-                             "patient": [1, 0, 3, 1, 3, 0], "dropout": False, "dropout_week": math.nan,
+                             "patient": [1, 0, 3, 2, 3, 0], "dropout": False, "dropout_week": math.nan,
                              "observed_weeks": 5.0})
     folded.add_patients(patients.iloc[:3])
     folded.add_patients(patients.iloc[3:])
@@ -598,9 +598,9 @@ def test_swimmer_patients_are_the_first_logged_in_each_arm() -> None:
     assert list(zip(events["arm"], events["patient"], events["event"], strict=True)) == [
         ("b", 3, "course_start"), ("b", 3, "end_of_follow_up"),
         ("a", 3, "course_start"), ("a", 1, "course_start"), ("a", 3, "end_of_follow_up"), ("a", 1, "end_of_follow_up"),
-        ("b", 1, "course_start"), ("b", 1, "end_of_follow_up")]
+        ("b", 2, "course_start"), ("b", 2, "end_of_follow_up")]
     assert events.index.tolist() == list(range(8))
-    assert list(zip(kept["arm"], kept["patient"], strict=True)) == [("a", 1), ("a", 3), ("b", 1), ("b", 3)]
+    assert list(zip(kept["arm"], kept["patient"], strict=True)) == [("a", 1), ("a", 3), ("b", 2), ("b", 3)]
     assert kept.index.tolist() == [0, 1, 2, 3]
     nothing = SwimmerAccumulator().finish()
     assert nothing[0].empty and nothing[1].empty and SwimmerAccumulator().wanted("a") == 30
