@@ -47,13 +47,14 @@ TARGETS: dict[str, Target] = {
     "stats": Target(
         ("sim/stats/summary.py", "sim/stats/survival.py", "sim/stats/survival_tables.py", "sim/stats/testing.py"),
         ("tests/test_analysis.py", "tests/test_reference_statistics.py", "tests/test_hypothesis_tests.py",
-         "tests/test_survival_curves.py", "tests/test_trial.py::test_logrank_matches_lifelines_with_ties",
+         "tests/test_survival_curves.py", "tests/test_stats_exact.py",
+         "tests/test_trial.py::test_logrank_matches_lifelines_with_ties",
          "tests/test_trial.py::test_binary_tests_match_scipy", "tests/test_trial.py::test_continuous_tests_match_scipy",
          "tests/test_trial.py::test_one_sided_direction_is_experimental_against_control",
          "tests/test_subgroups.py::test_summary_and_comparison_have_subgroup_rows")),
     "timecourse": Target(
         ("sim/stats/timecourse.py",),
-        ("tests/test_timecourse.py", "tests/test_analysis.py")),
+        ("tests/test_timecourse.py", "tests/test_analysis.py", "tests/test_stats_exact.py")),
     "designs": Target(
         ("sim/stats/single_arm.py", "sim/stats/group_sequential.py"),
         ("tests/test_single_arm.py", "tests/test_group_sequential.py", "tests/test_designs_exact.py")),
@@ -63,10 +64,10 @@ TARGETS: dict[str, Target] = {
          "not evppi and not evpi and not noise_inflation")),
     "cost_effectiveness": Target(
         ("sim/stats/cost_effectiveness.py",),
-        ("tests/test_cost_effectiveness.py", "tests/test_cost_effectiveness_scenario.py")),
+        ("tests/test_cost_effectiveness.py", "tests/test_cost_effectiveness_scenario.py", "tests/test_stats_exact.py")),
     "folding": Target(
         ("sim/stats/accumulate.py",),
-        ("tests/test_streaming.py", "-k", "not parquet and not api_reads")),
+        ("tests/test_streaming.py", "tests/test_stats_exact.py", "-k", "not parquet and not api_reads")),
     "value_of_information": Target(
         ("sim/stats/value_of_information.py",),
         ("tests/test_economics_math.py",),
