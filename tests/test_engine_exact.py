@@ -183,6 +183,14 @@ def test_adverse_events_of_the_same_week_happen_in_file_order() -> None:
         assert events_of(ev, "adverse_event") == [(3.0, name) for name in names]
 
 
+def test_two_events_drawn_out_of_file_order_are_each_logged_under_their_own_name() -> None:
+    """'late' (first in the file) at 5 and 'early' at 2, neither stopping the drug: 'early' at 2, then
+    'late' at 5 (the second event of the course is the other one, not the first again)."""
+    events = {"late": {"probability": 1.0, "onset": 5}, "early": {"probability": 1.0, "onset": 2}}
+    _, ev = run(scenario({"t": therapy(adverse_events=events)}))
+    assert events_of(ev, "adverse_event") == [(2.0, "early"), (5.0, "late")]
+
+
 def test_the_one_drawn_adverse_event_is_named_by_its_own_index() -> None:
     """'never' (probability 0) comes after 'rash' in the file: the course draws 'rash' alone, which is
     logged at 3 and stops the drug (the patient is still active: the next line, none left)."""
