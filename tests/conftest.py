@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 
 from sim.engine.simulate import simulate
 from sim.spec.load import validate_scenario
@@ -68,3 +69,15 @@ def low_dose() -> Scenario:
     from sim.spec.load import load_scenario
 
     return load_scenario(ROOT / "scenarios" / "low_dose.yaml")
+
+
+def small_sweep(folder: Path) -> Path:
+    """A sweep file in ``folder``: scenarios/sweeps/one_way_weakest.yaml cut to its first two parameters at two
+    levels each (five points), on scenarios/low_dose.yaml."""
+    data = yaml.safe_load((ROOT / "scenarios" / "sweeps" / "one_way_weakest.yaml").read_text(encoding="utf-8"))
+    data["base"] = str(ROOT / "scenarios" / "low_dose.yaml")
+    data["sweep"]["parameters"] = dict(list(data["sweep"]["parameters"].items())[:2])
+    data["sweep"]["levels"] = 2
+    path = folder / "sweep.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
+from conftest import small_sweep
 
 import sim
 from sim.cli import main
@@ -91,16 +91,6 @@ def test_bad_options_raise_a_scenario_error() -> None:
     with pytest.raises(sim.ScenarioError) as caught:
         sim.run(LOW_DOSE, overrides=["therapies.thalidomide_100.response.probability=1.3"])
     assert "must be between 0 and 1, got 1.3" in caught.value.problems[0]
-
-
-def small_sweep(tmp_path: Path) -> Path:
-    data = yaml.safe_load((ROOT / "scenarios" / "sweeps" / "one_way_weakest.yaml").read_text(encoding="utf-8"))
-    data["base"] = str(LOW_DOSE)
-    data["sweep"]["parameters"] = dict(list(data["sweep"]["parameters"].items())[:2])
-    data["sweep"]["levels"] = 2
-    path = tmp_path / "sweep.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
 
 
 def test_sweep_in_memory_and_saved_like_the_command_line(tmp_path: Path) -> None:

@@ -195,16 +195,12 @@ def test_a_folder_is_read_zipped_and_compared_as_written(cli_folder: Path, tmp_p
 def test_a_sweep_folder_is_browsed_by_its_tornado_and_points(tmp_path: Path) -> None:
     """"Open a results folder" on a sweep: read as a sweep, with the tornado and the points as written."""
     import pandas as pd
+    from conftest import small_sweep
 
     import sim
     from sim.app.folders import read_folder
 
-    data = yaml.safe_load((ROOT / "scenarios" / "sweeps" / "one_way_weakest.yaml").read_text(encoding="utf-8"))
-    data["base"] = str(LOW_DOSE)
-    data["sweep"]["parameters"] = dict(list(data["sweep"]["parameters"].items())[:2])
-    path = tmp_path / "sweep.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    folder = sim.sweep(path, patients=10, replications=2).save(tmp_path / "sweep", plots=False)
+    folder = sim.sweep(small_sweep(tmp_path), patients=10, replications=2).save(tmp_path / "sweep", plots=False)
     view = read_folder(folder)
     assert view.kind == "sweep"
     assert list(view.headline) == ["Tornado: effect of each parameter", "Every point"]

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from sim.outputs.folders import FolderError, check_run_folder, folder_kind, missing_files, run_info
+from sim.outputs.folders import FolderError, check_run_folder, require_finished, results_kind, run_info
 
 __all__ = ["FolderView", "ROWS_SHOWN", "differences", "find_folders", "read_folder", "report_parts", "zip_folder"]
 
@@ -151,12 +151,8 @@ def _checked(path: Path, kind: str, signature: tuple[tuple[str, int, int], ...])
 
 def read_folder(path: Path) -> FolderView:
     """A results folder of any kind, read for display; FolderError when it is not one or cannot be read."""
-    if not path.is_dir():
-        raise FolderError(f"{path}: no such results folder")
-    kind = folder_kind(path)
-    missing = missing_files(path, kind)
-    if missing:
-        raise FolderError(f"{path}: not a finished {kind} folder (missing {', '.join(missing)})")
+    kind = results_kind(path)
+    require_finished(path, kind)
     _checked(path, kind, _signature(path))
     info = run_info(path)
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sim.cli.common import Parser, failure_status, report_problems, say, study_kind, workers_problems
 from sim.outputs.claims import write_problem
-from sim.outputs.folders import FolderError, folder_kind
+from sim.outputs.folders import FolderError, results_kind
 from sim.outputs.text import plural
 
 __all__ = ["check_command", "clean_command", "plot_command", "schema_command", "validate_command", "verify_command"]
@@ -101,9 +101,7 @@ def schema_command(argv: list[str]) -> int:
 def redraw(results_dir: str | Path) -> Path:
     """Redraw a results folder, dispatched on the kind its ``run.json`` records."""
     path = Path(results_dir)
-    if not path.is_dir():
-        raise FolderError(f"{path}: no such results folder")
-    kind = folder_kind(path)
+    kind = results_kind(path)
     if kind == "sweep":
         from sim.studies.sweep import redraw_folder as redraw_sweep
 

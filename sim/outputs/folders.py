@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["REQUIRED_FILES", "Digest", "FolderError", "RecordedFile", "check_files", "check_run_folder",
            "check_scenario", "folder_kind", "folder_problem", "missing_files", "new_run_dir", "read_run_table",
-           "run_info", "write_json", "write_recorded", "write_text_atomic"]
+           "require_finished", "results_kind", "run_info", "write_json", "write_recorded", "write_text_atomic"]
 
 
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {
@@ -272,6 +272,20 @@ def check_run_folder(path: Path) -> None:
                     raise FolderError(f"{path}: {name}: cut short (its last row is not whole); run it again")
 
 
+def results_kind(path: Path) -> str:
+    """The kind of the results folder ``path`` (:func:`folder_kind`); FolderError when there is no such folder."""
+    if not path.is_dir():
+        raise FolderError(f"{path}: no such results folder")
+    return folder_kind(path)
+
+
+def require_finished(path: Path, kind: str) -> None:
+    """FolderError unless ``path`` holds every file a finished folder of ``kind`` has."""
+    missing = missing_files(path, kind)
+    if missing:
+        raise FolderError(f"{path}: not a finished {kind} folder (missing {', '.join(missing)})")
+
+
 def folder_kind(run_dir: Path) -> str:
     """Which command wrote a results folder: ``kind`` in its ``run.json`` (one of ``KINDS``).
 
@@ -307,14 +321,10 @@ def read_run_table(run_dir: str | Path, name: str) -> pd.DataFrame:
     if name not in ("patients", "events"):
         raise ValueError(f"unknown table {name!r}; expected 'patients' or 'events'")
     folder = Path(run_dir)
-    if not folder.is_dir():
-        raise FolderError(f"{folder}: no such results folder")
-    kind = folder_kind(folder)
+    kind = results_kind(folder)
     if kind != "run":
         raise FolderError(f"{folder}: a {kind} folder, not a run's: it has no patients or events table")
-    missing = missing_files(folder, "run")
-    if missing:
-        raise FolderError(f"{folder}: not a finished run folder (missing {', '.join(missing)})")
+    require_finished(folder, kind)
     check_run_folder(folder)
     import pandas as pd  # only here: the commands that check or clean a folder do without it
 

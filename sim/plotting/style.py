@@ -63,13 +63,17 @@ def legend_below(fig: plt.Figure, handles: Sequence[Any], fontsize: str = "small
     raise ValueError("a legend needs handles")
 
 
-def fit_layout(fig: plt.Figure, below: Legend | None = None, right: Legend | None = None) -> None:
+def fit_layout(fig: plt.Figure, below: Legend | None = None, right: Legend | None = None,
+               title: Any = None) -> None:
     """Lay the panels out to fill the figure, leaving room for a legend below them or beside them on the right (and
-    for the title, which ``tight_layout`` knows)."""
+    for the title, which ``tight_layout`` knows). With ``title`` (from :func:`title_above`), the panels and all that
+    sticks out of them (a y label taller than its panel) stay wholly below it: ``tight_layout`` alone lets a tall
+    grid's top row reach into the title."""
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
     bottom = 0.0 if below is None else (below.get_window_extent(renderer).height + 8) / fig.bbox.height
     edge = 1.0 if right is None else 1 - (right.get_window_extent(renderer).width + 8) / fig.bbox.width
-    fig.tight_layout(rect=(0, bottom, edge, 1))
+    top = 1.0 if title is None else title.get_window_extent(renderer).y0 / fig.bbox.height - 0.005
+    fig.tight_layout(rect=(0, bottom, edge, top))
 
 
 def money_axes(fig: plt.Figure) -> None:

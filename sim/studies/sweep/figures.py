@@ -12,7 +12,7 @@ import numpy as np
 
 from sim.outcomes import OUTCOMES, Outcome
 from sim.plotting import sweep as sp
-from sim.plotting.style import money_axes, plt, save_figure, title_above
+from sim.plotting.style import fit_layout, money_axes, plt, save_figure, title_above
 from sim.spec.economics import Economics
 from sim.studies.sweep.analyse import SweepTables
 from sim.studies.sweep.design import Design, Parameter
@@ -114,11 +114,7 @@ def _per_parameter(c: _Context, info: Outcome, draw: Callable[[plt.Axes, Paramet
         draw(ax, p)
         ax.set_xlabel(axis_label(p))
         ax.set_ylabel(textwrap.fill(c.value_label(info), 30))  # two lines rather than taller than the panel
-    heading = title_above(fig, title, fontsize="medium")
-    # The panels and everything that sticks out of them (a y label longer than its panel is tall) go
-    # below the title: tight_layout alone would let a tall grid's top row reach into it.
-    bottom_of_title = heading.get_window_extent(fig.canvas.get_renderer()).y0 / fig.bbox.height  # type: ignore[attr-defined]
-    fig.tight_layout(rect=(0, 0, 1, bottom_of_title - 0.005))
+    fit_layout(fig, title=title_above(fig, title, fontsize="medium"))
     return fig
 
 
