@@ -45,7 +45,7 @@ from sim.stats.survival_tables import (
     kaplan_meier_fits,
     survival_table,
 )
-from sim.stats.timecourse import occupancy_counts, occupancy_table, swimmer_sample
+from sim.stats.timecourse import occupancy_counts, occupancy_table, state_changes, swimmer_sample
 
 Z = 1.959963984540054  # the 97.5% normal quantile
 
@@ -461,6 +461,19 @@ def test_occupancy_counts_by_hand() -> None:
     empty, none = occupancy_counts(np.array([], dtype=int), np.array([]), [], grid)
     assert none == 0 and empty.tolist() == [[0] * 4] * 4
     assert list(occupancy_table({}, grid).columns) == ["arm", "week", "state", "patients", "share"]
+
+
+def test_occupancy_counts_patients_in_any_order() -> None:
+    """The hand-worked log above with its patients interleaved (as rows of several replications read back can
+    be) gives the same counts: a patient's events keep their order, the patients do not."""
+    grid = np.array([0.0, 1.0, 2.0, 3.0])
+    patient = np.array([2, 0, 3, 1, 0, 2])
+    week = np.array([1.0, 1.0, 0.0, 2.0, 2.0, 3.0])
+    event = ["response", "response", "response", "lost_to_follow_up", "remission", "relapse"]
+    counts, present = occupancy_counts(patient, week, event, grid)
+    assert present == 4
+    assert counts.tolist() == [[3, 1, 0, 1], [1, 3, 2, 1], [0, 0, 1, 1], [0, 0, 1, 1]]
+    assert state_changes(["response", "adverse_event", "relapse"]).tolist() == [1, -1, 0]
 
 
 def test_occupancy_folded_block_by_block() -> None:

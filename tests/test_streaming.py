@@ -15,7 +15,14 @@ import pytest
 
 from sim.engine.records import patient_columns
 from sim.engine.simulate import simulate
-from sim.outputs.tables import FLOAT_FORMAT, csv_rounded, events_csv_text, patients_csv_text, typed_columns
+from sim.outputs.tables import (
+    FLOAT_FORMAT,
+    csv_rounded,
+    event_columns,
+    events_csv_text,
+    patients_csv_text,
+    typed_columns,
+)
 from sim.spec.load import load_scenario
 from sim.stats.accumulate import SurvivalAccumulator, UnitsAccumulator, survival_block
 from sim.stats.summary import compare, summarise, summary_metrics, units_of
@@ -124,6 +131,12 @@ def test_block_text_is_the_csv_module_text(name):
         assert patients_csv_text(typed) == _writer_text(rows)
         events = [[block.replication, block.arm, p, FLOAT_FORMAT % w, e, t, d] for p, w, e, t, d in block.event_rows()]
         assert events_csv_text(block) == _writer_text(events)
+        logged = event_columns(block)  # the same log as columns, as the workers fold and write it
+        expected = list(zip(*block.event_rows(), strict=True))
+        assert logged.patient.tolist() == list(expected[0]) and logged.week.tolist() == list(expected[1])
+        for index in range(3):
+            assert logged.label_column(index).tolist() == [value or None for value in expected[2 + index]]
+        assert events_csv_text(block, logged) == _writer_text(events)
 
 
 def test_names_that_need_quoting_are_quoted():

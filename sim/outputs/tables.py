@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Mapping
-from itertools import chain, repeat
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
@@ -16,8 +17,8 @@ import yaml
 from sim.engine.records import FLOAT_COLUMNS, BlockResult
 from sim.spec.scenario import Scenario
 
-__all__ = ["FLOAT_FORMAT", "PARQUET_ROWS", "READ_ROWS", "ParquetTable", "csv_header", "csv_rounded", "event_arrays",
-           "events_csv_text", "iter_table", "patients_csv_text", "patients_frame", "read_events",
+__all__ = ["FLOAT_FORMAT", "PARQUET_ROWS", "READ_ROWS", "EventColumns", "ParquetTable", "csv_header", "csv_rounded",
+           "event_columns", "events_csv_text", "iter_table", "patients_csv_text", "patients_frame", "read_events",
            "read_patients", "read_table", "scenario_yaml", "table_path", "to_csv_text", "typed_columns"]
 
 READ_ROWS = 200_000
@@ -216,16 +217,6 @@ def csv_header(columns: list[str]) -> str:
     return buffer.getvalue()
 
 
-def event_arrays(block: BlockResult) -> tuple[list[int], list[float], list[tuple[Any, ...]]]:
-    """A block's event log as three lists in log order: each event's patient number, week and label."""
-    logs = block.logs
-    flat = list(chain.from_iterable(logs))
-    counts = [len(log) // 2 for log in logs]
-    first = block.first_patient
-    patients = list(chain.from_iterable(map(repeat, range(first, first + len(logs)), counts)))
-    return patients, flat[0::2], flat[1::2]
-
-
 class _Index(dict[Any, int]):
     """Numbers for the distinct items, in order of first appearance."""
 
@@ -234,26 +225,55 @@ class _Index(dict[Any, int]):
         return self[key]
 
 
-def events_csv_text(block: BlockResult) -> str:
+@dataclass(frozen=True)
+class EventColumns:
+    """A block's event log as columns in log order, each distinct label once."""
+
+    patient: np.ndarray
+    """Each event's patient number (int64)."""
+    week: np.ndarray
+    """Each event's week (float)."""
+    code: np.ndarray
+    """Each event's label as its index in ``labels`` (int32)."""
+    labels: list[tuple[Any, ...]]
+    """The distinct ``(event, therapy, detail)`` labels, in order of first appearance."""
+
+    def label_column(self, index: int) -> np.ndarray:
+        """Item ``index`` of each event's label (an object array; ``None`` or empty is ``None``)."""
+        distinct = np.empty(len(self.labels), dtype=object)
+        distinct[:] = [label[index] or None for label in self.labels]
+        return distinct[self.code]
+
+
+def event_columns(block: BlockResult) -> EventColumns:
+    """A block's event log (one flat list per patient, week and label in turn) as :class:`EventColumns`."""
+    logs = block.logs
+    flat = list(chain.from_iterable(logs))
+    labels = _Index()
+    code = np.fromiter(map(labels.__getitem__, flat[1::2]), dtype=np.int32, count=len(flat) // 2)
+    counts = np.fromiter(map(len, logs), dtype=np.int64, count=len(logs)) // 2
+    patient = np.repeat(np.arange(block.first_patient, block.first_patient + len(logs), dtype=np.int64), counts)
+    return EventColumns(patient, np.array(flat[0::2], dtype=float), code, list(labels))
+
+
+def events_csv_text(block: BlockResult, events: EventColumns | None = None) -> str:
     """CSV lines (no header) of a block's event log, in ``EVENT_COLUMNS`` order, formatted as
     ``to_csv_text`` would format their table, without building it: each line is the patient's
     ``replication,arm,patient,`` the week and the event's ``,event,therapy,detail`` (both made once
-    per patient and per distinct event), joined by Arrow."""
+    per patient and per distinct event), joined by Arrow. ``events``: the block's :func:`event_columns`,
+    if already made."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    logs = block.logs
-    flat = list(chain.from_iterable(logs))
-    if not flat:
+    events = event_columns(block) if events is None else events
+    if not len(events.code):
         return ""
-    labels = _Index()
-    codes = np.fromiter(map(labels.__getitem__, flat[1::2]), dtype=np.int32, count=len(flat) // 2)
-    counts = np.fromiter(map(len, logs), dtype=np.int64, count=len(logs)) // 2
+    first = block.first_patient
     head = f"{block.replication},{_quoted(str(block.arm))},"
-    prefixes = pa.array([f"{head}{p}," for p in range(block.first_patient, block.first_patient + len(logs))])
-    rows = pc.binary_join_element_wise(pc.take(prefixes, np.repeat(np.arange(len(logs)), counts)),
-                                       _decimal_text(np.array(flat[0::2], dtype=float)),
-                                       pc.take(pa.array(list(map(_SUFFIXES.__getitem__, labels))), codes), "")
+    prefixes = pa.array([f"{head}{p}," for p in range(first, first + len(block.logs))])
+    rows = pc.binary_join_element_wise(pc.take(prefixes, events.patient - first), _decimal_text(events.week),
+                                       pc.take(pa.array(list(map(_SUFFIXES.__getitem__, events.labels))),
+                                               events.code), "")
     whole = pa.ListArray.from_arrays(pa.array([0, len(rows)], type=pa.int32()), rows)  # a block is far below 2 GB
     return str(pc.binary_join(whole, "")[0].as_py())
 

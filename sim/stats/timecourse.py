@@ -15,7 +15,7 @@ from sim.stats.summary import arms_in_order
 from sim.stats.survival_tables import curve_weeks
 
 __all__ = ["OCCUPANCY_COLUMNS", "SWIMMER_PATIENTS", "SwimmerSample", "distribution", "occupancy_counts",
-           "occupancy_table", "state_occupancy", "swimmer_sample"]
+           "occupancy_from_states", "occupancy_table", "state_changes", "state_occupancy", "swimmer_sample"]
 
 
 OCCUPANCY_COLUMNS = ["arm", "week", "state", "patients", "share"]
@@ -62,6 +62,11 @@ _STATE_OF_EVENT = {"response": "response", "remission": "remission", "relapse": 
 _STATE_INDEX = {event: STATES.index(state) for event, state in _STATE_OF_EVENT.items()}
 
 
+def state_changes(events: Sequence[str]) -> np.ndarray:
+    """The state (index in ``STATES``) each event puts a patient in, -1 for an event that changes none."""
+    return np.fromiter(map(_STATE_INDEX.get, events, repeat(-1)), dtype=np.int64, count=len(events))
+
+
 def occupancy_counts(patient: np.ndarray, week: np.ndarray, event: Sequence[str],
                      grid: np.ndarray) -> tuple[np.ndarray, int]:
     """Patients of one arm in each state (rows: ``STATES``) at each grid week, from their events, and how many
@@ -72,25 +77,33 @@ def occupancy_counts(patient: np.ndarray, week: np.ndarray, event: Sequence[str]
     ``lost_to_follow_up`` (``lost`` to the end) change the state; a state entered at week t counts
     from t on. The counts of separate groups of patients add up, so a run sums them block by block.
     """
+    return occupancy_from_states(patient, week, state_changes(event), grid)
+
+
+def occupancy_from_states(patient: np.ndarray, week: np.ndarray, state: np.ndarray,
+                          grid: np.ndarray) -> tuple[np.ndarray, int]:
+    """:func:`occupancy_counts` from each event's :func:`state_changes` code instead of its name."""
     counts = np.zeros((len(STATES), len(grid)), dtype=np.int64)
     patient = np.asarray(patient)
     if len(patient) == 0:
         return counts, 0
     week = np.asarray(week, dtype=float)
-    codes = np.fromiter(map(_STATE_INDEX.get, event, repeat(-1)), dtype=np.int64, count=len(patient))
-    changes = np.flatnonzero(codes >= 0)
-    present = np.unique(patient)
+    changes = np.flatnonzero(state >= 0)
+    if np.all(patient[1:] >= patient[:-1]):  # a block's log, patient by patient: no sort needed
+        present = patient[np.flatnonzero(np.append(True, patient[1:] != patient[:-1]))]
+    else:
+        present = np.unique(patient)
     who = np.concatenate((present, patient[changes]))
     when = np.concatenate((np.zeros(len(present)), week[changes]))
-    state = np.concatenate((np.full(len(present), STATES.index("active")), codes[changes]))
+    entered = np.concatenate((np.full(len(present), STATES.index("active")), state[changes]))
     # The log is in time order within a patient; ``rank`` keeps same-week changes in log order.
     rank = np.concatenate((np.full(len(present), -1), changes))
     order = np.lexsort((rank, when, who))
-    who, when, state = who[order], when[order], state[order]
+    who, when, entered = who[order], when[order], entered[order]
     same_patient = np.append(who[1:] == who[:-1], False)
     end = np.where(same_patient, np.append(when[1:], np.inf), np.inf)
     for index in range(len(STATES)):
-        mine = state == index
+        mine = entered == index
         begin, finish = np.sort(when[mine]), np.sort(end[mine])
         counts[index] = np.searchsorted(begin, grid, side="right") - np.searchsorted(finish, grid, side="right")
     return counts, len(present)

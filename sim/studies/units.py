@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -16,11 +15,11 @@ import numpy as np
 from sim.engine.records import EVENT_COLUMNS, BlockResult, patient_columns
 from sim.engine.simulate import simulate
 from sim.execute import map_ordered
-from sim.outputs.tables import csv_header, csv_rounded, event_arrays, events_csv_text, patients_csv_text, typed_columns
+from sim.outputs.tables import csv_header, csv_rounded, event_columns, events_csv_text, patients_csv_text, typed_columns
 from sim.spec.scenario import Scenario
 from sim.stats.accumulate import survival_block
 from sim.stats.survival_tables import SURVIVAL_INPUTS, curve_weeks
-from sim.stats.timecourse import SWIMMER_PATIENTS, occupancy_counts
+from sim.stats.timecourse import SWIMMER_PATIENTS, occupancy_from_states, state_changes
 
 __all__ = ["BLOCK_PATIENTS", "FORMATS", "BlockTables", "Unit", "plan_units", "run_units"]
 
@@ -108,21 +107,21 @@ def _block_tables(job: _UnitJob, unit: Unit, result: BlockResult) -> BlockTables
     columns = patient_columns(job.scenario)
     typed = typed_columns(result.patients, columns)
     as_saved = {name: csv_rounded(values) if values.dtype.kind == "f" else values for name, values in typed.items()}
-    patients, weeks, labels = event_arrays(result)
-    saved_weeks = csv_rounded(np.asarray(weeks, dtype=float))
+    events = event_columns(result)
+    saved_weeks = csv_rounded(events.week)
     grid = curve_weeks(job.scenario.follow_up_weeks)
-    occupancy = occupancy_counts(np.asarray(patients, dtype=np.int64), saved_weeks, list(map(itemgetter(0), labels)),
-                                 grid)
+    states = state_changes([label[0] for label in events.labels])
+    occupancy = occupancy_from_states(events.patient, saved_weeks, states[events.code], grid)
     if job.file_format == "csv":
         patients_data: Any = patients_csv_text(typed)
-        events_data: Any = events_csv_text(result)
+        events_data: Any = events_csv_text(result, events)
     else:
         patients_data = as_saved
-        events_data = {"replication": np.full(len(weeks), unit.replication, dtype=np.int64),
-                       "arm": np.full(len(weeks), unit.arm, dtype=object),
-                       "patient": np.asarray(patients, dtype=np.int64), "week": saved_weeks}
+        events_data = {"replication": np.full(len(saved_weeks), unit.replication, dtype=np.int64),
+                       "arm": np.full(len(saved_weeks), unit.arm, dtype=object),
+                       "patient": events.patient, "week": saved_weeks}
         for index, name in enumerate(("event", "therapy", "detail")):  # empty is missing, as read from CSV
-            events_data[name] = np.array([label[index] or None for label in labels], dtype=object)
+            events_data[name] = events.label_column(index)
     swimmer = None
     size = job.scenario.cohort.size
     before = unit.replication * _logged(job, 0, size) + _logged(job, 0, unit.start)
