@@ -214,14 +214,16 @@ def failure_status(err: BaseException, where: str, out: str | None, scheduler: s
 
 def progress_bar(total: int | None, description: str, unit: str, initial: int = 0) -> Any:
     """A bar on standard error with the time left, shown once the work has taken a second (a count without a time
-    left when ``total`` is None), at most ``WIDTH`` columns wide."""
+    left when ``total`` is None: ``description: count [elapsed, rate]``, the count after the description, so
+    that a count of 1 reads right), at most ``WIDTH`` columns wide."""
     from tqdm import tqdm
 
     # A pseudo-terminal that reports a 0 x 0 size would make tqdm hide the bar ("below the screen").
     size = shutil.get_terminal_size((100, 20))
     return tqdm(total=total, initial=initial, desc=description, unit=unit, ncols=min(size.columns, WIDTH),
                 nrows=max(size.lines, 2), leave=False, delay=PROGRESS_DELAY_SECONDS,
-                mininterval=PROGRESS_INTERVAL_SECONDS)
+                mininterval=PROGRESS_INTERVAL_SECONDS,
+                bar_format=None if total is not None else "{desc}: {n_fmt} [{elapsed}, {rate_fmt}{postfix}]")
 
 
 def study_kind(path: str) -> str | None:
