@@ -456,24 +456,16 @@ def test_occupancy_counts_by_hand() -> None:
     counts, present = occupancy_counts(patient, week, event, grid)
     assert present == 4
     assert counts.tolist() == [[3, 1, 0, 1], [1, 3, 2, 1], [0, 0, 1, 1], [0, 0, 1, 1]]  # active, response, ...
+    # The patients interleaved, as rows of several replications read back can be (each keeps its events' order).
+    order = [3, 0, 5, 2, 1, 4]
+    interleaved, also_four = occupancy_counts(patient[order], week[order], [event[i] for i in order], grid)
+    assert also_four == 4 and interleaved.tolist() == counts.tolist()
+    assert state_changes(["response", "adverse_event", "relapse"]).tolist() == [1, -1, 0]
     single, one = occupancy_counts(np.array([7]), np.array([0.0]), ["response"], grid)
     assert one == 1 and single.tolist() == [[0, 0, 0, 0], [1, 1, 1, 1], [0, 0, 0, 0], [0, 0, 0, 0]]
     empty, none = occupancy_counts(np.array([], dtype=int), np.array([]), [], grid)
     assert none == 0 and empty.tolist() == [[0] * 4] * 4
     assert list(occupancy_table({}, grid).columns) == ["arm", "week", "state", "patients", "share"]
-
-
-def test_occupancy_counts_patients_in_any_order() -> None:
-    """The hand-worked log above with its patients interleaved (as rows of several replications read back can
-    be) gives the same counts: a patient's events keep their order, the patients do not."""
-    grid = np.array([0.0, 1.0, 2.0, 3.0])
-    patient = np.array([2, 0, 3, 1, 0, 2])
-    week = np.array([1.0, 1.0, 0.0, 2.0, 2.0, 3.0])
-    event = ["response", "response", "response", "lost_to_follow_up", "remission", "relapse"]
-    counts, present = occupancy_counts(patient, week, event, grid)
-    assert present == 4
-    assert counts.tolist() == [[3, 1, 0, 1], [1, 3, 2, 1], [0, 0, 1, 1], [0, 0, 1, 1]]
-    assert state_changes(["response", "adverse_event", "relapse"]).tolist() == [1, -1, 0]
 
 
 def test_occupancy_folded_block_by_block() -> None:
