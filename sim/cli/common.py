@@ -213,9 +213,9 @@ def failure_status(err: BaseException, where: str, out: str | None, scheduler: s
 
 
 def progress_bar(total: int | None, description: str, unit: str, initial: int = 0) -> Any:
-    """A bar on standard error with the time left, shown once the work has taken a second (a count without a time
-    left when ``total`` is None: ``description: count [elapsed, rate]``, the count after the description, so
-    that a count of 1 reads right), at most ``WIDTH`` columns wide."""
+    """A bar on standard error with the time left, shown once the work has taken a second, at most ``WIDTH``
+    columns wide. When ``total`` is None, a count without a time left or a rate: ``description: N [elapsed]``
+    (the count after the description reads right at 1, and tqdm writes a slow rate as "s/unit")."""
     from tqdm import tqdm
 
     # A pseudo-terminal that reports a 0 x 0 size would make tqdm hide the bar ("below the screen").
@@ -223,7 +223,7 @@ def progress_bar(total: int | None, description: str, unit: str, initial: int = 
     return tqdm(total=total, initial=initial, desc=description, unit=unit, ncols=min(size.columns, WIDTH),
                 nrows=max(size.lines, 2), leave=False, delay=PROGRESS_DELAY_SECONDS,
                 mininterval=PROGRESS_INTERVAL_SECONDS,
-                bar_format=None if total is not None else "{desc}: {n_fmt} [{elapsed}, {rate_fmt}{postfix}]")
+                bar_format=None if total is not None else "{desc}: {n_fmt} [{elapsed}{postfix}]")
 
 
 def study_kind(path: str) -> str | None:

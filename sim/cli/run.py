@@ -212,7 +212,7 @@ def run_command(argv: list[str]) -> int:
             bar = progress_bar(len(plan_units(plan)), f"{plan.name}: {plural(plan.replications, 'replication')}",
                                "block")
         else:  # how many replications are needed is not known until they run: a count, no time left
-            bar = progress_bar(None, f"{plan.name}: replications done", " replications")
+            bar = progress_bar(None, f"{plan.name}: replications done", "replication")
     try:
         with shown(bar):
             outcome = run_to_folder(scenario, out=args.out, workers=workers, log_events=not args.no_events,
