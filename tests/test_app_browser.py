@@ -206,13 +206,13 @@ def test_page_shows_the_main_scenario_with_a_form_from_the_schema(page: Page) ->
 
 def test_an_edited_small_run_shows_the_command_lines_tables_and_figures(
         page: Page, results: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
-    for name, value in (("patients", "40"), ("replications", "2"), ("seed", "11")):
+    for name, value in (("patients", "100"), ("replications", "5"), ("seed", "11")):
         _type(page, f".st-key-scn-low_dose-size-{name}", value)
     _type(page, PROBABILITY, "0.85")
     expect(page.locator("[data-testid='stCode']").filter(has_text="python run.py").first).to_contain_text(
         "--set therapies.lenalidomide_5.response.probability=0.85")
     command = _command(page)
-    assert shlex.split(command)[2:] == ["scenarios/low_dose.yaml", "--replications", "2", "--patients", "40",
+    assert shlex.split(command)[2:] == ["scenarios/low_dose.yaml", "--replications", "5", "--patients", "100",
                                         "--seed", "11", "--set", "therapies.lenalidomide_5.response.probability=0.85"]
     expect(page.locator("[data-testid='stCode']").filter(has_text="name: low_dose")).to_contain_text(
         "probability: 0.85")
@@ -389,7 +389,7 @@ def test_two_runs_side_by_side_and_any_folder_opened(page: Page, results: Path) 
     changes = _rows(panel.locator("[data-testid='stTable'] table").first)
     first, second = (json.loads((STATE[k] / "run.json").read_text(encoding="utf-8")) for k in ("first", "second"))
     assert ["seed", str(first["seed"]), str(second["seed"])] in changes
-    assert ["cohort.size", "40", "30"] in changes
+    assert ["cohort.size", "100", "30"] in changes
     expect(panel.locator("[data-testid='stImage'] img")).to_have_count(2)
     page.get_by_role("tab", name="Open a results folder").click()
     _type(page, ".st-key-open-path", str(STATE["reference"]))
