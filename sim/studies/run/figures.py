@@ -106,7 +106,7 @@ def _figure_occupancy(tables: RunTables, colours: dict[str, str]) -> plt.Figure:
     handles, _ = axes[0][0].get_legend_handles_labels()
     legend = legend_below(fig, handles[::-1])
     patients = tables.occupancy[tables.occupancy["week"] == 0].groupby("arm")["patients"].sum()
-    title_above(fig, f"State occupancy over time ({int(patients.max()):d} logged patients per arm)")
+    title_above(fig, f"State occupancy over time ({int(patients.max()):,d} logged patients per arm)")
     fit_layout(fig, below=legend)
     return fig
 
