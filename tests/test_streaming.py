@@ -140,10 +140,14 @@ def test_block_text_is_the_csv_module_text(name):
 
 
 def test_names_that_need_quoting_are_quoted():
-    """An arm and a dropout reason with a comma and a quote are quoted as the csv module quotes them."""
+    """An arm and a dropout reason with a comma and a quote are quoted as the csv module quotes them; a true/false
+    among names and an empty name are written as it writes them."""
     typed = {"arm": np.array(['a,"b"', "c"], dtype=object), "dropout_reason": np.array([None, "x,y"], dtype=object),
              "weeks": np.array([1.5, math.nan])}
     assert patients_csv_text(typed) == _writer_text([['a,"b"', "", "1.500000"], ["c", "x,y", ""]])
+    # A true/false among names, and an empty name, are written as the csv module writes the cells.
+    typed = {"arm": np.array([True, "c"], dtype=object), "dropout_reason": np.array(["", None], dtype=object)}
+    assert patients_csv_text(typed) == _writer_text([["true", ""], ["c", ""]])
 
 
 def _patients(scenario_path: str, size: int, replications: int) -> tuple[list[pd.DataFrame], list[str]]:

@@ -6,7 +6,8 @@ import csv
 import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, repeat
+from operator import is_not
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,11 +29,17 @@ FLOAT_FORMAT = "%.6f"
 """Every float in a CSV file: weeks to a fraction of a minute, identical on every platform."""
 
 
+_NAME_COLUMNS = {"arm", "subgroup", "dropout_reason", "final_state"}
+"""Patient columns of names (the engine's strings, missing None): object arrays, unless none is given."""
+
+
 def _typed(name: str, values: list[Any]) -> np.ndarray:
     """One column as pandas would type it: weeks, fractions and doses as floats (missing: NaN), true/false as
     booleans, whole numbers as int64, numbers with gaps as floats, names as objects."""
     if name in FLOAT_COLUMNS or name.startswith("dose_mg_"):
         return np.array(values, dtype=float)
+    if name in _NAME_COLUMNS and any(map(is_not, values, repeat(None))):
+        return np.array(values, dtype=object)
     array = np.array(values)
     if array.dtype.kind in "bif":
         return array if array.dtype.kind != "i" else array.astype(np.int64)
@@ -157,10 +164,10 @@ def patients_csv_text(columns: Mapping[str, np.ndarray]) -> str:
         if kind == "f":
             arrays[name] = _decimal_text(values)
         elif kind == "O":
-            cells = list(map(_CELLS.__getitem__, values.tolist()))
-            if any(cell.startswith('"') for cell in set(cells)) or any(isinstance(v, bool) for v in values.tolist()):
+            cells = list(map(_CELLS.__getitem__, values.tolist()))  # true/false among names as well
+            if any(cell.startswith('"') for cell in set(cells)):
                 return _python_csv_text(columns)
-            arrays[name] = pa.array([cell or None for cell in cells], type=pa.string())
+            arrays[name] = pa.array(cells, type=pa.string())  # unquoted, an empty cell is written as a missing one
         else:
             arrays[name] = pa.array(values)
     buffer = io.BytesIO()

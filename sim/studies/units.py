@@ -106,7 +106,11 @@ def _logged(job: _UnitJob, start: int, stop: int) -> int:
 def _block_tables(job: _UnitJob, unit: Unit, result: BlockResult) -> BlockTables:
     columns = patient_columns(job.scenario)
     typed = typed_columns(result.patients, columns)
-    as_saved = {name: csv_rounded(values) if values.dtype.kind == "f" else values for name, values in typed.items()}
+    needed = ["replication", "arm", *(["subgroup"] if "subgroup" in typed else []), *SURVIVAL_INPUTS,
+              "disease_free_weeks"]
+    # Floats as the files hold them: for the survival analysis, and all of them for a Parquet file.
+    as_saved = {name: csv_rounded(typed[name]) if typed[name].dtype.kind == "f" else typed[name]
+                for name in (needed if job.file_format == "csv" else typed)}
     events = event_columns(result)
     saved_weeks = csv_rounded(events.week)
     grid = curve_weeks(job.scenario.follow_up_weeks)
@@ -132,8 +136,6 @@ def _block_tables(job: _UnitJob, unit: Unit, result: BlockResult) -> BlockTables
                            result.arm, result.first_patient, logs)
         swimmer = (csv_header(EVENT_COLUMNS) + events_csv_text(head),
                    csv_header(columns) + patients_csv_text({n: v[:len(logs)] for n, v in typed.items()}))
-    needed = ["replication", "arm", *(["subgroup"] if "subgroup" in typed else []), *SURVIVAL_INPUTS,
-              "disease_free_weeks"]
     survival = survival_block({name: as_saved[name] for name in needed})
     kept = {name: typed[name] for name in job.keep}
     return BlockTables(unit.arm, kept, patients_data, events_data, survival, occupancy, swimmer)
