@@ -458,7 +458,10 @@ def test_occupancy_counts_by_hand() -> None:
     assert counts.tolist() == [[3, 1, 0, 1], [1, 3, 2, 1], [0, 0, 1, 1], [0, 0, 1, 1]]  # active, response, ...
     # The patients interleaved, as rows of several replications read back can be (each keeps its events' order;
     # the second order starts with the lowest patient number, so only a full check finds it unsorted).
-    for order in ([3, 0, 5, 2, 1, 4], [0, 3, 5, 1, 2, 4]):
+    # The third starts with patient 3's change at week 0, which still comes after the patient's start. The last
+    # has patient 2's events out of time order, as a table sorted by patient alone can hold them: sorted by
+    # week, not taken as a block's log (its later event is not earlier than the table's first).
+    for order in ([3, 0, 5, 2, 1, 4], [0, 3, 5, 1, 2, 4], [5, 0, 1, 2, 3, 4], [0, 1, 2, 4, 3, 5]):
         interleaved, also_four = occupancy_counts(patient[order], week[order], [event[i] for i in order], grid)
         assert also_four == 4 and interleaved.tolist() == counts.tolist()
     assert state_changes(["response", "adverse_event", "relapse"]).tolist() == [1, -1, 0]

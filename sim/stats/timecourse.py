@@ -89,16 +89,21 @@ def occupancy_from_states(patient: np.ndarray, week: np.ndarray, state: np.ndarr
         return counts, 0
     week = np.asarray(week, dtype=float)
     changes = np.flatnonzero(state >= 0)
-    if np.all(patient[1:] >= patient[:-1]):  # a block's log, patient by patient: no sort needed
-        present = patient[np.flatnonzero(np.append(True, patient[1:] != patient[:-1]))]
+    next_patient = patient[1:] != patient[:-1]
+    # A block's log: patient by patient, each patient's events in time order.
+    in_order = np.all(patient[1:] >= patient[:-1]) and np.all(next_patient | (week[1:] >= week[:-1]))
+    if in_order:
+        present = patient[np.flatnonzero(np.append(True, next_patient))]
     else:
         present = np.unique(patient)
     who = np.concatenate((present, patient[changes]))
     when = np.concatenate((np.zeros(len(present)), week[changes]))
     entered = np.concatenate((np.full(len(present), STATES.index("active")), state[changes]))
-    # The log is in time order within a patient; ``rank`` keeps same-week changes in log order.
-    rank = np.concatenate((np.full(len(present), -1), changes))
-    order = np.lexsort((rank, when, who))
+    if in_order:  # each patient's start, then its changes in log order: what a stable sort by patient keeps
+        order = np.argsort(who, kind="stable")
+    else:  # by patient and week; ``rank`` keeps same-week changes in log order
+        rank = np.concatenate((np.full(len(present), -1), changes))
+        order = np.lexsort((rank, when, who))
     who, when, entered = who[order], when[order], entered[order]
     same_patient = np.append(who[1:] == who[:-1], False)
     end = np.where(same_patient, np.append(when[1:], np.inf), np.inf)
