@@ -150,6 +150,17 @@ def test_names_that_need_quoting_are_quoted():
     assert patients_csv_text(typed) == _writer_text([["true", ""], ["c", ""]])
 
 
+@pytest.mark.parametrize(("names", "kind"), [(["a", "b"], "O"), ([None, "x"], "O"), ([None, None], "f")])
+def test_names_are_typed_as_read_back(names, kind):
+    """A column of names is typed as pandas reads the CSV text back: names, or floats (all NaN) when no patient of
+    the block has one, as a block where nobody drops out has no dropout reason."""
+    typed = typed_columns({"patient": [0, 1], "dropout_reason": names}, ["patient", "dropout_reason"])
+    assert typed["dropout_reason"].dtype.kind == kind
+    read = pd.read_csv(io.StringIO("patient,dropout_reason\n" + patients_csv_text(typed)))
+    assert read["dropout_reason"].dtype.kind == kind
+    assert [None if v != v else v for v in read["dropout_reason"]] == names
+
+
 def _patients(scenario_path: str, size: int, replications: int) -> tuple[list[pd.DataFrame], list[str]]:
     scenario = load_scenario(scenario_path, [("cohort.size", size), ("replications", replications)])
     columns = patient_columns(scenario)
