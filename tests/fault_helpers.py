@@ -21,8 +21,9 @@ TRIAL = ROOT / "scenarios" / "trials" / "time_to_relapse.yaml"
 SMALL = ["--patients", "50", "--replications", "2", "--no-plots", "--quiet"]
 """The issue's ``S``: a run of a few seconds."""
 
-LONG = ["--patients", "3000", "--replications", "20", "--no-plots", "--quiet", "--workers", "2"]
-"""A run long enough (about 20 s on two cores) to be stopped while it works."""
+LONG = ["--patients", "3000", "--replications", "100", "--no-plots", "--quiet", "--workers", "2"]
+"""A run long enough (about 20 s alone on two cores) to be stopped while it works, even when three are started
+one after another; every test stops it within seconds."""
 
 
 def one_error(stderr: str, *fragments: str) -> str:
