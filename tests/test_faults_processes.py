@@ -147,7 +147,8 @@ def test_kill_9_of_one_worker_ends_the_run_with_one_line(tmp_path):
 
 
 SWEEP_LONG = ["--patients", "1500", "--replications", "3", "--no-plots", "--quiet", "--workers", "2"]
-"""A sweep long enough (about 10 s on two cores) to be stopped while its workers simulate."""
+"""A sweep long enough (about 5 s on two cores) to be stopped while its workers simulate; two tests resume it to
+the end, so it is kept short."""
 
 
 def test_kill_9_of_a_sweep_worker_gives_the_resume_command_which_finishes_it(tmp_path):
