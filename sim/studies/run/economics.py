@@ -64,8 +64,9 @@ def economics_section(run_dir: Path, scenario: dict[str, Any], figure: bool) -> 
                   "is counted over the observed time. Arms that lose patients at different rates are then compared "
                   "over different amounts of time; for a decision model set `cohort.loss_to_follow_up_per_year: 0`.",
                   ""]
+    records = table.to_dict("records")  # not itertuples: a threshold such as 20000.5 is no field name
     rows = []
-    for record in table.to_dict("records"):  # not itertuples: a threshold such as 20000.5 is no field name
+    for record in records:
         icer = record["icer"]
         by = record["dominated_by"] if isinstance(record["dominated_by"], str) else ""
         rows.append({
@@ -79,7 +80,7 @@ def economics_section(run_dir: Path, scenario: dict[str, Any], figure: bool) -> 
         })
     lines += [markdown_table(pd.DataFrame(rows)), ""]
     benefit = []
-    for record in table.to_dict("records"):
+    for record in records:
         entry = {"arm": record["arm"]}
         for t in thresholds:
             label = threshold_label(t)
