@@ -113,7 +113,7 @@ def prepare(folder: Path, target: Target) -> None:
     lines += [f"    {m}" for m in target.modules]
     lines += ["pytest_add_cli_args_test_selection ="]
     lines += [f"    {t}" for t in target.tests]
-    lines += ["pytest_add_cli_args =", "    -q", "    -p", "    no:cacheprovider", "    -x",
+    lines += ["pytest_add_cli_args =", "    -q", "    -p", "    no:cacheprovider", "    -x", "    -n", "    0",
               "timeout_multiplier = 10.0", "also_copy =", "    scenarios", "    run.py",
               # Workers forked from mutmut's main process inherit the caches that its test run filled
               # (compiled plans, stream names): a mutant of a cached constructor would never run.

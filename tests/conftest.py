@@ -17,6 +17,15 @@ from sim.spec.scenario import Scenario
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _a_terminal_of_full_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands see a terminal of ``WIDTH`` (100) columns, whatever runs the tests: pytest in an 80-column
+    terminal, or pytest-xdist, which sets ``COLUMNS`` to 80 in its workers. A test of another width sets its own."""
+    from sim.outputs.text import WIDTH
+
+    monkeypatch.setenv("COLUMNS", str(WIDTH))
+
+
 def therapy(**changes: Any) -> dict[str, Any]:
     """A therapy that always responds at week 2 and is in remission at week 6, then continues."""
     base: dict[str, Any] = {

@@ -240,7 +240,7 @@ def test_a_dask_cluster_writes_the_same_files(small, tmp_path):
 
     path, reference = small
     out = tmp_path / "dask"
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         assert main([str(path), "--patients", "60", "--scheduler", cluster.scheduler_address, "--out", str(out),
                      "--quiet"]) == 0
     assert folder_files(out) == folder_files(reference)

@@ -494,7 +494,7 @@ def test_a_dask_cluster_gives_the_same_results(tmp_path):
     path = example_trial(tmp_path, test="welch_t", endpoint={"metric": "disease_free_weeks", "at_week": 26})
     common = ["--quiet", "--no-plots", "--set", "trial.simulations=110"]
     assert main([str(path), "--out", str(tmp_path / "local"), "--workers", "1", *common]) == 0
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         assert main([str(path), "--out", str(tmp_path / "dask"), "--scheduler", cluster.scheduler_address,
                      *common]) == 0
     for name in ("power.csv", "trials.csv", "report.md"):
