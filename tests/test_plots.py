@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -287,6 +289,59 @@ def test_fast_precision_run_leaves_no_progress_on_the_line(tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert _last_line_left(err).strip() == "", repr(err[-300:])
     assert err == "" or err.endswith("\r")  # the cursor is back at the start of the line for the header
+
+
+def test_a_note_keeps_the_display_delay_and_closing_clears_it(capsys: pytest.CaptureFixture[str],
+                                                               monkeypatch: pytest.MonkeyPatch):
+    """A note (what a bar shows once its count is done) is not drawn before the bar is due, and once drawn, closing
+    the bar clears it; a finished count's note shows the time taken, without a time left or a rate."""
+    bar = cli_common.progress_bar(2, "work", "step")  # the real one-second delay
+    bar.update(2)
+    bar.set_postfix_str("drawing the figures")
+    bar.close()
+    assert capsys.readouterr().err == ""
+
+    monkeypatch.setattr(cli_common, "PROGRESS_DELAY_SECONDS", 0.05)
+    bar = cli_common.progress_bar(2, "work", "step")
+    bar.update(2)  # before the delay: not drawn
+    time.sleep(0.1)
+    bar.set_postfix_str("drawing the figures")
+    drawn = capsys.readouterr().err
+    assert drawn.rsplit("\r", 1)[-1].endswith("| 2/2 [00:00, drawing the figures]"), repr(drawn)
+    bar.close()
+    assert _last_line_left(drawn + capsys.readouterr().err).strip() == ""
+
+
+def test_a_run_says_when_it_draws_its_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(cli_common, "PROGRESS_DELAY_SECONDS", 0.0)
+    monkeypatch.setattr(cli_run, "is_terminal", lambda: True)
+    assert main([str(SCENARIO), "--patients", "10", "--replications", "2", "--workers", "1",
+                 "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    shown = [part for part in err.split("\r") if part.strip()]
+    assert re.search(r"\| 6/6 \[00:0\d, drawing the figures\]$", shown[-1]), repr(err[-300:])  # last drawn
+    assert _last_line_left(err).strip() == ""
+
+
+def test_a_sweep_counts_the_figures_it_draws(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch):
+    """After its points, a sweep of many parameters draws figures for tens of seconds: its bar counts them."""
+    from conftest import small_sweep
+
+    import sim.cli.sweep as cli_sweep
+
+    monkeypatch.setattr(cli_common, "PROGRESS_DELAY_SECONDS", 0.0)
+    monkeypatch.setattr(cli_sweep, "is_terminal", lambda: True)
+    out = tmp_path / "out"
+    assert main([str(small_sweep(tmp_path)), "--patients", "10", "--replications", "2", "--workers", "1",
+                 "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    count = len(list((out / "figures").glob("*.png")))
+    notes = [part for part in err.split("\r") if "figures drawn: " in part]
+    assert [int(part.rsplit(": ", 1)[1].rstrip("]")) for part in notes] == list(range(count + 1))
+    assert all(part.endswith(f"| 5/5 [{part.split('[')[1]}") and "<" not in part for part in notes)
+    assert _last_line_left(err).strip() == ""
 
 
 def test_forest_panels_say_which_side_favours_which_arm_by_the_outcome_registry(figures: dict[str, plt.Figure]):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
 import signal
 import sys
@@ -216,14 +217,34 @@ def progress_bar(total: int | None, description: str, unit: str, initial: int = 
     """A bar on standard error with the time left, shown once the work has taken a second, at most ``WIDTH``
     columns wide. When ``total`` is None, a count without a time left or a rate: ``description: N [elapsed]``
     (the count after the description reads right at 1, and tqdm writes a slow rate as "s/unit")."""
-    from tqdm import tqdm
-
     # A pseudo-terminal that reports a 0 x 0 size would make tqdm hide the bar ("below the screen").
     size = shutil.get_terminal_size((100, 20))
-    return tqdm(total=total, initial=initial, desc=description, unit=unit, ncols=min(size.columns, WIDTH),
+    return _bar_class()(total=total, initial=initial, desc=description, unit=unit, ncols=min(size.columns, WIDTH),
                 nrows=max(size.lines, 2), leave=False, delay=PROGRESS_DELAY_SECONDS,
                 mininterval=PROGRESS_INTERVAL_SECONDS,
                 bar_format=None if total is not None else "{desc}: {n_fmt} [{elapsed}{postfix}]")
+
+
+@functools.cache
+def _bar_class() -> Any:
+    """tqdm, whose notes (``set_postfix_str``) keep the display delay.
+
+    A note is what a bar shows once its count is done (``drawing the figures``, ``figures drawn: 3``), so it
+    is drawn at once, but only when the bar is due to be shown. tqdm's own ``refresh`` would draw it before the
+    delay and without recording it, and closing the bar would then leave it on the line.
+    """
+    from tqdm import tqdm
+
+    class Bar(tqdm):  # type: ignore[misc]  # tqdm has no type information here
+        def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+            if self.total is not None and self.n >= self.total:  # done: no time left, and a rate that would fall
+                self.bar_format = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"  # as the note runs on
+            super().set_postfix_str(s, refresh=False)
+            if refresh and not self.disable and self._time() >= self.start_t + self.delay:
+                self.refresh()
+                self.last_print_t = self._time()  # what close() clears
+
+    return Bar
 
 
 def study_kind(path: str) -> str | None:

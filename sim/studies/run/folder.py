@@ -155,6 +155,8 @@ def run_to_folder(scenario: Scenario, *, out: str | Path | None = None, results_
                         time.perf_counter() - started, workers)
         write_headline_files(work, simulated.scenario, summary, comparison, info, files, economics)
         tables, derived = simulated.fold.derive()
+        if plots and progress is not None:
+            progress.set_postfix_str("drawing the figures")  # the count is done; a few seconds more
         finish_folder(work, plots, tables, derived)
     return RunOutcome(final, summary, comparison, simulated.scenario.replications, simulated.precision, economics)
 

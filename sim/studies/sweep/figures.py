@@ -7,6 +7,7 @@ import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -322,10 +323,21 @@ def build_figures(the_design: Design, tables: SweepTables, arms: list[str], refe
 
 
 def draw_figures(run_dir: Path, the_design: Design, tables: SweepTables, arms: list[str], reference_arm: str,
-                 outcomes: list[str], economics: Economics | None = None) -> list[Path]:
-    """Draw the sweep's figures into ``run_dir/figures``; returns the files written."""
+                 outcomes: list[str], economics: Economics | None = None,
+                 drawn: Callable[[int], Any] | None = None) -> list[Path]:
+    """Draw the sweep's figures into ``run_dir/figures``; returns the files written.
+
+    ``drawn(count)`` is told how many are written, before the first and after each (a sweep of many parameters
+    draws for tens of seconds).
+    """
     figures = run_dir / "figures"
     figures.mkdir(exist_ok=True)
-    return [save_figure(fig, figures / name)
-            for name, fig in build_figures(the_design, tables, arms, reference_arm, outcomes, economics)]
+    written: list[Path] = []
+    if drawn is not None:
+        drawn(0)
+    for name, fig in build_figures(the_design, tables, arms, reference_arm, outcomes, economics):
+        written.append(save_figure(fig, figures / name))
+        if drawn is not None:
+            drawn(len(written))
+    return written
 

@@ -208,9 +208,10 @@ def _write_outputs(run_dir: Path, tables: SweepTables) -> None:
             write_text_atomic(run_dir / name, to_csv_text(frame))
 
 
-def write_results(run_dir: Path, prepared: Prepared, tables: SweepTables, plots: bool) -> None:
-    """Everything a sweep writes once its points are computed: tables, figures (if ``plots``) and
-    ``report.md``, each file atomically."""
+def write_results(run_dir: Path, prepared: Prepared, tables: SweepTables, plots: bool,
+                  drawn: Callable[[int], Any] | None = None) -> None:
+    """Everything a sweep writes once its points are computed: tables, figures (if ``plots``; ``drawn(count)``
+    follows them) and ``report.md``, each file atomically."""
     base, outcomes = prepared.base, tables.outcomes
     _write_outputs(run_dir, tables)
     figures: list[str] = []
@@ -218,7 +219,7 @@ def write_results(run_dir: Path, prepared: Prepared, tables: SweepTables, plots:
         from sim.studies.sweep.figures import draw_figures  # matplotlib only when figures are wanted
 
         figures = [p.name for p in draw_figures(run_dir, prepared.design, tables, base.arm_names, base.reference_arm,
-                                                outcomes, base.economics)]
+                                                outcomes, base.economics, drawn)]
     report = render_report(prepared.name, prepared.sweep_file, base, prepared.design, tables, figures)
     write_text_atomic(run_dir / "report.md", report)
 
@@ -228,8 +229,9 @@ def run_sweep(prepared: Prepared, partial: Path, final: Path, *, workers: int = 
               resumed: bool = False, say: Callable[[str], None] = lambda _: None, resume_hint: str = "") -> Path:
     """Run the unsaved points of a sweep in ``partial``, write its outputs and rename it to ``final``.
 
-    ``progress(total, already_done)`` makes a tqdm-like bar, updated per point; ``say`` tells the
-    user where the sweep works and, with ``resume_hint``, how to resume it if stopped.
+    ``progress(total, already_done)`` makes a tqdm-like bar, updated per point, whose note then counts the
+    figures drawn; ``say`` tells the user where the sweep works and, with ``resume_hint``, how to resume it if
+    stopped.
     """
     started = time.perf_counter()
     the_design, job, base = prepared.design, prepared.job, prepared.base
@@ -249,12 +251,14 @@ def run_sweep(prepared: Prepared, partial: Path, final: Path, *, workers: int = 
                 save_points(partial, [record])
                 if bar is not None:
                     bar.update()
+        wall = time.perf_counter() - started
+        drawn = None if bar is None else lambda count: bar.set_postfix_str(f"figures drawn: {count}")
+        return finish_sweep(prepared, partial, final, plots=plots, argv=argv, wall_seconds=wall, workers=workers,
+                            scheduler=scheduler, computed=len(todo), resumed=len(done) if resumed else None,
+                            drawn=drawn)
     finally:
         if bar is not None:
             bar.close()
-    wall = time.perf_counter() - started
-    return finish_sweep(prepared, partial, final, plots=plots, argv=argv, wall_seconds=wall, workers=workers,
-                        scheduler=scheduler, computed=len(todo), resumed=len(done) if resumed else None)
 
 
 def save_points(partial: Path, records: Sequence[dict[str, Any]]) -> None:
@@ -265,11 +269,12 @@ def save_points(partial: Path, records: Sequence[dict[str, Any]]) -> None:
 
 def finish_sweep(prepared: Prepared, partial: Path, final: Path, *, plots: bool, argv: Sequence[str],
                  wall_seconds: float, workers: int, scheduler: str | None, computed: int,
-                 resumed: int | None) -> Path:
-    """Write a sweep's tables, figures, report and ``run.json`` from its saved points, and rename it to ``final``."""
+                 resumed: int | None, drawn: Callable[[int], Any] | None = None) -> Path:
+    """Write a sweep's tables, figures, report and ``run.json`` from its saved points, and rename it to ``final``
+    (``drawn(count)`` follows the figures)."""
     the_design, job, base = prepared.design, prepared.job, prepared.base
     records = saved_records(partial, len(the_design.points))
-    write_results(partial, prepared, sweep_tables(prepared, records), plots)
+    write_results(partial, prepared, sweep_tables(prepared, records), plots, drawn)
     info = provenance(base, list(argv), wall_seconds, computed * job.replications * len(base.arms) * base.cohort.size,
                       workers, kind="sweep")
     info["sweep"] = {"name": prepared.name, "method": the_design.method, "points": len(the_design.points),
