@@ -219,10 +219,11 @@ def progress_bar(total: int | None, description: str, unit: str, initial: int = 
     (the count after the description reads right at 1, and tqdm writes a slow rate as "s/unit")."""
     # A pseudo-terminal that reports a 0 x 0 size would make tqdm hide the bar ("below the screen").
     size = shutil.get_terminal_size((100, 20))
-    return _bar_class()(total=total, initial=initial, desc=description, unit=unit, ncols=min(size.columns, WIDTH),
-                nrows=max(size.lines, 2), leave=False, delay=PROGRESS_DELAY_SECONDS,
-                mininterval=PROGRESS_INTERVAL_SECONDS,
-                bar_format=None if total is not None else "{desc}: {n_fmt} [{elapsed}{postfix}]")
+    bar = _bar_class()
+    return bar(total=total, initial=initial, desc=description, unit=unit, ncols=min(size.columns, WIDTH),
+               nrows=max(size.lines, 2), leave=False, delay=PROGRESS_DELAY_SECONDS,
+               mininterval=PROGRESS_INTERVAL_SECONDS,
+               bar_format=None if total is not None else "{desc}: {n_fmt} [{elapsed}{postfix}]")
 
 
 @functools.cache
