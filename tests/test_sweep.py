@@ -232,7 +232,31 @@ def test_two_local_workers_write_the_same_files(small, tmp_path):
     path, reference = small
     out = tmp_path / "workers2"
     assert main([str(path), "--patients", "60", "--workers", "2", "--out", str(out), "--quiet"]) == 0
-    assert folder_files(out) == folder_files(reference)
+    assert folder_files(out) == folder_files(reference)  # the figures too: drawn by two processes, same bytes
+
+
+def test_figures_drawn_by_two_processes_come_back_in_order_and_are_counted(small, tmp_path):
+    """Groups of figures (one per outcome) finish in any order: the files are returned in the order of
+    ``build_figures`` and the count told to ``drawn`` rises from 0 to the number of files."""
+    import matplotlib.pyplot as plt
+
+    import sim
+    from sim.studies.sweep.figures import build_figures, draw_figures
+
+    path, reference = small
+    result = sim.sweep(path, patients=60)
+    base, tables = result.prepared.base, result.tables
+    counts: list[int] = []
+    written = draw_figures(tmp_path, result.prepared.design, tables, base.arm_names, base.reference_arm,
+                           tables.outcomes, base.economics, counts.append, workers=2)
+    names = []
+    for name, fig in build_figures(result.prepared.design, tables, base.arm_names, base.reference_arm,
+                                   tables.outcomes, base.economics):
+        names.append(name)
+        plt.close(fig)
+    assert [p.name for p in written] == names and len(set(names)) == len(names) > 2
+    assert counts[0] == 0 and counts[-1] == len(names) and counts == sorted(set(counts))
+    assert all(p.read_bytes() == (reference / "figures" / p.name).read_bytes() for p in written)
 
 
 def test_a_dask_cluster_writes_the_same_files(small, tmp_path):

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["REQUIRED_FILES", "Digest", "FolderError", "RecordedFile", "check_files", "check_run_folder",
            "check_scenario", "folder_kind", "folder_problem", "missing_files", "new_run_dir", "read_run_table",
-           "require_finished", "results_kind", "run_info", "write_json", "write_recorded", "write_text_atomic"]
+           "require_finished", "results_kind", "run_info", "write_bytes_atomic", "write_json", "write_recorded",
+           "write_text_atomic"]
 
 
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {
@@ -84,10 +85,15 @@ def new_run_dir(scenario: Scenario, out: str | Path | None = None,
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write a file so that it exists either whole or not at all (temporary file, then rename)."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write a file so that it exists either whole or not at all (temporary file, then rename)."""
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        with open(temporary, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with open(temporary, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import textwrap
 from collections.abc import Sequence
@@ -11,8 +12,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 from matplotlib.legend import Legend
 
-__all__ = ["ARM_COLOURS", "STATE_COLOURS", "arm_colours", "fit_layout", "legend_below", "money_axes", "new_axes",
-           "plt", "save_figure", "title_above"]
+__all__ = ["ARM_COLOURS", "STATE_COLOURS", "arm_colours", "figure_png", "fit_layout", "legend_below", "money_axes",
+           "new_axes", "plt", "save_figure", "title_above"]
 
 ARM_COLOURS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
 STATE_COLOURS = {"active": "#d9534f", "response": "#f0ad4e", "remission": "#5cb85c", "lost": "#b0b0b0"}
@@ -86,6 +87,16 @@ def money_axes(fig: plt.Figure) -> None:
             if "per patient" in axis.get_label().get_text():
                 axis.set_major_locator(MaxNLocator(5))
                 axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+
+
+def figure_png(fig: plt.Figure) -> bytes:
+    """A figure as the bytes :func:`save_figure` writes, and close it (for a figure drawn in another process)."""
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()
 
 
 def save_figure(fig: plt.Figure, path: Path) -> Path:

@@ -11,9 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from sim.execute import map_as_completed
 from sim.outcomes import OUTCOMES, Outcome
+from sim.outputs.folders import write_bytes_atomic
 from sim.plotting import sweep as sp
-from sim.plotting.style import fit_layout, money_axes, plt, save_figure, title_above
+from sim.plotting.style import figure_png, fit_layout, money_axes, plt, save_figure, title_above
 from sim.spec.economics import Economics
 from sim.studies.sweep.analyse import SweepTables
 from sim.studies.sweep.design import Design, Parameter
@@ -306,38 +308,83 @@ def _psa_economics(c: _Context, economics: Economics) -> Figures:
     yield "evpi.png", fig
 
 
+_PSA_SUMMARY, _PSA_ECONOMICS = " psa summary", " psa economics"  # never an outcome's name
+
+
+def _tasks(the_design: Design, outcomes: list[str], economics: Economics | None) -> list[str]:
+    """The groups of a sweep's figures, in order: one per outcome, then a PSA's summaries and economics."""
+    tasks = list(outcomes)
+    if the_design.method == "psa":
+        tasks.append(_PSA_SUMMARY)
+        if economics is not None:
+            tasks.append(_PSA_ECONOMICS)
+    return tasks
+
+
+def _task_figures(c: _Context, task: str, outcomes: list[str], economics: Economics | None) -> Figures:
+    if task == _PSA_SUMMARY:
+        yield from _psa_summary(c, outcomes)
+    elif task == _PSA_ECONOMICS:
+        assert economics is not None
+        yield from _psa_economics(c, economics)
+    else:
+        for name, fig in _BY_METHOD[c.design.method](c, task):
+            if OUTCOMES[task].kind == "money":
+                money_axes(fig)
+            yield name, fig
+
+
+def _context(the_design: Design, tables: SweepTables, arms: list[str], reference_arm: str,
+             economics: Economics | None) -> _Context:
+    return _Context(the_design, tables, arms, reference_arm, sp.arm_colours(arms),
+                    economics.currency if economics is not None else "")
+
+
 def build_figures(the_design: Design, tables: SweepTables, arms: list[str], reference_arm: str,
                   outcomes: list[str], economics: Economics | None = None) -> Figures:
     """The sweep's figures by file name, in order, for its method."""
-    context = _Context(the_design, tables, arms, reference_arm, sp.arm_colours(arms),
-                       economics.currency if economics is not None else "")
-    for outcome in outcomes:
-        for name, fig in _BY_METHOD[the_design.method](context, outcome):
-            if OUTCOMES[outcome].kind == "money":
-                money_axes(fig)
-            yield name, fig
-    if the_design.method == "psa":
-        yield from _psa_summary(context, outcomes)
-        if economics is not None:
-            yield from _psa_economics(context, economics)
+    context = _context(the_design, tables, arms, reference_arm, economics)
+    for task in _tasks(the_design, outcomes, economics):
+        yield from _task_figures(context, task, outcomes, economics)
+
+
+def _draw_task(shared: tuple[Any, ...], task: str) -> list[tuple[str, bytes]]:
+    """One group of figures as PNG bytes (in a worker process)."""
+    the_design, tables, arms, reference_arm, outcomes, economics = shared
+    context = _context(the_design, tables, arms, reference_arm, economics)
+    return [(name, figure_png(fig)) for name, fig in _task_figures(context, task, outcomes, economics)]
 
 
 def draw_figures(run_dir: Path, the_design: Design, tables: SweepTables, arms: list[str], reference_arm: str,
                  outcomes: list[str], economics: Economics | None = None,
-                 drawn: Callable[[int], Any] | None = None) -> list[Path]:
-    """Draw the sweep's figures into ``run_dir/figures``; returns the files written.
+                 drawn: Callable[[int], Any] | None = None, workers: int = 1) -> list[Path]:
+    """Draw the sweep's figures into ``run_dir/figures``; returns the files written, in order.
 
-    ``drawn(count)`` is told how many are written, before the first and after each (a sweep of many parameters
-    draws for tens of seconds).
+    ``drawn(count)`` is told how many are written, before the first and as they are written (a sweep of many
+    parameters draws for tens of seconds). With ``workers`` above 1, the groups of figures (one per outcome) are
+    drawn by that many processes, into the same bytes.
     """
     figures = run_dir / "figures"
     figures.mkdir(exist_ok=True)
-    written: list[Path] = []
     if drawn is not None:
         drawn(0)
-    for name, fig in build_figures(the_design, tables, arms, reference_arm, outcomes, economics):
-        written.append(save_figure(fig, figures / name))
+    if workers <= 1:
+        written: list[Path] = []
+        for name, fig in build_figures(the_design, tables, arms, reference_arm, outcomes, economics):
+            written.append(save_figure(fig, figures / name))
+            if drawn is not None:
+                drawn(len(written))
+        return written
+    tasks = _tasks(the_design, outcomes, economics)
+    by_task: dict[str, list[Path]] = {}
+    count = 0
+    shared = (the_design, tables, arms, reference_arm, outcomes, economics)
+    for task, pngs in map_as_completed(_draw_task, shared, tasks, workers):
+        by_task[task] = []
+        for name, data in pngs:
+            write_bytes_atomic(figures / name, data)
+            by_task[task].append(figures / name)
+        count += len(pngs)
         if drawn is not None:
-            drawn(len(written))
-    return written
-
+            drawn(count)
+    return [path for task in tasks for path in by_task[task]]

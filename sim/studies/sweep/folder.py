@@ -209,9 +209,9 @@ def _write_outputs(run_dir: Path, tables: SweepTables) -> None:
 
 
 def write_results(run_dir: Path, prepared: Prepared, tables: SweepTables, plots: bool,
-                  drawn: Callable[[int], Any] | None = None) -> None:
-    """Everything a sweep writes once its points are computed: tables, figures (if ``plots``; ``drawn(count)``
-    follows them) and ``report.md``, each file atomically."""
+                  drawn: Callable[[int], Any] | None = None, workers: int = 1) -> None:
+    """Everything a sweep writes once its points are computed: tables, figures (if ``plots``, drawn by ``workers``
+    processes; ``drawn(count)`` follows them) and ``report.md``, each file atomically."""
     base, outcomes = prepared.base, tables.outcomes
     _write_outputs(run_dir, tables)
     figures: list[str] = []
@@ -219,7 +219,7 @@ def write_results(run_dir: Path, prepared: Prepared, tables: SweepTables, plots:
         from sim.studies.sweep.figures import draw_figures  # matplotlib only when figures are wanted
 
         figures = [p.name for p in draw_figures(run_dir, prepared.design, tables, base.arm_names, base.reference_arm,
-                                                outcomes, base.economics, drawn)]
+                                                outcomes, base.economics, drawn, workers)]
     report = render_report(prepared.name, prepared.sweep_file, base, prepared.design, tables, figures)
     write_text_atomic(run_dir / "report.md", report)
 
@@ -274,7 +274,7 @@ def finish_sweep(prepared: Prepared, partial: Path, final: Path, *, plots: bool,
     (``drawn(count)`` follows the figures)."""
     the_design, job, base = prepared.design, prepared.job, prepared.base
     records = saved_records(partial, len(the_design.points))
-    write_results(partial, prepared, sweep_tables(prepared, records), plots, drawn)
+    write_results(partial, prepared, sweep_tables(prepared, records), plots, drawn, workers)
     info = provenance(base, list(argv), wall_seconds, computed * job.replications * len(base.arms) * base.cohort.size,
                       workers, kind="sweep")
     info["sweep"] = {"name": prepared.name, "method": the_design.method, "points": len(the_design.points),
