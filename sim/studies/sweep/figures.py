@@ -322,6 +322,7 @@ def _tasks(the_design: Design, outcomes: list[str], economics: Economics | None)
 
 
 def _task_figures(c: _Context, task: str, outcomes: list[str], economics: Economics | None) -> Figures:
+    """The figures of one group (an outcome's, or a PSA's summaries or economics), by file name, in order."""
     if task == _PSA_SUMMARY:
         yield from _psa_summary(c, outcomes)
     elif task == _PSA_ECONOMICS:
@@ -336,6 +337,7 @@ def _task_figures(c: _Context, task: str, outcomes: list[str], economics: Econom
 
 def _context(the_design: Design, tables: SweepTables, arms: list[str], reference_arm: str,
              economics: Economics | None) -> _Context:
+    """What every figure of the sweep needs, with each arm's colour and the currency of its costs."""
     return _Context(the_design, tables, arms, reference_arm, sp.arm_colours(arms),
                     economics.currency if economics is not None else "")
 
