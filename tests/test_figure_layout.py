@@ -104,6 +104,8 @@ SWEEPS = {
     "one-way, three arms": ["scenarios/sweeps/one_way_weakest.yaml"],
     "one-way, one arm": ["scenarios/sweeps/one_way_weakest.yaml", *ONE_ARM_WORDS, "--set",
                          "sweep.outcomes=[disease_free_weeks]"],
+    "one-way, 30 parameters": ["scenarios/sweeps/one_way_cost_effectiveness.yaml", "--set",
+                               "sweep.outcomes=[cost]"],  # tall figures: 30 panels, 30 bars
     "psa, three arms": ["scenarios/sweeps/psa_three_arms.yaml"],
     "psa, one arm": ["scenarios/sweeps/psa_three_arms.yaml", *ONE_ARM_WORDS, "--set", "sweep.samples=40", "--set",
                      "sweep.outcomes=[disease_free_weeks]"],

@@ -15,7 +15,7 @@ from sim.execute import map_as_completed
 from sim.outcomes import OUTCOMES, Outcome
 from sim.outputs.folders import write_bytes_atomic
 from sim.plotting import sweep as sp
-from sim.plotting.style import figure_png, fit_layout, money_axes, plt, save_figure, title_above
+from sim.plotting.style import figure_png, fit_layout, legend_below, money_axes, plt, save_figure, title_above
 from sim.spec.economics import Economics
 from sim.studies.sweep.analyse import SweepTables
 from sim.studies.sweep.design import Design, Parameter
@@ -115,7 +115,7 @@ def _per_parameter(c: _Context, info: Outcome, draw: Callable[[plt.Axes, Paramet
     fig, flat = _panel_grid(len(c.design.parameters))
     for ax, p in zip(flat, c.design.parameters, strict=True):
         draw(ax, p)
-        ax.set_xlabel(axis_label(p))
+        ax.set_xlabel(textwrap.fill(axis_label(p), 40))  # two lines rather than wider than the panel
         ax.set_ylabel(textwrap.fill(c.value_label(info), 30))  # two lines rather than taller than the panel
     fit_layout(fig, title=title_above(fig, title, fontsize="medium"))
     return fig
@@ -137,9 +137,8 @@ def _one_way(c: _Context, outcome: str) -> Figures:
         ax.set_xlabel(c.value_label(info))
     title = (f"One-way sensitivity of {info.label.lower()} ({c.what()}): each parameter from low to high, others at "
              f"base; bars sorted by swing. Grey band behind each bar: its paired replication noise.")
-    fig.suptitle(textwrap.fill(title, int(13 * width)), fontsize="medium")
-    fig.legend(handles=sp.tornado_handles(), loc="lower center", ncol=3, fontsize="x-small", frameon=False)
-    fig.tight_layout(rect=(0, 0.06 + 0.12 / height, 1, 1))
+    legend = legend_below(fig, sp.tornado_handles(), fontsize="x-small", frameon=False)
+    fit_layout(fig, below=legend, title=title_above(fig, title, fontsize="medium"))
     yield f"tornado_{outcome}.png", fig
 
     def curve(ax: plt.Axes, p: Parameter) -> None:
