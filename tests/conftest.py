@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from sim.engine.simulate import simulate
+from sim.outputs.text import WIDTH
 from sim.spec.load import validate_scenario
 from sim.spec.paths import deep_merge as _merge
 from sim.spec.scenario import Scenario
@@ -21,8 +22,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def _a_terminal_of_full_width(monkeypatch: pytest.MonkeyPatch) -> None:
     """Commands see a terminal of ``WIDTH`` (100) columns, whatever runs the tests: pytest in an 80-column
     terminal, or pytest-xdist, which sets ``COLUMNS`` to 80 in its workers. A test of another width sets its own."""
-    from sim.outputs.text import WIDTH
-
     monkeypatch.setenv("COLUMNS", str(WIDTH))
 
 

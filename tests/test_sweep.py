@@ -240,17 +240,17 @@ def test_figures_drawn_by_two_processes_come_back_in_order_and_are_counted(small
     ``build_figures`` and the count told to ``drawn`` rises from 0 to the number of files."""
     import matplotlib.pyplot as plt
 
-    import sim
+    from sim.studies.sweep import read_folder, sweep_tables
     from sim.studies.sweep.figures import build_figures, draw_figures
 
-    path, reference = small
-    result = sim.sweep(path, patients=60)
-    base, tables = result.prepared.base, result.tables
+    _, reference = small
+    prepared, records = read_folder(reference)  # the sweep's tables, without simulating it again
+    base, tables = prepared.base, sweep_tables(prepared, records)
     counts: list[int] = []
-    written = draw_figures(tmp_path, result.prepared.design, tables, base.arm_names, base.reference_arm,
+    written = draw_figures(tmp_path, prepared.design, tables, base.arm_names, base.reference_arm,
                            tables.outcomes, base.economics, counts.append, workers=2)
     names = []
-    for name, fig in build_figures(result.prepared.design, tables, base.arm_names, base.reference_arm,
+    for name, fig in build_figures(prepared.design, tables, base.arm_names, base.reference_arm,
                                    tables.outcomes, base.economics):
         names.append(name)
         plt.close(fig)

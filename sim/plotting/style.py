@@ -90,7 +90,10 @@ def money_axes(fig: plt.Figure) -> None:
 
 
 def figure_png(fig: plt.Figure) -> bytes:
-    """A figure as the bytes :func:`save_figure` writes, and close it (for a figure drawn in another process)."""
+    """A figure as PNG bytes, and close it.
+
+    No software version is written into the file, so the same figure gives the same bytes, in any process.
+    """
     buffer = io.BytesIO()
     try:
         fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
@@ -100,14 +103,8 @@ def figure_png(fig: plt.Figure) -> bytes:
 
 
 def save_figure(fig: plt.Figure, path: Path) -> Path:
-    """Save a figure as PNG under a temporary name, then rename it, and close it.
-
-    No software version is written into the file, so the same figure gives the same bytes.
-    """
+    """Save a figure as PNG (:func:`figure_png`) under a temporary name, then rename it, and close it."""
     temporary = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    try:
-        fig.savefig(temporary, dpi=DPI, metadata={"Software": None})
-    finally:
-        plt.close(fig)
+    temporary.write_bytes(figure_png(fig))
     os.replace(temporary, path)
     return path
