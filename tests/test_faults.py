@@ -637,6 +637,23 @@ def test_the_checks_pass_on_an_untouched_run_folder(run_folder):
 # --- failures while running: nothing half-written, complete tables kept ----------------------------
 
 
+@pytest.mark.parametrize("stop", [KeyboardInterrupt("SIGTERM"), OSError(28, "No space left on device")],
+                         ids=["signal", "full disk"])
+def test_a_write_stopped_part_way_leaves_the_old_file_and_no_temporary_one(stop, tmp_path, monkeypatch):
+    """Files are replaced through a temporary file: a signal (raised as KeyboardInterrupt where the program is)
+    or a full disk while it is written leaves the file as it was, and the temporary file is removed."""
+    path = tmp_path / "figure.png"
+    path.write_bytes(b"old")
+
+    def failing_sync(descriptor: int) -> None:
+        raise stop
+
+    monkeypatch.setattr(folders.os, "fsync", failing_sync)
+    with pytest.raises(type(stop)):
+        folders.write_bytes_atomic(path, b"new" * 1000)
+    assert os.listdir(tmp_path) == ["figure.png"] and path.read_bytes() == b"old"
+
+
 def test_out_of_memory_while_simulating_leaves_nothing(tmp_path, monkeypatch, capsys):
     """Issue: a MemoryError left a hidden .partial-PID folder behind. A run that fails before its data is
     complete removes its work folder and says so in one line."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -175,6 +176,68 @@ def test_kill_9_of_a_sweep_releases_its_folder_at_once(tmp_path):
     status, _, err = finish(command([str(ONE_WAY), *SWEEP_LONG, "--resume", "sweep.partial"], tmp_path))
     assert status == 0, err
     assert sorted(os.listdir(tmp_path)) == ["sweep"]
+
+
+ONE_WAY_30 = ONE_WAY.parent / "one_way_cost_effectiveness.yaml"
+PNG_END = b"IEND\xaeB`\x82"
+REDRAW_AGAIN = "each file is whole, as it was or redrawn; run.py plot it again to redraw the rest"
+
+
+@pytest.fixture(scope="module")
+def undrawn_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped one-way sweep of 30 parameters, small and without figures: drawing them takes about 12 s
+    on two workers (the figures' work grows with the parameters, not the patients)."""
+    folder = tmp_path_factory.mktemp("undrawn")
+    status, _, err = finish(command([str(ONE_WAY_30), "--patients", "20", "--replications", "2", "--no-plots",
+                                     "--quiet", "--workers", "2", "--out", "sweep"], folder))
+    assert status == 0, err
+    return folder / "sweep"
+
+
+def _drawing(tmp_path: Path, source: Path) -> tuple[subprocess.Popen[bytes], Path, list[int]]:
+    """``run.py plot`` of a copy of ``source`` on two workers, once its first figures are written."""
+    folder = tmp_path / "sweep"
+    shutil.copytree(source, folder)
+    process = command(["plot", "sweep", "--workers", "2"], tmp_path)
+    wait_until(lambda: (len(children(process.pid)) >= 2 and any((folder / "figures").glob("*.png")))
+               or process.poll() is not None, 60, "the first figures written")
+    assert process.poll() is None, finish(process)
+    return process, folder, children(process.pid)
+
+
+def _whole(folder: Path, workers: list[int]) -> list[Path]:
+    """The workers end; each figure written is a whole PNG and no temporary file is left; the figures."""
+    wait_until(lambda: not any(alive(pid) for pid in workers), 5, "workers ended")
+    figures = sorted((folder / "figures").iterdir())
+    assert figures and all(path.read_bytes().endswith(PNG_END) for path in figures)
+    assert not [name for name in tree(folder) if ".tmp-" in name]
+    return figures
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_redraw_stopped_by_a_signal_ends_its_workers_and_leaves_each_file_whole(how, undrawn_sweep, tmp_path):
+    """``run.py plot`` of a large sweep draws on two workers for seconds: stopped while they draw, it ends
+    them, says what it leaves (each file as it was or redrawn) in one line, status 130; run again, it finishes."""
+    process, folder, workers = _drawing(tmp_path, undrawn_sweep)
+    process.send_signal(how)
+    status, out, err = finish(process)
+    assert status == 130 and out == "", err
+    assert err == f"interrupted{'' if how == signal.SIGINT else ' by ' + how.name}: sweep: {REDRAW_AGAIN}\n", err
+    _whole(folder, workers)
+
+
+def test_kill_9_of_a_drawing_worker_ends_the_redraw_with_one_line(undrawn_sweep, tmp_path):
+    """A drawing worker killed (or out of memory): one line saying what is left and what to do; run again, the
+    redraw finishes."""
+    process, folder, workers = _drawing(tmp_path, undrawn_sweep)
+    os.kill(workers[0], signal.SIGKILL)
+    status, out, err = finish(process)
+    assert status == 2 and out == ""
+    one_error(err, "error: sweep: a worker process stopped", REDRAW_AGAIN)
+    before = _whole(folder, workers)
+    status, out, err = finish(command(["plot", "sweep"], tmp_path))
+    assert status == 0 and out == "redrawn: sweep\n", err
+    assert len(_whole(folder, [])) > len(before)
 
 
 # --- a full disk: ulimit -f -----------------------------------------------------------------------------

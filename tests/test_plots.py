@@ -344,6 +344,31 @@ def test_a_sweep_counts_the_figures_it_draws(tmp_path: Path, capsys: pytest.Capt
     assert _last_line_left(err).strip() == ""
 
 
+def test_a_redraw_says_it_reads_then_counts_the_figures_it_draws(folder: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str],
+                                                                monkeypatch: pytest.MonkeyPatch):
+    """``run.py plot`` of a large run reads its tables for a while before it draws: its bar says so from the
+    start, then counts the figures (0 once read, then each one written) and leaves the line clear."""
+    import sim.cli.tools as cli_tools
+
+    monkeypatch.setattr(cli_tools, "is_terminal", lambda: True)
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    capsys.readouterr()
+    assert main(["plot", str(copy), "--workers", "1"]) == 0
+    err = capsys.readouterr().err
+    shown = [part for part in err.split("\r") if part.strip()]
+    assert re.fullmatch(r"copy: figures drawn: 0 \[00:00, reading the saved tables\]", shown[0]), shown[:2]
+    counts = [int(part.split("figures drawn: ")[1].split(" ")[0]) for part in shown if "figures drawn: " in part]
+    drawn = len(list((copy / "figures").glob("*.png")))
+    assert counts[1:] == list(range(drawn + 1)) and drawn > 1  # the first: while reading
+    assert all("reading" not in part for part in shown if "figures drawn: 0" not in part)
+    assert _last_line_left(err).strip() == ""
+
+    assert main(["plot", str(copy), "--quiet"]) == 0  # --quiet: no bar
+    assert capsys.readouterr().err == ""
+
+
 def test_forest_panels_say_which_side_favours_which_arm_by_the_outcome_registry(figures: dict[str, plt.Figure]):
     """Each panel's rows share one direction of the registry (sim/outcomes.py); a panel where higher is better says
     the right half favours the arm, lower is better the reference (standard), exposure says neither."""

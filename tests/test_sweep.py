@@ -440,6 +440,70 @@ def test_plot_redraws_a_one_way_sweep_folder_to_the_same_tables_and_report(small
     check_redrawn(out, copy, capsys)
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_plot_redraws_a_sweeps_figures_into_the_same_bytes_on_any_number_of_workers(small, tmp_path, capsys,
+                                                                                     workers):
+    """A sweep of many parameters draws its figures for tens of seconds: ``run.py plot --workers 2`` draws them
+    on two processes, into the bytes the sweep wrote (figures compared too: the same machine draws both)."""
+    _, out = small
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    strip_derived(copy)
+    assert main(["plot", str(copy), "--workers", workers]) == 0
+    assert folder_files(copy) == folder_files(out)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--workers", "0"], "--workers: must be at least 1, got 0"),
+    (["--workers", "4096"], "--workers: 4096 is more than the"),
+])
+def test_plot_refuses_a_bad_workers_option_before_reading_anything(small, tmp_path, capsys, options, message):
+    _, out = small
+    folder = tmp_path / "copy"
+    shutil.copytree(out, folder)
+    strip_derived(folder)
+    before = snapshot(folder)
+    capsys.readouterr()
+    assert main(["plot", str(folder), *options]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith(f"error: plot: {folder}: {message}")
+    assert captured.err.count("\n") == 1
+    assert snapshot(folder) == before
+
+
+@pytest.mark.parametrize("stop", ["interrupt", "lost worker"])
+def test_a_redraw_stopped_part_way_says_each_file_is_whole_and_how_to_finish(small, tmp_path, capsys,
+                                                                             monkeypatch, stop):
+    """Figures are replaced one by one, atomically: a redraw stopped after some of them (Ctrl-C, SIGTERM, a
+    worker killed) leaves each file as it was or redrawn, and says to run it again; status 130 or 2."""
+    import sim.studies.sweep.figures as sweep_figures
+    from sim.execute import WorkerLost
+
+    _, out = small
+    folder = tmp_path / "copy"
+    shutil.copytree(out, folder)
+    write = sweep_figures.write_bytes_atomic
+    written: list[str] = []
+
+    def stopping_write(path: Path, data: bytes) -> None:
+        if len(written) == 2:
+            raise KeyboardInterrupt("SIGTERM") if stop == "interrupt" else WorkerLost("a worker process was lost")
+        write(path, data)
+        written.append(path.name)
+
+    monkeypatch.setattr(sweep_figures, "write_bytes_atomic", stopping_write)
+    capsys.readouterr()
+    assert main(["plot", str(folder), "--workers", "2"]) == (130 if stop == "interrupt" else 2)
+    err = capsys.readouterr().err
+    again = "each file is whole, as it was or redrawn; run.py plot it again to redraw the rest"
+    start = "interrupted by SIGTERM: " if stop == "interrupt" else "error: "
+    assert err.startswith(f"{start}{folder}: ") and err.endswith(f"{again}\n") and err.count("\n") == 1, err
+    assert folder_files(folder) == folder_files(out)  # the same data: what was redrawn is what was there
+    monkeypatch.setattr(sweep_figures, "write_bytes_atomic", write)
+    assert main(["plot", str(folder)]) == 0
+    assert folder_files(folder) == folder_files(out)
+
+
 @pytest.mark.parametrize("method", ["grid", "lhs", "sobol", "morris", "psa"])
 def test_plot_redraws_every_method_from_the_folder_alone(tmp_path, capsys, method):
     """The sweep file and its base scenario are gone before the redraw: only the folder's own files are read."""

@@ -213,15 +213,18 @@ def failure_status(err: BaseException, where: str, out: str | None, scheduler: s
     return None
 
 
-def progress_bar(total: int | None, description: str, unit: str, initial: int = 0) -> Any:
-    """A bar on standard error with the time left, shown once the work has taken a second, at most ``WIDTH``
-    columns wide. When ``total`` is None, a count without a time left or a rate: ``description: N [elapsed]``
-    (the count after the description reads right at 1, and tqdm writes a slow rate as "s/unit")."""
+def progress_bar(total: int | None, description: str, unit: str, initial: int = 0, note: str = "",
+                 delay: float | None = None) -> Any:
+    """A bar on standard error with the time left, shown once the work has taken ``delay`` seconds (None: a second), at
+    most ``WIDTH`` columns wide. When ``total`` is None, a count without a time left or a rate: ``description: N
+    [elapsed]`` (the count after the description reads right at 1, and tqdm writes a slow rate as "s/unit").
+    ``note`` follows the elapsed time (as ``set_postfix_str`` would set it) from the start."""
     # A pseudo-terminal that reports a 0 x 0 size would make tqdm hide the bar ("below the screen").
     size = shutil.get_terminal_size((100, 20))
     bar = _bar_class()
     return bar(total=total, initial=initial, desc=description, unit=unit, ncols=min(size.columns, WIDTH),
-               nrows=max(size.lines, 2), leave=False, delay=PROGRESS_DELAY_SECONDS,
+               nrows=max(size.lines, 2), leave=False,
+               delay=PROGRESS_DELAY_SECONDS if delay is None else delay, postfix=note or None,
                mininterval=PROGRESS_INTERVAL_SECONDS,
                bar_format=None if total is not None else "{desc}: {n_fmt} [{elapsed}{postfix}]")
 

@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from sim.cli.common import Parser, failure_status, report_problems, say, study_kind, workers_problems
+from sim.cli.common import (
+    Parser,
+    failure_status,
+    is_terminal,
+    progress_bar,
+    report_problems,
+    say,
+    shown,
+    study_kind,
+    workers_problems,
+)
 from sim.outputs.claims import write_problem
 from sim.outputs.folders import FolderError, results_kind
 from sim.outputs.text import plural
 
 __all__ = ["check_command", "clean_command", "plot_command", "schema_command", "validate_command", "verify_command"]
+
+_REDRAW_AGAIN = "each file is whole, as it was or redrawn; run.py plot it again to redraw the rest"
+"""What a redraw stopped part way leaves: every file is replaced atomically."""
 
 
 def _plot_parser() -> argparse.ArgumentParser:
@@ -29,6 +45,12 @@ def _plot_parser() -> argparse.ArgumentParser:
                                 "nothing written.")
     parser.add_argument("results_dir", metavar="RESULTS_DIR",
                         help="a folder written by run.py: a run, a sweep or trial planning")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="local processes that draw a sweep's figures (default: all cores); the figures do not "
+                             "depend on it")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar (there is none either when standard error is not a terminal)")
+    parser.add_argument("--force", action="store_true", help="allow more --workers than cores")
     return parser
 
 
@@ -98,14 +120,18 @@ def schema_command(argv: list[str]) -> int:
     return 0
 
 
-def redraw(results_dir: str | Path) -> Path:
-    """Redraw a results folder, dispatched on the kind its ``run.json`` records."""
+def redraw(results_dir: str | Path, workers: int = 1, drawn: Callable[[int], Any] | None = None) -> Path:
+    """Redraw a results folder, dispatched on the kind its ``run.json`` records.
+
+    A sweep's figures are drawn by ``workers`` processes; ``drawn(count)`` follows a run's or a sweep's
+    figures (0 once the saved tables are read, then each figure written).
+    """
     path = Path(results_dir)
     kind = results_kind(path)
     if kind == "sweep":
         from sim.studies.sweep import redraw_folder as redraw_sweep
 
-        return redraw_sweep(path)
+        return redraw_sweep(path, workers, drawn)
     if kind == "trial":
         from sim.studies.trial import redraw_folder as redraw_trial
 
@@ -116,20 +142,42 @@ def redraw(results_dir: str | Path) -> Path:
         return redraw_validation(path)
     from sim.studies.run import redraw_run
 
-    return redraw_run(path)
+    return redraw_run(path, drawn=drawn)
 
 
 def plot_command(argv: list[str]) -> int:
     """``run.py plot RESULTS_DIR``: redraw a folder's figures, derived tables and report."""
+    from sim.execute import WorkerLost, default_workers
+
     args = _plot_parser().parse_args(argv)
+    problems = workers_problems(f"error: plot: {args.results_dir}", args.workers, args.force)
+    if problems:
+        return report_problems(problems)
+    bar = None
+    if not args.quiet and is_terminal():  # at once: reading a large run's tables updates nothing for a while
+        bar = progress_bar(None, f"{Path(args.results_dir).name}: figures drawn", "figure",
+                           note="reading the saved tables", delay=0)
+
+    def drawn(count: int) -> None:
+        if bar is not None:  # every count shown (figures are far apart), without the note once the tables are read
+            bar.n = count
+            bar.set_postfix_str("")
+
     try:
-        path = redraw(args.results_dir)
+        with shown(bar):
+            path = redraw(args.results_dir, args.workers or default_workers(), drawn)
     except FolderError as err:
         return report_problems([f"error: {err}"])
+    except WorkerLost as err:
+        return report_problems([f"error: {args.results_dir}: {err}; {_REDRAW_AGAIN}"])
     except OSError as err:
         return report_problems([f"error: {args.results_dir}: {write_problem(err)}"])
     except MemoryError:
         return report_problems([f"error: {args.results_dir}: out of memory"])
+    except KeyboardInterrupt as err:
+        how = f" by {err.args[0]}" if err.args and isinstance(err.args[0], str) else ""
+        print(f"interrupted{how}: {args.results_dir}: {_REDRAW_AGAIN}", file=sys.stderr)
+        return 130
     print(f"redrawn: {path}")
     return 0
 

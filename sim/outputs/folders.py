@@ -97,10 +97,12 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-    except OSError as err:
+    except BaseException as err:  # a signal (KeyboardInterrupt) while writing leaves no temporary file either
         with contextlib.suppress(OSError):
             temporary.unlink(missing_ok=True)
-        raise OSError(err.errno, err.strerror, str(path)) from None
+        if isinstance(err, OSError):
+            raise OSError(err.errno, err.strerror, str(path)) from None
+        raise
 
 
 class Digest:

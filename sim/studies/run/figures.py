@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -188,11 +189,13 @@ def build_figures(tables: RunTables, comparison: pd.DataFrame,
     return figures
 
 
-def draw_figures(run_dir: Path, tables: RunTables | None = None) -> list[Path]:
+def draw_figures(run_dir: Path, tables: RunTables | None = None,
+                 drawn: Callable[[int], Any] | None = None) -> list[Path]:
     """Draw every figure of a results folder into its ``figures/``; returns the files written.
 
     Reads the saved tables (``tables`` when already loaded); figures built from the event log are
-    skipped (and any old copy removed) when it holds no events.
+    skipped (and any old copy removed) when it holds no events. ``drawn(count)`` is told how many are
+    written, before the first and as they are written.
     """
     run_dir = Path(run_dir)
     folder = run_dir / "figures"
@@ -201,11 +204,15 @@ def draw_figures(run_dir: Path, tables: RunTables | None = None) -> list[Path]:
         tables = read_tables(run_dir)
     comparison = read_table(run_dir / "comparison.csv", dtype={"arm": str, "subgroup": str})
     figures = build_figures(tables, comparison, read_economics(run_dir))
-    written = []
+    written: list[Path] = []
+    if drawn is not None:
+        drawn(0)
     for name in FIGURES:
         path = folder / name
         if name in figures:
             written.append(save_figure(figures[name], path))
+            if drawn is not None:
+                drawn(len(written))
         else:
             path.unlink(missing_ok=True)  # a re-plot never leaves a figure of other data behind
     return written

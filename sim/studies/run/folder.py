@@ -162,11 +162,12 @@ def run_to_folder(scenario: Scenario, *, out: str | Path | None = None, results_
 
 
 def finish_folder(run_dir: Path, plots: bool = True, tables: RunTables | None = None,
-                  derived: dict[str, pd.DataFrame] | None = None) -> None:
+                  derived: dict[str, pd.DataFrame] | None = None, drawn: Callable[[int], Any] | None = None) -> None:
     """Write a folder's survival tables, figures (if ``plots``) and ``report.md`` from its saved tables.
 
     ``tables`` and ``derived`` are the folder's derived tables when already computed (by
     ``RunFold.derive`` from the same data); otherwise they are computed from the saved files.
+    ``drawn(count)`` follows the figures.
     """
     if tables is None or derived is None:
         tables = write_tables(run_dir)
@@ -176,14 +177,16 @@ def finish_folder(run_dir: Path, plots: bool = True, tables: RunTables | None = 
     if plots:
         from sim.studies.run.figures import draw_figures  # matplotlib only when figures are wanted
 
-        draw_figures(run_dir, tables)
+        draw_figures(run_dir, tables, drawn)
     (run_dir / "report.md").write_text(render_report(run_dir), encoding="utf-8")
 
 
-def redraw_run(path: Path, check: Callable[[Path], None] | None = None) -> Path:
+def redraw_run(path: Path, check: Callable[[Path], None] | None = None,
+               drawn: Callable[[int], Any] | None = None) -> Path:
     """Recompute the derived tables, figures and report of a run's folder, without simulating.
 
-    Raises FolderError, before anything is written, for a folder that is incomplete or unreadable.
+    ``drawn(count)`` follows the figures. Raises FolderError, before anything is written, for a folder
+    that is incomplete or unreadable.
     """
     missing = missing_files(path, "run")
     if missing:
@@ -192,7 +195,7 @@ def redraw_run(path: Path, check: Callable[[Path], None] | None = None) -> Path:
     if check is not None:
         check(path)
     try:
-        finish_folder(path, plots=True)
+        finish_folder(path, plots=True, drawn=drawn)
     except (KeyError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise FolderError(f"{path}: unreadable results ({type(err).__name__}: {str(err)[:200]})") from None
     return path

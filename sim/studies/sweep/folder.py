@@ -393,11 +393,12 @@ def read_folder(run_dir: str | Path) -> tuple[Prepared, list[dict[str, Any]]]:
     return Prepared(sweep_file, sweep_file.name, base, the_design, job, {}), records
 
 
-def redraw_folder(run_dir: str | Path) -> Path:
+def redraw_folder(run_dir: str | Path, workers: int = 1, drawn: Callable[[int], Any] | None = None) -> Path:
     """Write a finished sweep folder's tables, figures and ``report.md`` again from its saved points.
 
     Nothing is simulated and ``run.json`` is left as it is; every file is replaced atomically. The
-    tables and report are byte-identical to those the sweep wrote (with figures). Raises
+    tables and report are byte-identical to those the sweep wrote (with figures), and the figures do not
+    depend on ``workers``, the processes that draw them; ``drawn(count)`` follows them. Raises
     FolderError, before writing anything, when the folder is not a finished, consistent sweep.
     """
     path = Path(run_dir)
@@ -406,5 +407,5 @@ def redraw_folder(run_dir: str | Path) -> Path:
         tables = sweep_tables(prepared, records)
     except (KeyError, ValueError, TypeError, IndexError) as err:
         raise FolderError(f"{path}: points: unusable records ({type(err).__name__}: {err})") from None
-    write_results(path, prepared, tables, plots=True)
+    write_results(path, prepared, tables, plots=True, drawn=drawn, workers=workers)
     return path
