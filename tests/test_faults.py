@@ -637,20 +637,29 @@ def test_the_checks_pass_on_an_untouched_run_folder(run_folder):
 # --- failures while running: nothing half-written, complete tables kept ----------------------------
 
 
+@pytest.mark.parametrize("writer", ["file", "figure"])
 @pytest.mark.parametrize("stop", [KeyboardInterrupt("SIGTERM"), OSError(28, "No space left on device")],
                          ids=["signal", "full disk"])
-def test_a_write_stopped_part_way_leaves_the_old_file_and_no_temporary_one(stop, tmp_path, monkeypatch):
-    """Files are replaced through a temporary file: a signal (raised as KeyboardInterrupt where the program is)
-    or a full disk while it is written leaves the file as it was, and the temporary file is removed."""
+def test_a_write_stopped_part_way_leaves_the_old_file_and_no_temporary_one(stop, writer, tmp_path, monkeypatch):
+    """Files and figures are replaced through a temporary file: a signal (raised as KeyboardInterrupt where the
+    program is) or a full disk before the rename leaves the file as it was, and the temporary file is removed."""
+    import matplotlib.pyplot as plt
+
+    from sim.plotting import style
+
     path = tmp_path / "figure.png"
     path.write_bytes(b"old")
 
-    def failing_sync(descriptor: int) -> None:
+    def failing_replace(source: object, target: object) -> None:
         raise stop
 
-    monkeypatch.setattr(folders.os, "fsync", failing_sync)
+    module = folders if writer == "file" else style
+    monkeypatch.setattr(module.os, "replace", failing_replace)
     with pytest.raises(type(stop)):
-        folders.write_bytes_atomic(path, b"new" * 1000)
+        if writer == "file":
+            folders.write_bytes_atomic(path, b"new" * 1000)
+        else:
+            style.save_figure(plt.figure(), path)
     assert os.listdir(tmp_path) == ["figure.png"] and path.read_bytes() == b"old"
 
 

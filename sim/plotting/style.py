@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import textwrap
@@ -105,6 +106,11 @@ def figure_png(fig: plt.Figure) -> bytes:
 def save_figure(fig: plt.Figure, path: Path) -> Path:
     """Save a figure as PNG (:func:`figure_png`) under a temporary name, then rename it, and close it."""
     temporary = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    temporary.write_bytes(figure_png(fig))
-    os.replace(temporary, path)
+    try:
+        temporary.write_bytes(figure_png(fig))
+        os.replace(temporary, path)
+    except BaseException:  # a full disk, or a signal (KeyboardInterrupt): the old file stays, and no temporary one
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        raise
     return path

@@ -178,7 +178,7 @@ def finish_folder(run_dir: Path, plots: bool = True, tables: RunTables | None = 
         from sim.studies.run.figures import draw_figures  # matplotlib only when figures are wanted
 
         draw_figures(run_dir, tables, drawn)
-    (run_dir / "report.md").write_text(render_report(run_dir), encoding="utf-8")
+    write_text_atomic(run_dir / "report.md", render_report(run_dir))
 
 
 def redraw_run(path: Path, check: Callable[[Path], None] | None = None,
