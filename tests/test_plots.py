@@ -368,6 +368,11 @@ def test_a_redraw_says_it_reads_then_counts_the_figures_it_draws(folder: Path, t
     assert main(["plot", str(copy), "--quiet"]) == 0  # --quiet: no bar
     assert capsys.readouterr().err == ""
 
+    long = copy.rename(tmp_path / ("results_of_the_first_cohort_" * 4))  # cut in the middle, the note kept
+    assert main(["plot", str(long), "--workers", "1"]) == 0
+    first = capsys.readouterr().err.split("\r")[1]
+    assert first == "results_of_the_fir...f_the_first_cohort_: figures drawn: 0 [00:00, reading the saved tables]"
+
 
 def test_forest_panels_say_which_side_favours_which_arm_by_the_outcome_registry(figures: dict[str, plt.Figure]):
     """Each panel's rows share one direction of the registry (sim/outcomes.py); a panel where higher is better says

@@ -155,7 +155,9 @@ def plot_command(argv: list[str]) -> int:
         return report_problems(problems)
     bar = None
     if not args.quiet and is_terminal():  # at once: reading a large run's tables updates nothing for a while
-        bar = progress_bar(None, f"{Path(args.results_dir).name}: figures drawn", "figure",
+        name = Path(args.results_dir).resolve().name
+        name = name if len(name) <= 40 else f"{name[:18]}...{name[-19:]}"  # room for the count and the note
+        bar = progress_bar(None, f"{name}: figures drawn", "figure",
                            note="reading the saved tables", delay=0)
 
     def drawn(count: int) -> None:
