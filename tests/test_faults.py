@@ -628,6 +628,10 @@ def test_plot_refuses_a_validation_folder_whose_table_was_cut(tmp_path, capsys):
     one_error(captured.err, f"error: {folder}: validation.csv: ", "bytes, but run.json records")
     assert tree(folder) == before
 
+    (folder / "validation.csv").unlink()  # missing: the words every kind of folder uses
+    assert main(["plot", str(folder)]) == 2
+    one_error(capsys.readouterr().err, f"error: {folder}: not a finished validation folder (missing validation.csv)")
+
 
 def test_the_checks_pass_on_an_untouched_run_folder(run_folder):
     """The positive control: the same checks pass on the folder as written (test_plots.py redraws one)."""

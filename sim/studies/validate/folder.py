@@ -12,8 +12,8 @@ import pandas as pd
 from sim.outputs.folders import (
     FolderError,
     check_files,
-    missing_files,
     new_run_dir,
+    require_finished,
     run_info,
     write_json,
     write_recorded,
@@ -91,9 +91,7 @@ def write_folder(table: pd.DataFrame, scenarios: dict[str, Scenario], out: str |
 def check_folder(path: Path) -> None:
     """FolderError unless a validation folder is finished and its data files (``validation.csv``, the
     scenarios run) are whole and unchanged: their sizes and SHA-256 as ``run.json`` records them."""
-    missing = missing_files(path, "validation")
-    if missing:
-        raise FolderError(f"{path}: not a complete validation folder (missing {', '.join(missing)})")
+    require_finished(path, "validation")
     check_files(path, run_info(path))
 
 
