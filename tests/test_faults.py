@@ -595,17 +595,41 @@ def test_the_api_reads_only_a_finished_run_folder(run_folder, tmp_path):
         sim.read_run_table(half, "events")
 
 
-def _validation_folder(tmp_path: Path) -> Path:
-    """A validation folder as ``run.py validate`` writes it (a table of two rows; no figure)."""
+def _validation_folder(tmp_path: Path, **columns: list[Any]) -> Path:
+    """A validation folder as ``run.py validate`` writes it (a table of two rows, with ``columns``; no figure)."""
     import pandas as pd
 
     from sim.spec.load import load_scenario
     from sim.studies.validate.folder import write_folder
 
     table = pd.DataFrame({"study": ["9a", "9a"], "outcome": ["response", "time to response"],
-                          "unit": ["proportion", "weeks"], "published": [0.87, 4.0], "simulated": [0.8, 4.5]})
+                          "unit": ["proportion", "weeks"], "published": [0.87, 4.0], "simulated": [0.8, 4.5],
+                          **columns})
     return write_folder(table, {"low_dose": load_scenario(LOW_DOSE)}, str(tmp_path / "validation"), ["validate"],
                         time.perf_counter(), 1, plots=False)
+
+
+@pytest.mark.parametrize("kind", ["trial", "validation"])
+def test_plot_of_a_trial_or_validation_folder_counts_its_one_figure(kind, tmp_path, capsys, monkeypatch):
+    """The bar of ``run.py plot`` says it reads, then counts the one figure of a trial or validation folder."""
+    import sim.cli.tools as cli_tools
+
+    monkeypatch.setattr(cli_tools, "is_terminal", lambda: True)
+    if kind == "trial":
+        folder = tmp_path / "trial"
+        assert main([str(TRIAL), "--set", "trial.simulations=20", "--set", "trial.patients_per_arm=[20, 40]",
+                     "--no-plots", "--quiet", "--workers", "1", "--out", str(folder)]) == 0
+    else:  # the columns the figure reads, as run.py validate writes them
+        folder = _validation_folder(tmp_path, observed=[0.87, 4.0], simulated_median=[0.8, 4.5],
+                                    simulated_low=[0.6, 3.0], simulated_high=[0.95, 6.0],
+                                    simulated_overall=[0.81, 4.4], band_low=[0.7, 3.0], band_high=[1.0, 6.0],
+                                    criterion=["band", "band"], inside=[True, True])
+    capsys.readouterr()
+    assert main(["plot", str(folder)]) == 0
+    shown = [part for part in capsys.readouterr().err.split("\r") if part.strip()]
+    name = folder.name
+    assert shown[0] == f"{name}: figures drawn: 0 [00:00, reading the saved tables]"
+    assert [part.split(" [")[0] for part in shown[1:]] == [f"{name}: figures drawn: 0", f"{name}: figures drawn: 1"]
 
 
 def test_plot_refuses_a_validation_folder_whose_table_was_cut(tmp_path, capsys):

@@ -123,8 +123,8 @@ def schema_command(argv: list[str]) -> int:
 def redraw(results_dir: str | Path, workers: int = 1, drawn: Callable[[int], Any] | None = None) -> Path:
     """Redraw a results folder, dispatched on the kind its ``run.json`` records.
 
-    A sweep's figures are drawn by ``workers`` processes; ``drawn(count)`` follows a run's or a sweep's
-    figures (0 once the saved tables are read, then each figure written).
+    A sweep's figures are drawn by ``workers`` processes; ``drawn(count)`` follows the figures (0 once the
+    saved tables are read, then each figure written).
     """
     path = Path(results_dir)
     kind = results_kind(path)
@@ -135,11 +135,11 @@ def redraw(results_dir: str | Path, workers: int = 1, drawn: Callable[[int], Any
     if kind == "trial":
         from sim.studies.trial import redraw_folder as redraw_trial
 
-        return redraw_trial(path)
+        return redraw_trial(path, drawn)
     if kind == "validation":
         from sim.studies.validate import redraw_folder as redraw_validation
 
-        return redraw_validation(path)
+        return redraw_validation(path, drawn)
     from sim.studies.run import redraw_run
 
     return redraw_run(path, drawn=drawn)

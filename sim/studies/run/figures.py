@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -169,6 +169,12 @@ def build_figures(tables: RunTables, comparison: pd.DataFrame,
                   economics: pd.DataFrame | None = None) -> dict[str, plt.Figure]:
     """Every figure of a run by file name, drawn from its tables (whole cohort); figures that need the
     event log are left out when it holds no events, the cost-effectiveness plane without economics."""
+    return dict(_iter_figures(tables, comparison, economics))
+
+
+def _iter_figures(tables: RunTables, comparison: pd.DataFrame,
+                  economics: pd.DataFrame | None = None) -> Iterator[tuple[str, plt.Figure]]:
+    """:func:`build_figures` one at a time, in the order of ``FIGURES``: each is built when asked for."""
     arms = [a for a in tables.scenario["arms"] if (tables.patients["arm"] == a).any()]
     colours = arm_colours(arms)
     has_events = not tables.events.empty
@@ -181,12 +187,10 @@ def build_figures(tables: RunTables, comparison: pd.DataFrame,
         "forest.png": lambda: _figure_forest(tables, whole_cohort(comparison), colours),
         "cost_effectiveness.png": lambda: economics_figure(economics, tables.scenario),
     }
-    figures = {}
     for name, build in builders.items():
         fig = build()
         if fig is not None:
-            figures[name] = fig
-    return figures
+            yield name, fig
 
 
 def draw_figures(run_dir: Path, tables: RunTables | None = None,
@@ -203,16 +207,15 @@ def draw_figures(run_dir: Path, tables: RunTables | None = None,
     if tables is None:
         tables = read_tables(run_dir)
     comparison = read_table(run_dir / "comparison.csv", dtype={"arm": str, "subgroup": str})
-    figures = build_figures(tables, comparison, read_economics(run_dir))
     written: list[Path] = []
     if drawn is not None:
         drawn(0)
+    for name, fig in _iter_figures(tables, comparison, read_economics(run_dir)):  # one figure open at a time
+        written.append(save_figure(fig, folder / name))
+        if drawn is not None:
+            drawn(len(written))
+    kept = {path.name for path in written}
     for name in FIGURES:
-        path = folder / name
-        if name in figures:
-            written.append(save_figure(figures[name], path))
-            if drawn is not None:
-                drawn(len(written))
-        else:
-            path.unlink(missing_ok=True)  # a re-plot never leaves a figure of other data behind
+        if name not in kept:
+            (folder / name).unlink(missing_ok=True)  # a re-plot never leaves a figure of other data behind
     return written

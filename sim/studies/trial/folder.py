@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,13 +144,19 @@ def _write_files(work: Path, plan: TrialPlan, tables: TrialTables, summaries: Su
     _write_results(work, plan, saved_tables, saved, plots)
 
 
-def _write_results(run_dir: Path, plan: TrialPlan, tables: TrialTables, summaries: Summaries, plots: bool) -> None:
-    """The figure (if ``plots``) and ``report.md`` of a trial-planning folder, each written atomically."""
+def _write_results(run_dir: Path, plan: TrialPlan, tables: TrialTables, summaries: Summaries, plots: bool,
+                   drawn: Callable[[int], Any] | None = None) -> None:
+    """The figure (if ``plots``; ``drawn(count)`` follows it) and ``report.md`` of a trial-planning folder, each
+    written atomically."""
     figure = None
     if plots:
         from sim.studies.trial.figures import draw_figure  # matplotlib only when figures are wanted
 
+        if drawn is not None:
+            drawn(0)
         figure = draw_figure(run_dir, plan, summaries, figure_title(plan))
+        if drawn is not None:
+            drawn(1)
     write_text_atomic(run_dir / "report.md", render_report(plan, summaries, tables, figure))
 
 
@@ -270,14 +277,15 @@ def read_folder(run_dir: str | Path) -> tuple[TrialPlan, TrialTables, Summaries]
     return plan, tables, summaries
 
 
-def redraw_folder(run_dir: str | Path) -> Path:
+def redraw_folder(run_dir: str | Path, drawn: Callable[[int], Any] | None = None) -> Path:
     """Draw a trial-planning folder's figure and write its ``report.md`` again, from its saved tables.
 
     Nothing is simulated; the tables and ``run.json`` are left as they are and the report is
-    byte-identical to the one written with the run. Raises FolderError, before writing anything,
-    when the folder is incomplete or its files unreadable or inconsistent.
+    byte-identical to the one written with the run; ``drawn(count)`` follows the figure. Raises
+    FolderError, before writing anything, when the folder is incomplete or its files unreadable or
+    inconsistent.
     """
     path = Path(run_dir)
     plan, tables, summaries = read_folder(path)
-    _write_results(path, plan, tables, summaries, plots=True)
+    _write_results(path, plan, tables, summaries, plots=True, drawn=drawn)
     return path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -95,12 +96,17 @@ def check_folder(path: Path) -> None:
     check_files(path, run_info(path))
 
 
-def redraw_folder(path: Path) -> Path:
-    """Draw a validation folder's figure again from its ``validation.csv``, once the folder is checked."""
+def redraw_folder(path: Path, drawn: Callable[[int], Any] | None = None) -> Path:
+    """Draw a validation folder's figure again from its ``validation.csv``, once the folder is checked
+    (``drawn(count)`` follows it)."""
     check_folder(path)
     try:
         table = pd.read_csv(path / "validation.csv")
+        if drawn is not None:
+            drawn(0)
         draw_figure(table, path / "validation.png")
+        if drawn is not None:
+            drawn(1)
     except (KeyError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise FolderError(f"{path}: validation.csv: unreadable ({type(err).__name__}: {err})") from None
     return path
