@@ -41,7 +41,7 @@ def _closed_output() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    from sim.cli.common import stopped_by_signals
+    from sim.cli.common import stopped_by, stopped_by_signals
     from sim.cli.run import run_command, run_parser
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -61,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return _closed_output()
     except KeyboardInterrupt as err:  # stopped before or after a command's own handling
-        how = f" by {err.args[0]}" if err.args and isinstance(err.args[0], str) else ""
-        print(f"interrupted{how}: nothing was written", file=sys.stderr)
+        print(f"interrupted{stopped_by(err)}: nothing was written", file=sys.stderr)
         return INTERRUPTED
     except MemoryError:
         print("error: run.py: out of memory; nothing was written", file=sys.stderr)

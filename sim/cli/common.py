@@ -20,7 +20,8 @@ from sim.outputs.text import WIDTH, wrap
 
 __all__ = ["COMMAND_FAILURES", "PROGRESS_DELAY_SECONDS", "PROGRESS_INTERVAL_SECONDS", "HelpFormatter", "Parser",
            "failure_status", "is_terminal", "leftover_warning", "out_problems", "progress_bar", "report_problems",
-           "room_refused", "say", "shown", "size_problems", "stopped_by_signals", "study_kind", "workers_problems"]
+           "room_refused", "say", "shown", "size_problems", "stopped_by", "stopped_by_signals", "study_kind",
+           "workers_problems"]
 
 LINE_CHARACTERS = 1000
 """The longest line an error report prints (a longer one is cut in the middle)."""
@@ -93,6 +94,11 @@ def report_problems(problems: Sequence[str]) -> int:
 
 class Stopped(KeyboardInterrupt):
     """SIGTERM or SIGHUP: handled like Ctrl-C (work folders removed or kept resumable, exit status 130)."""
+
+
+def stopped_by(err: BaseException) -> str:
+    """`` by SIGTERM`` (or SIGHUP) after "interrupted" for a command a signal stopped; empty for Ctrl-C."""
+    return f" by {err.args[0]}" if err.args and isinstance(err.args[0], str) else ""
 
 
 def _stop(signum: int, frame: Any) -> None:
@@ -196,8 +202,7 @@ def failure_status(err: BaseException, where: str, out: str | None, scheduler: s
         option = err.option or ("--out" if out is not None else "results")
         return report_problems([f"{where}: {option}: {err}"])
     if isinstance(err, KeyboardInterrupt):
-        how = f" by {err.args[0]}" if isinstance(err, Stopped) and err.args else ""
-        print(f"interrupted{how}: nothing was written", file=sys.stderr)
+        print(f"interrupted{stopped_by(err)}: nothing was written", file=sys.stderr)
         return 130
     if isinstance(err, OSError | TimeoutError) and scheduler is not None:
         return report_problems([f"{where}: --scheduler: lost {scheduler} ({err}); nothing was written"])

@@ -17,6 +17,7 @@ from sim.cli.common import (
     progress_bar,
     report_problems,
     room_refused,
+    stopped_by,
     terminal_width,
     workers_problems,
 )
@@ -105,8 +106,7 @@ def run_command(args: argparse.Namespace, argv: list[str]) -> int:
                           plots=not args.no_plots, progress=bar if not quiet and is_terminal() else None, argv=argv,
                           resumed=args.resume is not None, say=say, resume_hint=resume)
     except KeyboardInterrupt as err:
-        how = f" by {err.args[0]}" if err.args and isinstance(err.args[0], str) else ""
-        print(f"interrupted{how}: {saved}", file=sys.stderr)
+        print(f"interrupted{stopped_by(err)}: {saved}", file=sys.stderr)
         return 130
     except FolderError as err:
         return report_problems([f"error: {where}: {err.option + ': ' if err.option else ''}{err}; {saved}"])

@@ -18,6 +18,7 @@ from sim.cli.common import (
     report_problems,
     say,
     shown,
+    stopped_by,
     study_kind,
     workers_problems,
 )
@@ -177,8 +178,7 @@ def plot_command(argv: list[str]) -> int:
     except MemoryError:
         return report_problems([f"error: {args.results_dir}: out of memory"])
     except KeyboardInterrupt as err:
-        how = f" by {err.args[0]}" if err.args and isinstance(err.args[0], str) else ""
-        print(f"interrupted{how}: {args.results_dir}: {_REDRAW_AGAIN}", file=sys.stderr)
+        print(f"interrupted{stopped_by(err)}: {args.results_dir}: {_REDRAW_AGAIN}", file=sys.stderr)
         return 130
     print(f"redrawn: {path}")
     return 0
